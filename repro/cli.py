@@ -1,0 +1,92 @@
+"""Command line: ``python -m repro {fit,tune,evaluate,figure} --config FILE [--key.sub VALUE]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from repro.config import PROFILES, ConfigError, load
+
+COMMANDS = ("fit", "tune", "evaluate", "figure")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m repro",
+        description="Learning to learn by gradient descent by gradient descent: reproduction.",
+        epilog="Any config value can be overridden as --section.key VALUE, e.g. --meta.lr 0.01.",
+    )
+    parser.add_argument("command", choices=COMMANDS)
+    parser.add_argument("name", nargs="?", help="figure name (for 'figure'), e.g. figure4a")
+    parser.add_argument("--config", type=Path, help="experiment YAML, e.g. experiments/x.yaml")
+    parser.add_argument("--profile", default=os.environ.get("PROFILE", "paper"), help="paper|quick")
+    parser.add_argument("--runs-dir", type=Path, help="default runs/<profile>")
+    parser.add_argument("--figures-dir", type=Path, help="default paper_figures[/<profile>]")
+    parser.add_argument("--checkpoint", type=Path, help="optimizer checkpoint for 'evaluate'")
+    return parser
+
+
+def _overrides(extra: list[str]) -> list[str]:
+    """``--a.b VALUE`` / ``--a.b=VALUE`` pairs as ``a.b=VALUE`` strings."""
+    out, i = [], 0
+    while i < len(extra):
+        token = extra[i]
+        if not token.startswith("--") or len(token) == 2:
+            raise ConfigError(f"unexpected argument {token!r}; overrides look like --meta.lr 0.01")
+        key = token[2:]
+        if "=" in key:
+            out.append(key)
+            i += 1
+            continue
+        if i + 1 >= len(extra):
+            raise ConfigError(f"override --{key} needs a value")
+        out.append(f"{key}={extra[i + 1]}")
+        i += 2
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; a bad input ends with a one-line ``error:`` message and exit code 2."""
+    from repro import pipeline
+    from repro.io import OutputError
+    from repro.meta.learner import CheckpointError
+
+    args, extra = _parser().parse_known_args(argv)
+    try:
+        if args.profile not in PROFILES:
+            raise ConfigError(
+                f"profile {args.profile!r} is not allowed; choose one of {', '.join(PROFILES)}"
+            )
+        overrides = _overrides(extra)
+        config = None
+        if args.config is not None:
+            config = load(args.config, args.profile, overrides)
+        elif args.command != "figure" or overrides:
+            raise ConfigError(f"'{args.command}' needs --config, e.g. experiments/quadratic.yaml")
+        paths = pipeline.default_paths(args.profile, config_file=args.config)
+        paths = pipeline.Paths(
+            runs=args.runs_dir or paths.runs,
+            figures=args.figures_dir or paths.figures,
+            config_file=args.config,
+        )
+        if args.command == "fit":
+            print(f"optimizer written to {pipeline.fit(config, paths)}")
+        elif args.command == "tune":
+            print(f"learning rates written to {pipeline.tune(config, paths)}")
+        elif args.command == "evaluate":
+            for path in pipeline.evaluate(config, paths, args.checkpoint):
+                print(f"curves written to {path}")
+        else:
+            if not args.name:
+                raise ConfigError("'figure' needs a figure name, e.g. 'figure figure4a'")
+            for path in pipeline.figure(args.name, paths, config):
+                print(f"figure written to {path}")
+    except (ConfigError, OutputError, CheckpointError, pipeline.MissingInputError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing half-written was left behind", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,275 @@
+"""Experiment configuration: typed, validated, loaded from YAML with profiles and overrides.
+
+Every error is a :class:`ConfigError` whose message is one line naming the bad key or value
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+PROFILES = ("paper", "quick")
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message is one line."""
+
+
+@dataclass(frozen=True)
+class ProblemConfig:
+    """The optimizee family and the size of one meta-training problem."""
+
+    family: Literal["quadratic"] = "quadratic"
+    dim: int = 10
+    scale: Literal["mean", "sum"] = "mean"
+    init_std: float = 0.01
+    batch: int = 128
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """The coordinatewise LSTM optimizer."""
+
+    hidden: int = 20
+    layers: int = 2
+    preprocessing: Literal["none", "logsign"] = "none"
+    p: float = 10.0
+    output_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class MetaConfig:
+    """Meta-training by truncated BPTT: ``steps`` truncations of ``unroll`` optimizee steps."""
+
+    horizon: int = 100
+    unroll: int = 20
+    steps: int = 5000
+    lr: float = 0.003
+    second_order: bool = False
+    val_every: int = 250
+    val_problems: int = 100
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """The baselines' learning-rate search on validation problems."""
+
+    grid: list[float] = field(
+        default_factory=lambda: [1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 3e-4, 1e-4]
+    )
+    problems: int = 100
+    optimizers: list[Literal["ADAM", "RMSprop", "SGD", "NAG"]] = field(
+        default_factory=lambda: ["ADAM", "RMSprop", "SGD", "NAG"]
+    )
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Held-out evaluation: curves for ``figure``, and the one-step trace for ``trace``."""
+
+    problems: int = 100
+    steps: int = 100
+    figure: str = "figure4a"
+    title: str = "Quadratics"
+    trace: str = "figure3"
+    trace_step: int = 10
+    trace_coordinates: int = 4
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Where and how meta-training runs; ``threads`` sets torch's CPU threads (0: its default)."""
+
+    accelerator: str = "auto"
+    devices: int | str = 1
+    log_every: int = 10
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    """One experiment."""
+
+    experiment: str = "quadratic"
+    seed: int = 0
+    problem: ProblemConfig = field(default_factory=ProblemConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    meta: MetaConfig = field(default_factory=MetaConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    profile: Literal["paper", "quick"] = "paper"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (for logging and checkpoints)."""
+        return dataclasses.asdict(self)
+
+
+POSITIVE = {
+    "problem.dim", "problem.batch", "optimizer.hidden", "optimizer.layers", "optimizer.p",
+    "meta.horizon", "meta.unroll", "meta.lr", "meta.val_every", "meta.val_problems",
+    "tune.problems", "evaluate.problems", "evaluate.steps", "evaluate.trace_coordinates",
+    "trainer.log_every", "optimizer.output_scale",
+}
+NON_NEGATIVE = {
+    "problem.init_std", "meta.steps", "seed", "evaluate.trace_step", "trainer.threads"
+}
+
+
+def _check_type(value: Any, annotation: Any, key: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        allowed = typing.get_args(annotation)
+        if value not in allowed:
+            raise ConfigError(
+                f"{key}: {value!r} is not allowed; choose one of {', '.join(map(str, allowed))}"
+            )
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(annotation):
+            try:
+                return _check_type(value, option, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: {value!r} has the wrong type; expected {annotation}")
+    if origin is list:
+        if not isinstance(value, list) or not value:
+            raise ConfigError(f"{key}: expected a non-empty list, got {value!r}")
+        (item,) = typing.get_args(annotation)
+        return [_check_type(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported type {annotation}")
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        raise ConfigError(
+            f"unknown key '{where}{unknown[0]}'; allowed under {prefix or 'the top level'}: "
+            f"{', '.join(names)}"
+        )
+    values = {}
+    for name in names:
+        if name not in data:
+            continue
+        key = f"{prefix}.{name}" if prefix else name
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, data[name], key)
+            continue
+        value = _check_type(data[name], hint, key)
+        numbers = value if isinstance(value, list) else [value]
+        if key in POSITIVE and any(not v > 0 for v in numbers):
+            raise ConfigError(f"{key}: must be positive, got {data[name]!r}")
+        if key in NON_NEGATIVE and any(v < 0 for v in numbers):
+            raise ConfigError(f"{key}: must be zero or more, got {data[name]!r}")
+        if key == "tune.grid" and any(not v > 0 for v in numbers):
+            raise ConfigError(f"tune.grid: learning rates must be positive, got {data[name]!r}")
+        values[name] = value
+    return cls(**values)
+
+
+def _validate(config: Config) -> Config:
+    meta = config.meta
+    if meta.unroll > meta.horizon:
+        raise ConfigError(
+            f"meta.unroll ({meta.unroll}) is longer than meta.horizon ({meta.horizon}); "
+            "the unroll must fit in the horizon"
+        )
+    if meta.horizon % meta.unroll:
+        raise ConfigError(
+            f"meta.horizon ({meta.horizon}) is not a multiple of meta.unroll ({meta.unroll})"
+        )
+    ev = config.evaluate
+    if ev.trace_step >= ev.steps:
+        raise ConfigError(
+            f"evaluate.trace_step ({ev.trace_step}) must be below evaluate.steps ({ev.steps})"
+        )
+    if ev.trace_coordinates > config.problem.dim:
+        raise ConfigError(
+            f"evaluate.trace_coordinates ({ev.trace_coordinates}) exceeds problem.dim "
+            f"({config.problem.dim})"
+        )
+    return config
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Deep-merge ``override`` into a copy of ``base``."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(text: str) -> dict:
+    """``"meta.lr=0.01"`` as a nested dict, the value read as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected key=value, e.g. meta.lr=0.01")
+    key, raw = text.split("=", 1)
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override {text!r}: empty key")
+    value: Any = yaml.safe_load(raw) if raw else ""
+    for part in reversed(key.split(".")):
+        value = {part: value}
+    return value
+
+
+def from_dict(data: dict, profile: str = "paper", overrides: list[str] = ()) -> Config:
+    """A validated Config from a raw dict with an optional ``profiles`` section."""
+    if profile not in PROFILES:
+        allowed = ", ".join(PROFILES)
+        raise ConfigError(f"profile {profile!r} is not allowed; choose one of {allowed}")
+    data = dict(data)
+    profiles = data.pop("profiles", {}) or {}
+    if not isinstance(profiles, dict) or set(profiles) - set(PROFILES):
+        bad = sorted(set(profiles) - set(PROFILES)) if isinstance(profiles, dict) else [profiles]
+        raise ConfigError(f"profiles: unknown profile {bad[0]!r}; allowed: {', '.join(PROFILES)}")
+    merged = merge(data, profiles.get(profile) or {})
+    for text in overrides:
+        merged = merge(merged, parse_override(text))
+    merged["profile"] = profile
+    return _validate(_build(Config, merged, ""))
+
+
+def load(path: Path | str, profile: str = "paper", overrides: list[str] = ()) -> Config:
+    """Read and validate the YAML experiment config at ``path``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        line = getattr(getattr(error, "problem_mark", None), "line", None)
+        where = f" (line {line + 1})" if line is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+    return from_dict(data, profile, overrides)

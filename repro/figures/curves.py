@@ -1,0 +1,155 @@
+"""Loss-curve panels from the curves JSON envelope (design.md, "Curves data").
+
+One panel: log y axis, x = step; per optimizer its mean line and a shaded band between
+``lo`` and ``hi`` (the 95% interval), styled as in the paper (:mod:`repro.figures.style`).
+A curve may carry ``"diverged_at"`` (a step, or null): its line and band stop there and
+the last drawn point is marked with an ``x``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from repro.figures import style
+
+PANEL_SIZE = (4.2, 3.4)  # inches per panel
+# Where lo <= 0 the band is clipped this far below the curve's smallest positive mean
+# (a log axis cannot show it, and a floor near 0 would stretch the axis over decades).
+LO_FLOOR_FACTOR = 0.1
+ABS_FLOOR = 1e-12
+
+Steps = tuple[int, int] | None
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read one curves JSON file."""
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _axis_label(data: Mapping[str, Any], key: str, default: str) -> str:
+    value = data.get(key)
+    return str(value).capitalize() if value else default
+
+
+def _as_float(values: Sequence[Any] | None, length: int) -> np.ndarray:
+    """Floats, with None / missing values as NaN (JSON has no NaN or inf)."""
+    if values is None:
+        return np.full(length, np.nan)
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def plot_curves(ax: Axes, data: Mapping[str, Any], steps: Steps = None) -> None:
+    """Draw one curve panel of ``data`` (a curves envelope) on ``ax``.
+
+    ``steps`` = (first, last), inclusive, limits the x range (and the points drawn).
+    Non-finite or non-positive means are left out (gaps); ``lo`` is clipped to a small
+    positive number for the log axis. The legend lists optimizers in the paper's order.
+    """
+    curves: Mapping[str, Mapping[str, Any]] = data.get("curves", {})
+    ax.set_yscale("log")
+    handles = []
+    x_min, x_max = np.inf, -np.inf
+    for name in style.ordered(curves):
+        curve = curves[name]
+        step = np.asarray(curve["step"], dtype=float)
+        mean = _as_float(curve.get("mean"), len(step))
+        lo = _as_float(curve.get("lo"), len(step))
+        hi = _as_float(curve.get("hi"), len(step))
+
+        keep = np.ones(len(step), dtype=bool)
+        if steps is not None:
+            keep &= (step >= steps[0]) & (step <= steps[1])
+        diverged_at = curve.get("diverged_at")
+        if diverged_at is not None:
+            keep &= step <= diverged_at
+        step, mean, lo, hi = step[keep], mean[keep], lo[keep], hi[keep]
+        if len(step):
+            x_min, x_max = min(x_min, step.min()), max(x_max, step.max())
+
+        valid = np.isfinite(mean) & (mean > 0)
+        mean = np.where(valid, mean, np.nan)
+        kwargs = {"color": style.color(name), "linestyle": style.linestyle(name)}
+        (line,) = ax.plot(step, mean, lw=style.LINEWIDTH, label=name, **kwargs)
+        handles.append(line)
+
+        if valid.any():
+            floor = max(LO_FLOOR_FACTOR * np.nanmin(mean), ABS_FLOOR)
+            band = valid & np.isfinite(lo) & np.isfinite(hi)
+            lo_clipped = np.maximum(np.where(band, lo, floor), floor)
+            hi_clipped = np.maximum(np.where(band, hi, floor), floor)
+            ax.fill_between(
+                step,
+                lo_clipped,
+                hi_clipped,
+                where=band,
+                color=kwargs["color"],
+                alpha=style.BAND_ALPHA,
+                linewidth=0,
+                interpolate=False,
+            )
+            if diverged_at is not None:
+                last = np.flatnonzero(valid)[-1]
+                ax.plot(
+                    [step[last]],
+                    [mean[last]],
+                    marker="x",
+                    markersize=7,
+                    mew=2,
+                    linestyle="none",
+                    color=kwargs["color"],
+                    label="_diverged",
+                )
+
+    if steps is not None:
+        ax.set_xlim(steps[0], steps[1])
+    elif np.isfinite(x_min) and x_max > x_min:
+        ax.set_xlim(x_min, x_max)
+    ax.set_title(data.get("title", ""))
+    ax.set_xlabel(_axis_label(data, "x", "Step"))
+    ax.set_ylabel(_axis_label(data, "y", "Loss"))
+    ax.grid(True, which="major", color="0.9", linewidth=0.6)
+    ax.set_axisbelow(True)
+    if handles:
+        ax.legend(handles, [h.get_label() for h in handles], loc="best", fontsize=8, framealpha=0.9)
+
+
+def build_panels(
+    datas: Sequence[Mapping[str, Any]],
+    steps: Steps | Sequence[Steps] = None,
+) -> Figure:
+    """A figure of 1..3 curve panels side by side, stamped with the first panel's profile."""
+    if not 1 <= len(datas) <= 3:
+        raise ValueError(f"a figure has 1 to 3 panels, got {len(datas)}")
+    per_panel: Sequence[Steps]
+    if steps is None or (len(steps) == 2 and all(isinstance(s, (int, np.integer)) for s in steps)):
+        per_panel = [steps] * len(datas)  # type: ignore[list-item]
+    else:
+        per_panel = list(steps)  # type: ignore[arg-type]
+    fig = style.new_figure((PANEL_SIZE[0] * len(datas), PANEL_SIZE[1]))
+    axes = fig.subplots(1, len(datas), squeeze=False)[0]
+    for ax, data, panel_steps in zip(axes, datas, per_panel, strict=True):
+        plot_curves(ax, data, panel_steps)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    style.stamp(fig, datas[0])
+    return fig
+
+
+def figure_from_panels(
+    json_paths: Sequence[Path],
+    out_stem: Path,
+    steps: Steps | Sequence[Steps] = None,
+) -> list[Path]:
+    """Render 1..3 panels from curves JSON files side by side; write ``out_stem.{png,pdf}``.
+
+    ``steps`` is one (first, last) range for every panel, or one per panel.
+    """
+    fig = build_panels([load(Path(p)) for p in json_paths], steps)
+    return style.save(fig, Path(out_stem))

@@ -1,0 +1,138 @@
+"""The paper's plot conventions in one place (paper.md §2.0), and saving figures atomically.
+
+* Colours are ColorBrewer Set1; ``LSTM-sub`` (Fig. 7) takes Set1's brown so it stays
+  distinguishable from the ``LSTM``'s orange.
+* Learned optimizers (names starting with ``LSTM``) are solid, hand-written ones dashed.
+* Legend order: ADAM, RMSprop, SGD, NAG, LSTM, LSTM-sub; unknown names follow, sorted.
+
+Figures are built on :class:`matplotlib.figure.Figure` with an Agg canvas: no pyplot, no
+global backend switch, no figure manager to leak, so building figures is safe anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+
+COLORS: dict[str, str] = {
+    "ADAM": "#e41a1c",
+    "RMSprop": "#377eb8",
+    "SGD": "#4daf4a",
+    "NAG": "#984ea3",
+    "LSTM": "#ff7f00",
+    "LSTM-sub": "#a65628",
+}
+LEGEND_ORDER: tuple[str, ...] = ("ADAM", "RMSprop", "SGD", "NAG", "LSTM", "LSTM-sub")
+# Colours for names the paper does not use (Set1's remaining colours, then greys).
+_EXTRA_COLORS: tuple[str, ...] = ("#f781bf", "#999999", "#ffd92f", "#1b9e77", "#666666")
+
+LEARNED_LINESTYLE = "-"
+HANDWRITTEN_LINESTYLE = "--"
+LINEWIDTH = 1.6
+BAND_ALPHA = 0.18
+
+PNG_DPI = 200
+
+STAMP_FONTSIZE = 6
+STAMP_COLOR = "0.45"
+
+
+def is_learned(name: str) -> bool:
+    """True for learned optimizers: every name starting with ``LSTM``."""
+    return name.startswith("LSTM")
+
+
+def linestyle(name: str) -> str:
+    """Solid for learned optimizers, dashed for hand-written ones."""
+    return LEARNED_LINESTYLE if is_learned(name) else HANDWRITTEN_LINESTYLE
+
+
+def color(name: str) -> str:
+    """The paper's colour for ``name``; a stable extra colour for names it does not use."""
+    if name in COLORS:
+        return COLORS[name]
+    return _EXTRA_COLORS[sum(map(ord, name)) % len(_EXTRA_COLORS)]
+
+
+def ordered(names: Iterable[str]) -> list[str]:
+    """``names`` in the paper's legend order; names the paper does not use follow, sorted."""
+    names = list(names)
+    known = [n for n in LEGEND_ORDER if n in names]
+    return known + sorted(n for n in names if n not in LEGEND_ORDER)
+
+
+def new_figure(figsize: tuple[float, float]) -> Figure:
+    """A figure drawn by Agg, independent of pyplot and of the session's backend."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def stamp_text(data: Mapping[str, Any]) -> str:
+    """``"profile: paper · seed 0 · dataset mnist · encoder vgg19 · commit abc1234"``.
+
+    Reads ``data["profile"]`` (or ``meta.profile``) and, where present, ``meta`` seed,
+    dataset, encoder and commit (shortened to 7 characters).
+    """
+    meta = data.get("meta") or {}
+    profile = data.get("profile", meta.get("profile", "unknown"))
+    parts = [f"profile: {profile}"]
+    if meta.get("seed") is not None:
+        parts.append(f"seed {meta['seed']}")
+    for key in ("dataset", "encoder"):
+        if meta.get(key):
+            parts.append(f"{key} {meta[key]}")
+    if meta.get("commit"):
+        parts.append(f"commit {str(meta['commit'])[:7]}")
+    return " · ".join(parts)
+
+
+def stamp(fig: Figure, data: Mapping[str, Any]) -> Text:
+    """Write the profile (and seed, dataset, encoder, commit) small in the lower-right corner."""
+    return fig.text(
+        0.995,
+        0.005,
+        stamp_text(data),
+        ha="right",
+        va="bottom",
+        fontsize=STAMP_FONTSIZE,
+        color=STAMP_COLOR,
+    )
+
+
+def save(fig: Figure, out_stem: Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """Write ``out_stem.<fmt>`` for each format atomically and return the paths.
+
+    Each file is written under a temporary name in the destination folder, then moved into
+    place with :func:`os.replace`, so a reader (or ``make``) never sees a half-written file.
+    The folder is created if missing. PDFs carry no creation date, so they are reproducible.
+    """
+    out_stem = Path(out_stem)
+    folder = out_stem.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        final = folder / f"{out_stem.name}.{fmt}"
+        # Same folder (so os.replace is atomic), unique name, the usual permissions (umask).
+        tmp = folder / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            with open(tmp, "xb") as handle:
+                kwargs: dict[str, Any] = {"format": fmt}
+                if fmt == "png":
+                    kwargs["dpi"] = PNG_DPI
+                if fmt == "pdf":
+                    kwargs["metadata"] = {"CreationDate": None}
+                fig.savefig(handle, **kwargs)
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        written.append(final)
+    return written

@@ -1,0 +1,93 @@
+"""Rolling optimizers out on held-out problems and summarising the runs as curves."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from repro.meta.unroll import rollout, start, unroll
+from repro.optimizees.base import Problem
+from repro.optimizers.base import UpdateRule
+from repro.optimizers.lstm import LSTMOptimizer
+
+Z_95 = 1.959964
+
+
+def summarise(losses: Tensor, lr: float | None = None) -> dict[str, Any]:
+    """Curve of a rollout ``[steps + 1, B]``: per step 1..steps the mean and its 95% interval.
+
+    Once the mean stops being finite the optimizer has diverged: ``diverged_at`` is that step
+    and later entries are ``None``.
+    """
+    losses = losses[1:].double()
+    n = losses.shape[1]
+    mean = losses.mean(1)
+    sem = losses.std(1) / math.sqrt(n) if n > 1 else torch.zeros_like(mean)
+    finite = torch.isfinite(mean) & torch.isfinite(sem)
+    bad = (~finite).nonzero()
+    diverged_at = int(bad[0]) + 1 if len(bad) else None
+
+    def clean(values: Tensor) -> list[float | None]:
+        return [
+            float(v) if diverged_at is None or i + 1 < diverged_at else None
+            for i, v in enumerate(values.tolist())
+        ]
+
+    return {
+        "step": list(range(1, losses.shape[0] + 1)),
+        "mean": clean(mean),
+        "lo": clean(mean - Z_95 * sem),
+        "hi": clean(mean + Z_95 * sem),
+        "n": n,
+        "lr": lr,
+        "diverged_at": diverged_at,
+    }
+
+
+def final_loss(losses: Tensor) -> float:
+    """Mean loss at the last step; ``inf`` when it is not finite."""
+    value = float(losses[-1].double().mean())
+    return value if math.isfinite(value) else math.inf
+
+
+def evaluate(
+    problem: Problem, rules: Mapping[str, tuple[UpdateRule, float | None]], steps: int
+) -> dict[str, dict[str, Any]]:
+    """Curves of every rule (name -> (rule, lr)) on the same problems."""
+    return {
+        name: summarise(rollout(problem, rule, steps), lr) for name, (rule, lr) in rules.items()
+    }
+
+
+@torch.no_grad()
+def trace(problem: Problem, lstm: LSTMOptimizer, step: int, coordinates: int) -> dict[str, Any]:
+    """The LSTM's inputs, states and outputs at one step, for the first instance's coordinates."""
+    carry = start(problem, lstm)
+    if step:
+        _, carry = unroll(problem, lstm, carry, step)
+    update, state = lstm.step(carry.grad, carry.opt_state)
+    dim = carry.theta.shape[1]
+
+    def layers(st: Mapping[str, Tensor], row: int) -> list[list[float]]:
+        return [st[f"h{layer}"][row].tolist() for layer in range(lstm.layers)]
+
+    return {
+        "step": step,
+        "n_coordinates": dim,
+        "loss": float(carry.loss[0]),
+        "coordinates": [
+            {
+                "index": i,
+                "theta": float(carry.theta[0, i]),
+                "grad": float(carry.grad[0, i]),
+                "update": float(update[0, i]),
+                "h_prev": layers(carry.opt_state, i),
+                "h": layers(state, i),
+            }
+            for i in range(coordinates)
+        ],
+    }

@@ -1,0 +1,82 @@
+"""The coordinatewise two-layer LSTM optimizer of the paper (its learnable parameters are phi)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from repro.optimizers.base import State
+from repro.optimizers.preprocess import n_features, preprocess
+
+
+def _trunc_normal(shape: tuple[int, ...], fan_in: int) -> Tensor:
+    std = 1.0 / math.sqrt(fan_in)
+    return nn.init.trunc_normal_(torch.empty(shape), std=std, a=-2 * std, b=2 * std)
+
+
+class LSTMOptimizer(nn.Module):
+    """Coordinatewise stacked LSTM: every scalar coordinate is one batch row sharing phi.
+
+    Each layer's input and recurrent products are fused into one matrix product over all
+    coordinates of all problems at once; gates are ordered (input, forget, output, cell) so the
+    three sigmoid gates are one call. Weights follow Sonnet's defaults (truncated normal with
+    std 1/sqrt(fan_in)); the forget-gate bias starts at 1. The update is the linear head's
+    output times ``output_scale``.
+    """
+
+    def __init__(
+        self,
+        hidden: int = 20,
+        layers: int = 2,
+        preprocessing: str = "none",
+        p: float = 10.0,
+        output_scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.layers = layers
+        self.preprocessing = preprocessing
+        self.p = p
+        self.output_scale = output_scale
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        inputs = n_features(preprocessing)
+        for _ in range(layers):
+            fan_in = inputs + hidden
+            self.weights.append(nn.Parameter(_trunc_normal((fan_in, 4 * hidden), fan_in)))
+            bias = torch.zeros(4 * hidden)
+            bias[hidden : 2 * hidden] = 1.0
+            self.biases.append(nn.Parameter(bias))
+            inputs = hidden
+        self.head_weight = nn.Parameter(_trunc_normal((hidden, 1), hidden))
+        self.head_bias = nn.Parameter(torch.zeros(1))
+
+    def init_state(self, theta: Tensor) -> State:
+        """Zero hidden and cell states, one row per scalar coordinate of ``theta``."""
+        rows = theta.numel()
+        zeros = theta.new_zeros(rows, self.hidden)
+        state: State = {}
+        for layer in range(self.layers):
+            state[f"h{layer}"] = zeros
+            state[f"c{layer}"] = zeros
+        return state
+
+    def step(self, grad: Tensor, state: State) -> tuple[Tensor, State]:
+        """Propose an update for every coordinate of ``grad`` in one pass."""
+        x = preprocess(grad.reshape(-1), self.preprocessing, self.p)
+        hidden = self.hidden
+        new_state: State = {}
+        for layer in range(self.layers):
+            h, c = state[f"h{layer}"], state[f"c{layer}"]
+            gates = torch.addmm(self.biases[layer], torch.cat((x, h), dim=1), self.weights[layer])
+            sig, cell = gates.split((3 * hidden, hidden), dim=1)
+            i, f, o = torch.sigmoid(sig).chunk(3, dim=1)
+            c = f * c + i * torch.tanh(cell)
+            h = o * torch.tanh(c)
+            new_state[f"h{layer}"] = h
+            new_state[f"c{layer}"] = c
+            x = h
+        update = torch.addmm(self.head_bias, x, self.head_weight) * self.output_scale
+        return update.reshape(grad.shape), new_state

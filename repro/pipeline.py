@@ -1,0 +1,276 @@
+"""The suite's four commands: fit, tune, evaluate, figure. Each logs to W&B and CSV."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from repro import tracking
+from repro.config import Config
+from repro.io import OutputError, provenance, write_json
+from repro.meta.evaluate import evaluate as evaluate_rules
+from repro.meta.evaluate import trace
+from repro.meta.learner import MetaLearner, export_optimizer, load_optimizer
+from repro.meta.tune import tune as tune_rules
+from repro.optimizees import make_family
+from repro.optimizers.hand import make_baseline
+
+
+class MissingInputError(FileNotFoundError):
+    """An input a command needs (checkpoint, tuned rates, curves) is missing; one line."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where one experiment's runs and figures go."""
+
+    runs: Path
+    figures: Path
+    config_file: Path | None = None
+
+    @property
+    def data(self) -> Path:
+        """Folder of the figures' JSON data."""
+        return self.figures / "data"
+
+    def run_dir(self, config: Config, command: str) -> Path:
+        """The run folder of ``command`` for ``config``."""
+        return self.runs / config.experiment / command
+
+    def checkpoint(self, config: Config) -> Path:
+        """The exported best optimizer of ``config``'s meta-training."""
+        return self.runs / config.experiment / "optimizer.ckpt"
+
+    def tuned(self, config: Config) -> Path:
+        """The recorded learning-rate search of ``config``'s baselines."""
+        return self.data / f"tuned_lr_{config.experiment}.json"
+
+
+def default_paths(profile: str, root: Path = Path("."), config_file: Path | None = None) -> Paths:
+    """``runs/<profile>`` and ``paper_figures`` (``paper_figures/quick`` for the quick profile)."""
+    figures = root / "paper_figures" if profile == "paper" else root / "paper_figures" / profile
+    return Paths(runs=root / "runs" / profile, figures=figures, config_file=config_file)
+
+
+def device_for(config: Config) -> torch.device:
+    """CUDA when available and allowed by ``trainer.accelerator``, else the CPU.
+
+    Also applies ``trainer.threads`` to torch's CPU thread pool.
+    """
+    if config.trainer.threads:
+        torch.set_num_threads(config.trainer.threads)
+    wants_gpu = config.trainer.accelerator in ("auto", "gpu", "cuda")
+    return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
+
+
+def _ensure_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {folder}: {error.strerror or error}") from None
+    probe = folder / ".write-test"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(f"cannot write to {folder}: {error.strerror or error}") from None
+
+
+def fit(config: Config, paths: Paths) -> Path:
+    """Meta-train the LSTM optimizer; export the best (by validation) phi; return its path."""
+    import lightning as L
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+
+    from repro.data.problems import ProblemData
+
+    run_dir = paths.run_dir(config, "fit")
+    _ensure_writable(run_dir)
+    device_for(config)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    learner = MetaLearner(config)
+    loggers = tracking.make_loggers(run_dir, f"{config.experiment}-fit", config.to_dict())
+    best = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="best", monitor="val/final_loss", mode="min",
+        save_top_k=1, save_last=True,
+    )
+    trainer = L.Trainer(
+        max_steps=config.meta.steps,
+        val_check_interval=config.meta.val_every,
+        check_val_every_n_epoch=None,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        inference_mode=False,
+        accelerator=config.trainer.accelerator,
+        devices=config.trainer.devices,
+        logger=loggers,
+        callbacks=[best, LearningRateMonitor(logging_interval="step")],
+        log_every_n_steps=config.trainer.log_every,
+        enable_model_summary=False,
+        default_root_dir=run_dir,
+    )
+    started = time.perf_counter()
+    exit_code = 1
+    try:
+        trainer.fit(learner, datamodule=ProblemData())
+        exit_code = 0
+    finally:
+        tracking.finish(loggers, exit_code)
+    seconds = time.perf_counter() - started
+    if not trainer.is_global_zero:
+        return paths.checkpoint(config)
+    selected = "final"
+    val_loss = None
+    if best.best_model_path:
+        state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)
+        learner.load_state_dict(state["state_dict"])
+        selected = f"best of validation at step {state['global_step']}"
+        val_loss = float(best.best_model_score)
+    return export_optimizer(
+        learner,
+        paths.checkpoint(config),
+        selected=selected,
+        val_final_loss=val_loss,
+        meta_steps=int(trainer.global_step),
+        seconds=seconds,
+        meta=provenance(paths.config_file, config.seed, profile=config.profile),
+    )
+
+
+def tune(config: Config, paths: Paths) -> Path:
+    """Search each baseline's learning rate on validation problems; record it; return the file."""
+    run_dir = paths.run_dir(config, "tune")
+    _ensure_writable(paths.data)
+    _ensure_writable(run_dir)
+    device = device_for(config)
+    problem = make_family(config.problem).sample(
+        config.seed, "val", 0, config.tune.problems, device
+    )
+    loggers = tracking.make_loggers(run_dir, f"{config.experiment}-tune", config.to_dict())
+    exit_code = 1
+    try:
+        step = 0
+
+        def report(name: str, lr: float, loss: float) -> None:
+            nonlocal step
+            tracking.log_metrics(
+                loggers, {f"tune/{name}/final_loss": min(loss, 1e30), f"tune/{name}/lr": lr}, step
+            )
+            step += 1
+
+        results = tune_rules(
+            problem, config.tune.optimizers, config.tune.grid, config.meta.horizon, report
+        )
+        exit_code = 0
+    finally:
+        tracking.finish(loggers, exit_code)
+    return write_json(
+        paths.tuned(config),
+        {
+            "experiment": config.experiment,
+            "profile": config.profile,
+            "criterion": "mean loss at the final step on validation problems",
+            "split": "val",
+            "problems": config.tune.problems,
+            "steps": config.meta.horizon,
+            "grid": config.tune.grid,
+            "optimizers": results,
+            "meta": provenance(paths.config_file, config.seed, profile=config.profile),
+        },
+    )
+
+
+def _read_json(path: Path, hint: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise MissingInputError(f"{path} does not exist; {hint}")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise MissingInputError(f"{path} is unreadable ({error}); {hint}") from None
+
+
+def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> list[Path]:
+    """Roll every optimizer over the test problems; write the curves and the LSTM trace."""
+    checkpoint = checkpoint or paths.checkpoint(config)
+    lstm = load_optimizer(checkpoint, config.optimizer)
+    tuned = _read_json(paths.tuned(config), "run 'python -m repro tune' first")
+    run_dir = paths.run_dir(config, "evaluate")
+    _ensure_writable(paths.data)
+    _ensure_writable(run_dir)
+    device = device_for(config)
+    lstm.to(device)
+    ev = config.evaluate
+    problem = make_family(config.problem).sample(config.seed, "test", 0, ev.problems, device)
+    rules: dict[str, tuple[Any, float | None]] = {}
+    for name in config.tune.optimizers:
+        if name not in tuned["optimizers"]:
+            raise MissingInputError(f"{paths.tuned(config)} has no learning rate for {name}")
+        lr = tuned["optimizers"][name]["lr"]
+        rules[name] = (make_baseline(name, lr), lr)
+    rules["LSTM"] = (lstm, None)
+    meta = provenance(
+        paths.config_file, config.seed, profile=config.profile, checkpoint=str(checkpoint),
+        problems=f"{ev.problems} test instances (split 'test')",
+    )
+    loggers = tracking.make_loggers(run_dir, f"{config.experiment}-evaluate", config.to_dict())
+    exit_code = 1
+    try:
+        curves = evaluate_rules(problem, rules, ev.steps)
+        for name, curve in curves.items():
+            for step, mean in zip(curve["step"], curve["mean"], strict=True):
+                if mean is not None:
+                    tracking.log_metrics(loggers, {f"evaluate/{name}": mean}, step)
+        tracking.log_curves_table(loggers, f"curves/{ev.figure}", curves)
+        exit_code = 0
+    finally:
+        tracking.finish(loggers, exit_code)
+    written = [
+        write_json(
+            paths.data / f"{ev.figure}.json",
+            {
+                "figure": ev.figure, "title": ev.title, "profile": config.profile,
+                "x": "step", "y": "loss", "curves": curves, "meta": meta,
+            },
+        )
+    ]
+    if ev.trace:
+        data = trace(problem, lstm, ev.trace_step, ev.trace_coordinates)
+        dim = config.problem.dim
+        written.append(
+            write_json(
+                paths.data / f"{ev.trace}.json",
+                {
+                    "figure": ev.trace, "title": "One step of the LSTM optimizer",
+                    "profile": config.profile,
+                    "problem": f"{config.experiment}, {dim}-d, test instance 0",
+                    **data, "meta": meta,
+                },
+            )
+        )
+    return written
+
+
+def figure(name: str, paths: Paths, config: Config | None = None) -> list[Path]:
+    """Draw figure ``name`` from its JSON data; log the image to W&B when a config is given."""
+    from repro.figures import FIGURES
+
+    if name not in FIGURES:
+        raise MissingInputError(f"unknown figure {name!r}; known: {', '.join(sorted(FIGURES))}")
+    data_path = paths.data / f"{name}.json"
+    _read_json(data_path, f"run 'python -m repro evaluate' to make the data of {name}")
+    _ensure_writable(paths.figures)
+    FIGURES[name](data_path, paths.figures / name)
+    written = [paths.figures / f"{name}.{ext}" for ext in ("png", "pdf")]
+    if config is not None:
+        loggers = tracking.make_loggers(
+            paths.run_dir(config, f"figure-{name}"), f"{config.experiment}-{name}", config.to_dict()
+        )
+        try:
+            tracking.log_figure(loggers, f"figures/{name}", written[0])
+        finally:
+            tracking.finish(loggers)
+    return written

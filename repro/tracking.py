@@ -1,0 +1,379 @@
+"""Experiment tracking: a CSV logger plus a Weights & Biases logger for every run.
+
+Every command (Lightning-driven or not) logs through the same pair of loggers made by
+:func:`make_loggers`. The CSV copy lives at ``run_dir/csv/metrics.csv``; the W&B run lives
+under ``run_dir/wandb/`` and is uploaded live when the user is logged in, or stored offline
+(to be pushed later with ``wandb sync run_dir/wandb/offline-run-*``) when not.
+
+Both readers (:func:`read_csv_metrics`, :func:`read_offline_run`) return the same format,
+``{metric_key: [(step, value), ...]}`` in logging order, where ``step`` is the step given to
+``log_metrics`` (Lightning's ``trainer.global_step``-style step), so the two records of a run can
+be compared directly.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import netrc
+import os
+import struct
+import warnings
+import zlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+
+__all__ = [
+    "CSV_SUBDIR",
+    "DEFAULT_PROJECT",
+    "STEP_KEY",
+    "finish",
+    "log_curves_table",
+    "log_figure",
+    "log_hyperparams",
+    "log_metrics",
+    "make_loggers",
+    "read_csv_metrics",
+    "read_offline_run",
+    "wandb_mode",
+]
+
+DEFAULT_PROJECT = "l2l-repro"
+CSV_SUBDIR = "csv"
+"""Sub-directory of ``run_dir`` holding ``metrics.csv`` and ``hparams.yaml``."""
+STEP_KEY = "trainer/global_step"
+"""History key in which Lightning's ``WandbLogger`` records the step passed to ``log_metrics``."""
+CURVE_COLUMNS = ["optimizer", "step", "mean", "lo", "hi"]
+"""Columns of the W&B table written by :func:`log_curves_table`."""
+
+_DEFAULT_WANDB_API_HOST = "api.wandb.ai"
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Mode selection
+# --------------------------------------------------------------------------------------------
+
+
+def wandb_mode() -> str:
+    """Return the W&B mode to run in: ``$WANDB_MODE`` if set, else "online" when W&B credentials
+    are available on this machine (``WANDB_API_KEY``, a netrc entry for the W&B host, the W&B
+    settings file, or an earlier ``wandb.login`` in this process), else "offline".
+
+    Only local state is inspected: this never prompts and never touches the network.
+    """
+    mode = os.environ.get("WANDB_MODE", "").strip()
+    if mode:
+        return mode
+    return "online" if _has_wandb_credentials() else "offline"
+
+
+def _has_wandb_credentials() -> bool:
+    """Whether W&B would find an API key (or identity token) without prompting."""
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    try:
+        from wandb.errors import AuthenticationError
+    except ImportError:  # pragma: no cover - wandb is a hard requirement
+        return _netrc_has_entry(_DEFAULT_WANDB_API_HOST)
+    try:
+        return _wandb_finds_credentials()
+    except AuthenticationError:
+        # A stored key exists but is malformed: wandb.init would fail online.
+        return False
+    except (ImportError, AttributeError, TypeError, ValueError, OSError):
+        # wandb internals moved, or a bad settings value: fall back to a plain netrc lookup
+        return _netrc_has_entry(_DEFAULT_WANDB_API_HOST)
+
+
+def _wandb_finds_credentials() -> bool:
+    """Ask wandb's own (private, offline) credential lookup whether a key is stored."""
+    from wandb.sdk.lib import wbauth
+    from wandb.sdk.wandb_settings import Settings
+
+    settings = Settings(quiet=True)
+    config_dir = os.environ.get("WANDB_CONFIG_DIR")
+    settings_file = (
+        Path(config_dir).expanduser() / "settings"
+        if config_dir
+        else Path("~", ".config", "wandb", "settings").expanduser()
+    )
+    settings.settings_system = str(settings_file)
+    settings.update_from_system_settings()
+    settings.update_from_env_vars(dict(os.environ))
+    if settings.api_key:
+        return True
+    host = wbauth.HostUrl(settings.base_url, app_url=settings.app_url)
+    if wbauth.session_credentials(host=host) is not None:
+        return True
+    return wbauth.read_netrc_auth(host=host) is not None
+
+
+def _netrc_has_entry(host: str) -> bool:
+    """Whether the user's netrc file has a password for ``host``."""
+    path = Path(os.environ.get("NETRC") or Path("~", ".netrc")).expanduser()
+    try:
+        creds = netrc.netrc(str(path)).authenticators(urlsplit(f"https://{host}").netloc)
+    except (OSError, netrc.NetrcParseError):
+        return False
+    return bool(creds and creds[2])
+
+
+# --------------------------------------------------------------------------------------------
+# Logger construction and logging helpers
+# --------------------------------------------------------------------------------------------
+
+
+def make_loggers(
+    run_dir: Path, name: str, config: dict, project: str = DEFAULT_PROJECT
+) -> list[Logger]:
+    """Create ``[CSVLogger, WandbLogger]`` for one run.
+
+    The CSV logger writes ``run_dir/csv/metrics.csv`` (and ``hparams.yaml`` with ``config``); the
+    W&B run (display name ``name``, config ``config``, mode :func:`wandb_mode`) is started
+    immediately and stored under ``run_dir/wandb``. Pass the list to
+    ``lightning.Trainer(logger=...)`` or use it with :func:`log_metrics`; always end with
+    :func:`finish`.
+
+    A W&B run still active in this process is finished first (with a warning), since Lightning
+    would otherwise silently reuse it.
+    """
+    import wandb
+
+    run_dir = Path(run_dir)
+    # wandb inspects its root dir for git info at init; it must exist by then.
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    if wandb.run is not None:
+        warnings.warn(
+            f"finishing the still-active W&B run {wandb.run.id!r} before starting run {name!r}",
+            stacklevel=2,
+        )
+        wandb.run.finish()
+
+    csv_logger = CSVLogger(save_dir=run_dir, name=CSV_SUBDIR, version="")
+    csv_logger.log_hyperparams(dict(config))
+
+    mode = wandb_mode()
+    settings: dict[str, Any] = {
+        "console": "off",  # no stdout/stderr capture (keeps progress bars out of the run)
+        "quiet": True,  # online: only the run name/URL, warnings and errors are printed
+    }
+    if mode in ("offline", "dryrun"):
+        # wandb 0.31 prints a 3-line offline banner unless fully silent
+        settings["silent"] = True
+    if (_REPO_ROOT / ".git").exists():
+        # record this repo's commit even when run_dir lies outside it
+        settings["git_root"] = str(_REPO_ROOT)
+    wandb_logger = WandbLogger(
+        name=name,
+        save_dir=run_dir,
+        project=project,
+        config=dict(config),
+        mode=mode,
+        settings=wandb.Settings(**settings),
+    )
+    # Lightning always passes anonymous=None, which wandb 0.31 warns about on every init.
+    wandb_logger._wandb_init.pop("anonymous", None)
+    _ = wandb_logger.experiment  # start the run now, so it exists (with its config) even if unused
+    return [csv_logger, wandb_logger]
+
+
+def log_metrics(loggers: list[Logger], metrics: Mapping[str, float], step: int) -> None:
+    """Log scalar ``metrics`` at ``step`` to every logger."""
+    values = {key: float(value) for key, value in metrics.items()}
+    for logger in loggers:
+        logger.log_metrics(values, step=int(step))
+
+
+def log_hyperparams(loggers: list[Logger], params: Mapping[str, Any]) -> None:
+    """Record (additional) run configuration in every logger."""
+    for logger in loggers:
+        logger.log_hyperparams(dict(params))
+
+
+def log_figure(loggers: list[Logger], key: str, png_path: Path, step: int | None = None) -> None:
+    """Attach the image file ``png_path`` to the W&B run under ``key``; CSV loggers ignore it."""
+    for logger in _wandb_loggers(loggers):
+        logger.log_image(key=key, images=[str(png_path)], step=step)
+
+
+def log_curves_table(
+    loggers: list[Logger],
+    key: str,
+    curves: Mapping[str, Mapping[str, list[float]]],
+    step: int | None = None,
+) -> None:
+    """Log loss curves ``{optimizer: {"step", "mean", "lo", "hi": [...]}}`` as one W&B table under
+    ``key`` with columns optimizer, step, mean, lo, hi (one row per optimizer and step); CSV
+    loggers ignore it.
+    """
+    rows: list[list[Any]] = []
+    for optimizer, curve in curves.items():
+        columns = [curve[c] for c in CURVE_COLUMNS[1:]]
+        if len({len(c) for c in columns}) != 1:
+            raise ValueError(f"curve {optimizer!r}: step/mean/lo/hi lengths differ")
+        for s, mean, lo, hi in zip(*columns, strict=True):
+            rows.append([str(optimizer), int(s), *(_number(v) for v in (mean, lo, hi))])
+    for logger in _wandb_loggers(loggers):
+        logger.log_table(key=key, columns=list(CURVE_COLUMNS), data=rows, step=step)
+
+
+def _number(value: float | None) -> float:
+    """A table cell: ``None`` (a diverged curve) becomes NaN."""
+    return float("nan") if value is None else float(value)
+
+
+def finish(loggers: list[Logger], exit_code: int = 0) -> None:
+    """Write pending CSV rows and close the W&B run so its files are complete on disk.
+
+    Safe to call more than once; ``exit_code != 0`` marks the W&B run as failed.
+    """
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            run = getattr(logger, "_experiment", None)  # don't start a run just to close it
+            if run is not None:
+                run.finish(exit_code=exit_code)
+        else:
+            logger.save()
+
+
+def _wandb_loggers(loggers: list[Logger]) -> Iterator[WandbLogger]:
+    return (logger for logger in loggers if isinstance(logger, WandbLogger))
+
+
+# --------------------------------------------------------------------------------------------
+# Reading runs back
+# --------------------------------------------------------------------------------------------
+
+Metrics = dict[str, list[tuple[int, float]]]
+
+
+def read_csv_metrics(run_dir: Path) -> Metrics:
+    """Return ``{key: [(step, value), ...]}`` for every numeric metric in
+    ``run_dir/csv/metrics.csv``.
+
+    Rows are in file (logging) order; blank cells (keys not logged in that call) are skipped.
+    """
+    path = Path(run_dir) / CSV_SUBDIR / "metrics.csv"
+    out: Metrics = {}
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            step = int(row["step"])
+            for key, cell in row.items():
+                if key == "step" or cell in (None, ""):
+                    continue
+                try:
+                    value = float(cell)
+                except ValueError:
+                    continue
+                out.setdefault(key, []).append((step, value))
+    return out
+
+
+def read_offline_run(run_dir: Path) -> Metrics:
+    """Return ``{key: [(step, value), ...]}`` for every scalar logged to the single offline W&B
+    run under ``run_dir/wandb/``, read from its ``run-*.wandb`` record file.
+
+    ``step`` is the ``trainer/global_step`` value Lightning's WandbLogger stores with each
+    ``log_metrics`` call (i.e. the ``step`` given to it), falling back to W&B's own ``_step``
+    counter for rows logged without one. W&B-internal keys (``_step``, ``_runtime``,
+    ``_timestamp``, ...) and the step key itself are omitted; nested keys are joined with ".".
+    Media, tables and booleans are skipped. A truncated final record (run still being written or
+    killed) is ignored.
+    """
+    from wandb.proto import wandb_internal_pb2
+
+    files = sorted(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))
+    if len(files) != 1:
+        raise FileNotFoundError(
+            f"expected exactly one offline W&B run under {Path(run_dir) / 'wandb'}, "
+            f"found {len(files)}: {[str(f) for f in files]}"
+        )
+
+    out: Metrics = {}
+    for payload in _iter_leveldb_records(files[0].read_bytes(), files[0]):
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(payload)
+        if record.WhichOneof("record_type") != "history":
+            continue
+        row: dict[str, Any] = {}
+        for item in record.history.item:
+            key = ".".join(item.nested_key) if item.nested_key else item.key
+            row[key] = json.loads(item.value_json)
+        # media/tables are stored flattened ("figure._type", "figure.width", ...): drop them
+        media = tuple(key[: -len("_type")] for key in row if key.endswith("._type"))
+        step = row.get(STEP_KEY, row.get("_step", record.history.step.num))
+        if not _is_number(step):
+            continue
+        for key, value in row.items():
+            if (
+                key == STEP_KEY
+                or key.startswith("_")
+                or (media and key.startswith(media))
+                or not _is_number(value)
+            ):
+                continue
+            out.setdefault(key, []).append((int(step), float(value)))
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# W&B's transaction log: a 7-byte file header, then LevelDB log format
+# (https://github.com/google/leveldb/blob/main/doc/log_format.md) with 32 KiB blocks and
+# zlib CRC-32 (not CRC-32C) over type byte + payload.
+_HEADER = struct.Struct("<4sHB")
+_HEADER_IDENT, _HEADER_MAGIC, _HEADER_VERSION = b":W&B", 0xBEE1, 0
+_CHUNK = struct.Struct("<IHB")
+_BLOCK_LEN = 32768
+_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
+_TYPE_CRC = {t: zlib.crc32(bytes([t])) for t in (_FULL, _FIRST, _MIDDLE, _LAST)}
+
+
+def _iter_leveldb_records(data: bytes, path: Path) -> Iterator[bytes]:
+    """Yield the payload of each complete record in a W&B ``.wandb`` file."""
+    if len(data) < _HEADER.size:
+        return
+    ident, magic, version = _HEADER.unpack_from(data)
+    if (ident, magic) != (_HEADER_IDENT, _HEADER_MAGIC):
+        raise ValueError(f"{path} is not a W&B transaction log")
+    if version != _HEADER_VERSION:
+        raise ValueError(f"{path}: unsupported W&B transaction log version {version}")
+
+    pos = _HEADER.size
+    pending: bytearray | None = None
+    while True:
+        left_in_block = _BLOCK_LEN - pos % _BLOCK_LEN
+        if left_in_block < _CHUNK.size:  # block trailer
+            pos += left_in_block
+            continue
+        if pos + _CHUNK.size > len(data):
+            return
+        crc, length, kind = _CHUNK.unpack_from(data, pos)
+        start, end = pos + _CHUNK.size, pos + _CHUNK.size + length
+        if kind == 0 and length == 0:  # zero padding up to the block end
+            pos += left_in_block
+            continue
+        if end > len(data):  # truncated tail
+            return
+        payload = data[start:end]
+        if kind not in _TYPE_CRC or zlib.crc32(payload, _TYPE_CRC[kind]) != crc:
+            raise ValueError(f"{path}: corrupt record at byte {pos}")
+        pos = end
+        if kind == _FULL:
+            pending = None
+            yield payload
+        elif kind == _FIRST:
+            pending = bytearray(payload)
+        elif pending is not None:  # MIDDLE / LAST continue a FIRST
+            pending += payload
+            if kind == _LAST:
+                yield bytes(pending)
+                pending = None

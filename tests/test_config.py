@@ -1,0 +1,61 @@
+from pathlib import Path
+
+import pytest
+
+from repro.config import ConfigError, from_dict, load
+
+QUADRATIC = Path(__file__).resolve().parents[1] / "experiments" / "quadratic.yaml"
+
+
+def test_quadratic_config_holds_the_papers_settings():
+    config = load(QUADRATIC)
+    assert config.problem.dim == 10 and config.optimizer.hidden == 20
+    assert config.optimizer.layers == 2 and config.optimizer.preprocessing == "none"
+    assert config.meta.horizon == 100 and config.meta.unroll == 20
+    assert not config.meta.second_order
+    assert {1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 3e-4, 1e-4} <= set(config.tune.grid)
+    assert config.evaluate.problems >= 100 and config.evaluate.steps == 100
+
+
+def test_quick_profile_overrides_and_command_line_overrides():
+    quick = load(QUADRATIC, "quick", ["meta.lr=0.01", "optimizer.hidden=8"])
+    assert quick.profile == "quick" and quick.meta.lr == 0.01 and quick.optimizer.hidden == 8
+    assert quick.meta.steps < load(QUADRATIC).meta.steps
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"meta": {"lrr": 1}}, "unknown key 'meta.lrr'"),
+        ({"bogus": 1}, "unknown key 'bogus'"),
+        ({"meta": {"unroll": 30, "horizon": 20}}, "meta.unroll (30) is longer than meta.horizon"),
+        ({"meta": {"unroll": 30, "horizon": 100}}, "not a multiple of meta.unroll"),
+        ({"problem": {"dim": 0}}, "problem.dim: must be positive"),
+        ({"problem": {"batch": -2}}, "problem.batch: must be positive"),
+        ({"meta": {"lr": "fast"}}, "meta.lr: expected a number"),
+        ({"meta": {"steps": 1.5}}, "meta.steps: expected an integer"),
+        ({"optimizer": {"preprocessing": "log"}}, "choose one of none, logsign"),
+        ({"tune": {"grid": []}}, "tune.grid: expected a non-empty list"),
+        ({"tune": {"grid": [0.1, -1]}}, "tune.grid: learning rates must be positive"),
+        ({"meta": 3}, "meta: expected a mapping"),
+        ({"profiles": {"fast": {}}}, "unknown profile 'fast'"),
+    ],
+)
+def test_bad_values_get_one_line_errors_naming_the_key(data, message):
+    with pytest.raises(ConfigError) as info:
+        from_dict(data)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("meta: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load(bad)
+    with pytest.raises(ConfigError, match="expected key=value"):
+        load(QUADRATIC, overrides=["meta.lr"])
+    with pytest.raises(ConfigError, match="profile 'fast' is not allowed"):
+        load(QUADRATIC, "fast")

@@ -1,0 +1,90 @@
+"""The whole quadratic pipeline (fit, tune, evaluate, figure) on a tiny configuration."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from repro import pipeline, tracking
+from repro.config import load
+from repro.meta.learner import CheckpointError, load_optimizer
+
+QUADRATIC = Path(__file__).resolve().parents[1] / "experiments" / "quadratic.yaml"
+TINY = [
+    "problem.batch=4", "meta.steps=12", "meta.val_every=6", "meta.val_problems=8",
+    "meta.horizon=20", "meta.unroll=5", "tune.problems=8", "tune.grid=[0.3,0.1,0.01]",
+    "evaluate.problems=10", "evaluate.steps=20", "evaluate.trace_step=3", "trainer.log_every=1",
+]
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline")
+    config = load(QUADRATIC, "quick", TINY)
+    paths = pipeline.Paths(runs=root / "runs", figures=root / "figures", config_file=QUADRATIC)
+    ckpt = pipeline.fit(config, paths)
+    tuned = pipeline.tune(config, paths)
+    data = pipeline.evaluate(config, paths)
+    figures = [*pipeline.figure("figure4a", paths, config), *pipeline.figure("figure3", paths)]
+    return config, paths, ckpt, tuned, data, figures
+
+
+def test_fit_exports_the_validated_optimizer(outputs):
+    config, paths, ckpt, *_ = outputs
+    payload = torch.load(ckpt, weights_only=True)
+    assert payload["meta_steps"] == 12 and payload["selected"].startswith("best of validation")
+    assert payload["val_final_loss"] > 0
+    lstm = load_optimizer(ckpt, config.optimizer)
+    assert sum(p.numel() for p in lstm.parameters()) > 0
+    with pytest.raises(CheckpointError, match="optimizer.hidden=20"):
+        load_optimizer(ckpt, load(QUADRATIC, overrides=["optimizer.hidden=8"]).optimizer)
+
+
+def test_tuning_records_every_rate_and_picks_the_lowest(outputs):
+    _, _, _, tuned, *_ = outputs
+    record = json.loads(tuned.read_text())
+    assert record["split"] == "val" and record["grid"] == [0.3, 0.1, 0.01]
+    for result in record["optimizers"].values():
+        finite = {float(k): v for k, v in result["grid"].items() if v is not None}
+        assert result["lr"] == min(finite, key=finite.get)
+
+
+def test_curves_follow_the_data_contract(outputs):
+    _, paths, _, _, data, _ = outputs
+    curves = json.loads((paths.data / "figure4a.json").read_text())
+    assert curves["figure"] == "figure4a" and curves["profile"] == "quick"
+    assert list(curves["curves"]) == ["ADAM", "RMSprop", "SGD", "NAG", "LSTM"]
+    for name, curve in curves["curves"].items():
+        assert curve["step"] == list(range(1, 21)) and curve["n"] == 10
+        assert all(lo <= m <= hi for lo, m, hi in zip(curve["lo"], curve["mean"], curve["hi"], strict=True))
+        assert (curve["lr"] is None) == (name == "LSTM")
+    assert {"config", "seed", "checkpoint", "commit", "created"} <= set(curves["meta"])
+    trace = json.loads((paths.data / "figure3.json").read_text())
+    assert trace["step"] == 3 and len(trace["coordinates"]) == 4
+    for coord in trace["coordinates"]:
+        assert len(coord["h"]) == 2 and len(coord["h"][0]) == 20
+
+
+def test_figures_written(outputs):
+    *_, figures = outputs
+    assert {p.name for p in figures} == {
+        "figure4a.png", "figure4a.pdf", "figure3.png", "figure3.pdf"
+    }
+    assert all(p.stat().st_size > 1000 for p in figures)
+
+
+def test_wandb_offline_run_equals_csv_log(outputs):
+    config, paths, *_ = outputs
+    run_dir = paths.run_dir(config, "fit")
+    csv = tracking.read_csv_metrics(run_dir)
+    logged = tracking.read_offline_run(run_dir)
+    assert len(csv["train/meta_loss"]) == 12
+    assert len(csv["val/final_loss"]) == 2
+    assert any(key.startswith("lr-") for key in csv)
+    for key in ("train/meta_loss", "val/final_loss"):
+        assert [step for step, _ in logged[key]] == [step for step, _ in csv[key]]
+        assert [v for _, v in logged[key]] == pytest.approx([v for _, v in csv[key]])
+    evaluated = tracking.read_offline_run(paths.run_dir(config, "evaluate"))
+    curves = json.loads((paths.data / "figure4a.json").read_text())["curves"]
+    assert [v for _, v in evaluated["evaluate/LSTM"]] == pytest.approx(curves["LSTM"]["mean"])
