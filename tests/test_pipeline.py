@@ -57,7 +57,8 @@ def test_curves_follow_the_data_contract(outputs):
     assert list(curves["curves"]) == ["ADAM", "RMSprop", "SGD", "NAG", "LSTM"]
     for name, curve in curves["curves"].items():
         assert curve["step"] == list(range(1, 21)) and curve["n"] == 10
-        assert all(lo <= m <= hi for lo, m, hi in zip(curve["lo"], curve["mean"], curve["hi"], strict=True))
+        bands = zip(curve["lo"], curve["mean"], curve["hi"], strict=True)
+        assert all(lo <= m <= hi for lo, m, hi in bands)
         assert (curve["lr"] is None) == (name == "LSTM")
     assert {"config", "seed", "checkpoint", "commit", "created"} <= set(curves["meta"])
     trace = json.loads((paths.data / "figure3.json").read_text())

@@ -1,0 +1,40 @@
+import lightning as L
+import torch
+
+from repro.config import load
+from repro.data.problems import ProblemData
+from repro.meta.learner import MetaLearner
+from tests.test_config import QUADRATIC
+
+
+def test_training_steps_carry_theta_and_reset_every_horizon(tmp_path):
+    config = load(QUADRATIC, "quick", [
+        "problem.batch=3", "meta.horizon=20", "meta.unroll=5", "meta.steps=7",
+        "meta.val_every=100", "optimizer.hidden=6",
+    ])
+    learner = MetaLearner(config)
+    episodes = []
+    start_episode = learner._start_episode
+
+    def record(episode):
+        episodes.append(episode)
+        start_episode(episode)
+
+    learner._start_episode = record
+    phi = [p.detach().clone() for p in learner.optimizer_net.parameters()]
+    trainer = L.Trainer(
+        max_steps=7, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        inference_mode=False, limit_val_batches=0, default_root_dir=tmp_path,
+        enable_model_summary=False,
+    )
+    trainer.fit(learner, datamodule=ProblemData())
+    # 4 truncations per 20-step horizon: truncations 0-3 on problem 0, 4-6 on problem 1.
+    assert episodes == [0, 1]
+    assert learner.carry.step == 15
+    assert learner.carry.theta.grad_fn is None
+    first = config.problem
+    fresh = learner.family.sample(config.seed, "train", 1, first.batch)
+    assert torch.equal(learner.problem.weights, fresh.weights)
+    assert not torch.equal(learner.carry.theta, fresh.theta0)
+    assert all(not torch.equal(a, b) for a, b in zip(
+        phi, learner.optimizer_net.parameters(), strict=True))

@@ -1,0 +1,35 @@
+"""Metric regression: a real quick-profile meta-training on quadratics, then evaluation."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from repro import pipeline
+from repro.checks import failures, load_bounds
+from repro.config import load
+
+ROOT = Path(__file__).resolve().parents[1]
+QUADRATIC = ROOT / "experiments" / "quadratic.yaml"
+BOUNDS = load_bounds(ROOT / "tests" / "regression_bounds.yaml", "quadratic_quick")
+
+
+def _curves(tmp_path: Path, overrides: list[str]) -> dict:
+    config = load(QUADRATIC, "quick", overrides)
+    paths = pipeline.Paths(runs=tmp_path / "runs", figures=tmp_path / "figures")
+    pipeline.fit(config, paths)
+    pipeline.tune(config, paths)
+    pipeline.evaluate(config, paths)
+    return json.loads((paths.data / "figure4a.json").read_text())
+
+
+@pytest.mark.slow
+def test_quick_profile_lstm_beats_tuned_adam_within_stored_bounds(tmp_path):
+    curves = _curves(tmp_path, [])
+    assert failures(curves, BOUNDS) == []
+
+
+def test_check_fails_for_an_untrained_lstm(tmp_path):
+    curves = _curves(tmp_path, ["meta.steps=0", "tune.optimizers=[ADAM]"])
+    found = failures(curves, BOUNDS)
+    assert any("is not below ADAM" in line for line in found)
