@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,8 @@ def fit(config: Config, paths: Paths) -> Path:
         val_final_loss=val_loss,
         meta_steps=int(trainer.global_step),
         seconds=seconds,
+        seconds_per_truncation=seconds / max(int(trainer.global_step), 1),
+        peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         meta=provenance(paths.config_file, config.seed, profile=config.profile),
     )
 

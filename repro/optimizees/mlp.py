@@ -1,0 +1,297 @@
+"""Small MNIST MLPs (784 -> 20 -> 10 sigmoid in the paper), many instances in one batch.
+
+Each of the B instances has its own flat parameters theta ``[B, n]`` (layout: W1, b1, W2, b2,
+..., weights stored ``[in, out]``), its own theta_0 ~ N(0, init_std^2) and its own minibatch
+stream. The B networks run together with one ``torch.bmm`` per layer on views of theta.
+
+Minibatches are drawn uniformly with replacement (as the official code does), but without a
+stateful generator: the indices for step t are a counter-based hash of (instance key, t, j),
+computed on the device in exact 32-bit integer arithmetic held in int64 (every product stays
+below 2^63, so CPU and CUDA give the same indices). Any step number works, each (instance,
+step) always gets the same minibatch, and every optimizer run on the same problems sees the
+same minibatches at the same steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from repro.optimizees.base import autograd_loss_and_grad, generator
+
+ACTIVATIONS = ("sigmoid", "relu", "tanh")
+
+_MASK32 = 0xFFFFFFFF
+_HASH_MUL = 0x045D9F3B  # odd and < 2^27, so x * _HASH_MUL < 2^59 for any 32-bit x
+_LANE_B = 0x68E31DA4  # decorrelates the second 32-bit lane of the stream state
+_ELEM_B = 0x1B873593
+
+
+def hash32(x: Tensor) -> Tensor:
+    """A bijective 32-bit integer mix (Mueller's xorshift-multiply) on int64 values in [0, 2^32)."""
+    x = ((x >> 16) ^ x) * _HASH_MUL & _MASK32
+    x = ((x >> 16) ^ x) * _HASH_MUL & _MASK32
+    return (x >> 16) ^ x
+
+
+def hash32_int(x: int) -> int:
+    """:func:`hash32` on one Python int (the reference the tensor version must equal)."""
+    x &= _MASK32
+    x = ((x >> 16) ^ x) * _HASH_MUL & _MASK32
+    x = ((x >> 16) ^ x) * _HASH_MUL & _MASK32
+    return (x >> 16) ^ x
+
+
+def minibatch_indices(
+    keys: Tensor, step: int, batch_size: int, size: int, salt: tuple[Tensor, Tensor] | None = None
+) -> Tensor:
+    """Indices ``[B, batch_size]`` into a dataset of ``size`` rows for ``step``.
+
+    ``keys`` are the instances' 63-bit stream keys (int64 ``[B]``). The per-(instance, step)
+    state is two 32-bit lanes, so two minibatches coincide only with probability ~2^-64;
+    each index is ``u mod size`` for a 32-bit ``u`` (bias below size / 2^32).
+    """
+    if salt is None:
+        salt = _element_salt(batch_size, keys.device)
+    t = step & _MASK32
+    lane_a = hash32((keys & _MASK32) ^ hash32_int(t))
+    lane_b = hash32((keys >> 32) ^ hash32_int(t ^ _LANE_B))
+    u = hash32(lane_a.unsqueeze(-1) ^ salt[0]) ^ hash32(lane_b.unsqueeze(-1) ^ salt[1])
+    return u % size
+
+
+def _element_salt(batch_size: int, device: torch.device | str) -> tuple[Tensor, Tensor]:
+    j = torch.arange(batch_size, dtype=torch.int64, device=device)
+    return hash32(j), hash32(j ^ _ELEM_B)
+
+
+@dataclass(frozen=True)
+class MLPFamily:
+    """Distribution of MLP classifiers: architecture fixed, theta_0 and minibatches random."""
+
+    hidden: tuple[int, ...] = (20,)
+    activation: str = "sigmoid"
+    init_std: float = 0.01
+    batch_size: int = 128
+    inputs: int = 784
+    classes: int = 10
+
+    def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {self.activation!r}; allowed: {', '.join(ACTIVATIONS)}"
+            )
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Layer widths from input to output, e.g. (784, 20, 10)."""
+        return (self.inputs, *self.hidden, self.classes)
+
+    def layout(self) -> list[tuple[str, tuple[int, ...], int]]:
+        """(name, shape, offset) of W1, b1, W2, b2, ... in the flat theta."""
+        views, offset = [], 0
+        for layer, (fan_in, fan_out) in enumerate(
+            zip(self.sizes[:-1], self.sizes[1:], strict=True), 1
+        ):
+            views.append((f"W{layer}", (fan_in, fan_out), offset))
+            offset += fan_in * fan_out
+            views.append((f"b{layer}", (fan_out,), offset))
+            offset += fan_out
+        return views
+
+    @property
+    def n_params(self) -> int:
+        """Length of theta (15,910 for the paper's 784-20-10 net)."""
+        return sum(a * b + b for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True))
+
+    def sample(  # noqa: PLR0917 - images/labels may be passed positionally after count
+        self,
+        seed: int,
+        split: str,
+        index: int,
+        count: int,
+        images: Tensor,
+        labels: Tensor,
+        device: torch.device | str | None = None,
+    ) -> MLPProblems:
+        """``count`` instances from the stream of (seed, split, index), on ``images``/``labels``.
+
+        ``images`` is ``[N, inputs]`` (float, flattened), ``labels`` is ``[N]`` class ids.
+        ``device`` defaults to the images' device.
+        """
+        if images.ndim != 2 or images.shape[1] != self.inputs:
+            raise ValueError(f"images must be [N, {self.inputs}], got {tuple(images.shape)}")
+        if labels.shape != images.shape[:1]:
+            raise ValueError(f"labels must be [{images.shape[0]}], got {tuple(labels.shape)}")
+        device = images.device if device is None else torch.device(device)
+        gen = generator(seed, split, index)
+        theta0 = torch.randn(count, self.n_params, generator=gen) * self.init_std
+        keys = torch.randint(0, 2**63 - 1, (count,), generator=gen, dtype=torch.int64)
+        return MLPProblems(
+            family=self,
+            theta0=theta0.to(device),
+            keys=keys.to(device),
+            images=images.to(device),
+            labels=labels.to(device, torch.int64),
+        )
+
+
+@dataclass(frozen=True)
+class MLPProblems:
+    """B MLP instances on one dataset: ``theta0 [B, n]``, minibatch stream keys ``[B]``.
+
+    ``analytic`` selects the hand-written backward in :meth:`loss_and_grad` (default; it
+    equals autograd and is differentiable itself, so ``create_graph`` works with it too);
+    ``False`` uses autograd.
+    """
+
+    family: MLPFamily
+    theta0: Tensor
+    keys: Tensor
+    images: Tensor
+    labels: Tensor
+    analytic: bool = True
+    _salt: tuple[Tensor, Tensor] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_salt", _element_salt(self.family.batch_size, self.keys.device))
+
+    @property
+    def batch(self) -> int:
+        """B, the number of instances."""
+        return self.theta0.shape[0]
+
+    def initial_params(self) -> Tensor:
+        """theta_0, shape ``[B, n]``."""
+        return self.theta0
+
+    def indices(self, step: int) -> Tensor:
+        """Dataset rows of each instance's minibatch at ``step``, ``[B, batch_size]``."""
+        return minibatch_indices(
+            self.keys, step, self.family.batch_size, self.images.shape[0], self._salt
+        )
+
+    def minibatch(self, step: int) -> tuple[Tensor, Tensor]:
+        """Inputs ``[B, batch_size, inputs]`` and labels ``[B, batch_size]`` at ``step``."""
+        idx = self.indices(step)
+        flat = idx.reshape(-1)
+        x = self.images.index_select(0, flat).view(*idx.shape, self.images.shape[1])
+        return x, self.labels.index_select(0, flat).view(idx.shape)
+
+    def params(self, theta: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """(W ``[B, in, out]``, b ``[B, out]``) per layer, as views of theta."""
+        fam, b = self.family, theta.shape[0]
+        out = []
+        for fan_in, fan_out, off in zip(fam.sizes[:-1], fam.sizes[1:], _offsets(fam), strict=True):
+            weight = theta[:, off : off + fan_in * fan_out].view(b, fan_in, fan_out)
+            bias = theta[:, off + fan_in * fan_out : off + fan_in * fan_out + fan_out]
+            out.append((weight, bias))
+        return out
+
+    def _forward(self, theta: Tensor, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """Logits and layer inputs [x, a_1, ..., a_{L-1}]; x is ``[B, M, in]`` or ``[M, in]``."""
+        layers = self.params(theta)
+        acts = [x]
+        h = x
+        for k, (weight, bias) in enumerate(layers):
+            z = (
+                torch.baddbmm(bias.unsqueeze(1), h, weight)
+                if h.ndim == 3
+                else (torch.matmul(h, weight) + bias.unsqueeze(1))
+            )
+            if k == len(layers) - 1:
+                return z, acts
+            h = _activate(z, self.family.activation)
+            acts.append(h)
+        raise AssertionError("unreachable")
+
+    def loss(self, theta: Tensor, step: int = 0) -> Tensor:
+        """Mean cross-entropy of each instance on its own minibatch at ``step``, ``[B]``."""
+        x, y = self.minibatch(step)
+        logits, _ = self._forward(theta, x)
+        return _cross_entropy(logits, y)
+
+    def loss_and_grad(
+        self, theta: Tensor, step: int = 0, create_graph: bool = False
+    ) -> tuple[Tensor, Tensor]:
+        """Losses ``[B]`` (with graph to theta) and the gradient ``[B, n]``."""
+        if not self.analytic:
+            return autograd_loss_and_grad(lambda th: self.loss(th, step), theta, create_graph)
+        x, y = self.minibatch(step)
+        logits, acts = self._forward(theta, x)
+        log_probs = torch.log_softmax(logits, dim=-1)
+        loss = -log_probs.gather(-1, y.unsqueeze(-1)).squeeze(-1).mean(-1)
+        if create_graph:
+            grad = self._backward(theta, log_probs, y, acts)
+        else:
+            with torch.no_grad():
+                grad = self._backward(
+                    theta.detach(), log_probs.detach(), y, [a.detach() for a in acts]
+                )
+        return loss, grad
+
+    def _backward(self, theta: Tensor, log_probs: Tensor, y: Tensor, acts: list[Tensor]) -> Tensor:
+        """d(mean CE)/d theta from the forward's log-probabilities and layer inputs."""
+        delta = log_probs.exp() - F.one_hot(y, self.family.classes).to(log_probs.dtype)
+        delta = delta / y.shape[-1]
+        layers = self.params(theta)
+        pieces: list[Tensor] = []
+        for k in range(len(layers) - 1, -1, -1):
+            weight, _ = layers[k]
+            grad_w = torch.bmm(acts[k].transpose(1, 2), delta)
+            pieces.append(delta.sum(1))
+            pieces.append(grad_w.flatten(1))
+            if k > 0:
+                delta = torch.bmm(delta, weight.transpose(1, 2)) * _derivative(
+                    acts[k], self.family.activation
+                )
+        return torch.cat(pieces[::-1], dim=1)
+
+    @torch.no_grad()
+    def accuracy(
+        self, theta: Tensor, images: Tensor, labels: Tensor, chunk: int = 10_000
+    ) -> Tensor:
+        """Fraction of ``images`` each instance classifies correctly, ``[B]``."""
+        theta = theta.detach()
+        correct = torch.zeros(theta.shape[0], device=theta.device)
+        for start in range(0, images.shape[0], chunk):
+            x = images[start : start + chunk].to(theta.device)
+            y = labels[start : start + chunk].to(theta.device)
+            logits, _ = self._forward(theta, x)
+            correct += (logits.argmax(-1) == y).sum(-1)
+        return correct / images.shape[0]
+
+
+def _offsets(fam: MLPFamily) -> list[int]:
+    return [off for name, _, off in fam.layout() if name.startswith("W")]
+
+
+def _activate(z: Tensor, activation: str) -> Tensor:
+    if activation == "sigmoid":
+        return torch.sigmoid(z)
+    if activation == "relu":
+        return torch.relu(z)
+    return torch.tanh(z)
+
+
+def _derivative(a: Tensor, activation: str) -> Tensor:
+    """The activation's derivative written in terms of its output a."""
+    if activation == "sigmoid":
+        return a * (1 - a)
+    if activation == "relu":
+        return (a > 0).to(a.dtype)
+    return 1 - a * a
+
+
+def _cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
+    """Mean cross-entropy over the minibatch axis: logits ``[B, M, C]``, y ``[B, M]`` -> ``[B]``."""
+    b, m, c = logits.shape
+    return (
+        F.cross_entropy(logits.reshape(b * m, c), y.reshape(-1), reduction="none")
+        .view(b, m)
+        .mean(-1)
+    )
