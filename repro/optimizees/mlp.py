@@ -27,7 +27,6 @@ ACTIVATIONS = ("sigmoid", "relu", "tanh")
 _MASK32 = 0xFFFFFFFF
 _HASH_MUL = 0x045D9F3B  # odd and < 2^27, so x * _HASH_MUL < 2^59 for any 32-bit x
 _LANE_B = 0x68E31DA4  # decorrelates the second 32-bit lane of the stream state
-_ELEM_B = 0x1B873593
 
 
 def hash32(x: Tensor) -> Tensor:
@@ -45,27 +44,29 @@ def hash32_int(x: int) -> int:
     return (x >> 16) ^ x
 
 
-def minibatch_indices(
-    keys: Tensor, step: int, batch_size: int, size: int, salt: tuple[Tensor, Tensor] | None = None
-) -> Tensor:
-    """Indices ``[B, batch_size]`` into a dataset of ``size`` rows for ``step``.
+def minibatch_indices(keys: Tensor, step: int, batch_size: int, size: int) -> Tensor:
+    """Indices ``[B, batch_size]`` into a dataset of ``size`` rows for ``step`` (mod 2^32).
 
     ``keys`` are the instances' 63-bit stream keys (int64 ``[B]``). The per-(instance, step)
-    state is two 32-bit lanes, so two minibatches coincide only with probability ~2^-64;
-    each index is ``u mod size`` for a 32-bit ``u`` (bias below size / 2^32).
+    state is two 32-bit lanes (A, C) = mix(key halves ^ mix(step)); element j of the minibatch
+    is ``(mix(A ^ mix(j)) ^ C) mod size``. Two minibatches coincide only if both lanes do
+    (probability ~2^-64); the modulo bias is below size / 2^32.
     """
-    if salt is None:
-        salt = _element_salt(batch_size, keys.device)
-    t = step & _MASK32
-    lane_a = hash32((keys & _MASK32) ^ hash32_int(t))
-    lane_b = hash32((keys >> 32) ^ hash32_int(t ^ _LANE_B))
-    u = hash32(lane_a.unsqueeze(-1) ^ salt[0]) ^ hash32(lane_b.unsqueeze(-1) ^ salt[1])
-    return u % size
+    return _indices(_lanes(keys), _element_salt(batch_size, keys.device), step, size)
 
 
-def _element_salt(batch_size: int, device: torch.device | str) -> tuple[Tensor, Tensor]:
-    j = torch.arange(batch_size, dtype=torch.int64, device=device)
-    return hash32(j), hash32(j ^ _ELEM_B)
+def _lanes(keys: Tensor) -> Tensor:
+    """The two 32-bit halves of each 63-bit key, ``[B, 2]``."""
+    return torch.stack((keys & _MASK32, (keys >> 32) ^ _LANE_B), dim=-1)
+
+
+def _element_salt(batch_size: int, device: torch.device | str) -> Tensor:
+    return hash32(torch.arange(batch_size, dtype=torch.int64, device=device))
+
+
+def _indices(lanes: Tensor, salt: Tensor, step: int, size: int) -> Tensor:
+    state = hash32(lanes ^ hash32_int(step))
+    return (hash32(state[:, :1] ^ salt) ^ state[:, 1:]) % size
 
 
 @dataclass(frozen=True)
@@ -155,9 +156,11 @@ class MLPProblems:
     images: Tensor
     labels: Tensor
     analytic: bool = True
-    _salt: tuple[Tensor, Tensor] = field(init=False, repr=False, compare=False)
+    _lanes: Tensor = field(init=False, repr=False, compare=False)
+    _salt: Tensor = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_lanes", _lanes(self.keys))
         object.__setattr__(self, "_salt", _element_salt(self.family.batch_size, self.keys.device))
 
     @property
@@ -171,9 +174,7 @@ class MLPProblems:
 
     def indices(self, step: int) -> Tensor:
         """Dataset rows of each instance's minibatch at ``step``, ``[B, batch_size]``."""
-        return minibatch_indices(
-            self.keys, step, self.family.batch_size, self.images.shape[0], self._salt
-        )
+        return _indices(self._lanes, self._salt, step, self.images.shape[0])
 
     def minibatch(self, step: int) -> tuple[Tensor, Tensor]:
         """Inputs ``[B, batch_size, inputs]`` and labels ``[B, batch_size]`` at ``step``."""

@@ -93,3 +93,32 @@ def test_step_does_not_mutate_state_and_is_differentiable():
         assert torch.equal(value, before[key])
     update.sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in opt.parameters())
+
+
+def test_fused_layer_backward_passes_gradcheck():
+    from repro.optimizers.lstm import _LSTMLayer
+
+    torch.manual_seed(2)
+    n, i, h = 7, 2, 5
+    args = [torch.randn(shape, dtype=torch.float64, requires_grad=True)
+            for shape in ((n, i), (n, h), (n, h), (i + h, 4 * h), (4 * h,))]
+    assert torch.autograd.gradcheck(_LSTMLayer.apply, args)
+
+
+def test_fused_and_reference_paths_agree_over_an_unroll():
+    from repro.meta.unroll import meta_loss, start, unroll
+    from repro.optimizees.quadratic import QuadraticFamily
+
+    problem = QuadraticFamily().sample(0, "train", 0, 6)
+    results = []
+    for fused in (True, False):
+        torch.manual_seed(3)
+        opt = LSTMOptimizer(fused=fused)
+        losses, carry = unroll(problem, opt, start(problem, opt), 10)
+        grads = torch.autograd.grad(meta_loss(losses), list(opt.parameters()))
+        results.append((losses.detach(), carry.theta.detach(), grads))
+    (la, ta, ga), (lb, tb, gb) = results
+    torch.testing.assert_close(la, lb)
+    torch.testing.assert_close(ta, tb)
+    for a, b in zip(ga, gb, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)

@@ -1,0 +1,1 @@
+"""Benchmark harness: meta-training and evaluation throughput against in-run references."""

@@ -1,0 +1,382 @@
+"""MNIST and Fashion-MNIST: where the IDX files are found, how they are fetched, the data module.
+
+Files are looked for, in order, in the user's folder (``--data.root``), in torchvision's layout
+under it (``<root>/MNIST/raw``, ``<root>/FashionMNIST/raw``) and, for Fashion-MNIST, in Debian's
+``dataset-fashion-mnist`` package (gzipped IDX files in ``/usr/share/datasets/fashion-mnist``).
+They are read with :func:`repro.data.idx.read_idx`, so any file in the IDX format is accepted,
+including Debian's recompressed copies, whose checksums torchvision's own check rejects.
+When nothing is found and downloading is allowed, torchvision fetches the files into a temporary
+folder inside the root, and they are moved into ``<root>/<MNIST|FashionMNIST>/raw`` only when the
+download succeeded. Otherwise one :class:`DatasetError` says where we looked, what happened to the
+download and how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from repro.data.errors import DatasetError
+from repro.data.idx import read_idx
+from repro.data.problems import ProblemData
+
+# canonical name -> (name in messages, torchvision class, which is also torchvision's folder name)
+DATASETS: dict[str, tuple[str, str]] = {
+    "mnist": ("MNIST", "MNIST"),
+    "fashion_mnist": ("Fashion-MNIST", "FashionMNIST"),
+}
+# key -> file name without ".gz"
+FILES: dict[str, str] = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+IMAGE_SHAPE = (28, 28)
+NUM_CLASSES = 10
+DOWNLOAD_TIMEOUT_S = 30.0
+
+
+def canonical_name(name: str) -> str:
+    """``"mnist"`` or ``"fashion_mnist"`` for the accepted spellings of the dataset's name."""
+    key = name.strip().lower().replace("-", "_")
+    key = {"fashionmnist": "fashion_mnist"}.get(key, key)
+    if key not in DATASETS:
+        raise DatasetError(f"unknown MNIST-format dataset {name!r}; choose mnist or fashion_mnist")
+    return key
+
+
+def search_dirs(name: str, root: str | os.PathLike[str] | None) -> list[Path]:
+    """The folders searched for the four IDX files, in order of preference."""
+    key = canonical_name(name)
+    dirs: list[Path] = []
+    if root is not None:
+        root = Path(root).expanduser().absolute()
+        dirs += [root, root / DATASETS[key][1] / "raw"]
+    if key == "fashion_mnist":
+        dirs.append(DEBIAN_FASHION_MNIST)
+    return dirs
+
+
+def _files_in(folder: Path) -> tuple[dict[str, Path], list[str]]:
+    """The IDX files present in a folder (plain preferred to .gz) and the names missing."""
+    found: dict[str, Path] = {}
+    missing: list[str] = []
+    for key, base in FILES.items():
+        for candidate in (folder / base, folder / f"{base}.gz"):
+            if candidate.is_file():
+                found[key] = candidate
+                break
+        else:
+            missing.append(base)
+    return found, missing
+
+
+def _locate(name: str, root: str | os.PathLike[str] | None) -> tuple[dict[str, Path] | None, str]:
+    """The four files from the first folder that has them all, or None and where we looked."""
+    looked: list[str] = []
+    for folder in search_dirs(name, root):
+        if not folder.is_dir():
+            looked.append(f"{folder} (no such folder)")
+            continue
+        found, missing = _files_in(folder)
+        if not missing:
+            return found, ""
+        if found:
+            looked.append(f"{folder} (has {len(found)} of the 4 files; lacks {', '.join(missing)})")
+        else:
+            looked.append(f"{folder} (none of the files)")
+    return None, ", ".join(looked) if looked else "no folder (no data root given)"
+
+
+def find_mnist_files(name: str, root: str | os.PathLike[str] | None) -> dict[str, Path]:
+    """The four IDX files of the dataset, keyed ``train_images``, ``train_labels``,
+    ``test_images``, ``test_labels``, from the first folder of :func:`search_dirs` with all four.
+
+    Raises DatasetError naming the folders looked in when none has all four.
+    """
+    files, looked = _locate(name, root)
+    if files is None:
+        raise DatasetError(_not_found_message(name, root, looked, "download not attempted"))
+    return files
+
+
+class _DownloadFailed(Exception):
+    """The download did not produce the files; the message is the short reason."""
+
+
+def _short_reason(error: BaseException) -> str:
+    """One short line for a failed download: the underlying network error, else the error class
+    and its message."""
+    text = str(error)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # torchvision's MNIST.download: "Error downloading F:\nTried M, got:\n<error>\n..."
+    causes = [lines[i + 1] for i, line in enumerate(lines[:-1]) if line.startswith("Tried ")]
+    if lines and causes:
+        text = f"{lines[0].rstrip(':')}: {'; '.join(dict.fromkeys(causes))}"
+    elif text:
+        text = f"{type(error).__name__}: {text}"
+    else:
+        text = type(error).__name__
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` (itself included) that does not exist yet, if any."""
+    missing = None
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
+
+
+def _remove_created(path: Path, created: Path | None) -> None:
+    """Remove the empty folders from ``path`` up to ``created``, the ones a failed try made."""
+    if created is None:
+        return
+    current = path
+    while True:
+        try:
+            current.rmdir()
+        except OSError:
+            return
+        if current == created:
+            return
+        current = current.parent
+
+
+def _download(name: str, root: Path) -> dict[str, Path]:
+    """Fetch the files with torchvision into ``root/<Class>/raw``; all or nothing.
+
+    Raises _DownloadFailed with the short reason; nothing of a failed try is left in ``root``.
+    """
+    key = canonical_name(name)
+    class_name = DATASETS[key][1]
+    created = _first_missing(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        reason = f"cannot create the folder ({type(e).__name__}: {e.strerror})"
+        raise _DownloadFailed(reason) from None
+    staging: Path | None = None
+    ok = False
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{key}-download-", dir=root))
+        from torchvision import datasets
+
+        previous_timeout = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+        try:
+            getattr(datasets, class_name)(str(staging), train=True, download=True)
+        finally:
+            socket.setdefaulttimeout(previous_timeout)
+        fetched = staging / class_name / "raw"
+        files, missing = _files_in(fetched)
+        if missing:
+            raise _DownloadFailed(f"the download did not produce {', '.join(missing)}")
+        final = root / class_name / "raw"
+        final.mkdir(parents=True, exist_ok=True)
+        for item in sorted(fetched.iterdir()):
+            if item.is_file():
+                os.replace(item, final / item.name)
+        ok = True
+        return {k: final / p.name for k, p in files.items()}
+    except _DownloadFailed:
+        raise
+    except Exception as e:
+        raise _DownloadFailed(_short_reason(e)) from None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if not ok:
+            _remove_created(root, created)
+
+
+def _not_found_message(
+    name: str, root: str | os.PathLike[str] | None, looked: str, download: str
+) -> str:
+    """One line: which dataset, the folders looked in, the download's fate, and the fixes."""
+    key = canonical_name(name)
+    title, class_name = DATASETS[key]
+    files = ", ".join(f"{base}[.gz]" for base in FILES.values())
+    where = (
+        f"{Path(root).expanduser().absolute()} (or its {class_name}/raw)"
+        if root is not None
+        else "a folder"
+    )
+    fix = (
+        f"put the four {title} IDX files ({files}) in {where} or pass --data.root <folder "
+        f"that has them>, or rerun with internet access and download enabled"
+    )
+    if key == "fashion_mnist":
+        fix += (
+            f", or `apt-get install dataset-fashion-mnist` "
+            f"(installs them in {DEBIAN_FASHION_MNIST})"
+        )
+    return f"{title} not found: looked in {looked}; {download}. To fix: {fix}."
+
+
+def ensure_mnist(
+    name: str, root: str | os.PathLike[str] | None, download: bool = True
+) -> dict[str, Path]:
+    """The dataset's four IDX files (as :func:`find_mnist_files`), downloaded into ``root`` first
+    when they are found nowhere and ``download`` is true.
+
+    Raises one DatasetError naming the folders looked in, the download's failure and the fixes.
+    """
+    files, looked = _locate(name, root)
+    if files is not None:
+        return files
+    if not download:
+        status = "download disabled (download=False)"
+    elif root is None:
+        status = "no download (no data root to download into)"
+    else:
+        target = Path(root).expanduser().absolute()
+        try:
+            return _download(name, target)
+        except _DownloadFailed as e:
+            status = f"the download into {target} failed ({e})"
+    raise DatasetError(_not_found_message(name, root, looked, status))
+
+
+@dataclass(frozen=True, eq=False)
+class MNISTData:
+    """Both splits of an MNIST-format dataset, images flattened and scaled to [0, 1].
+
+    ``train_images`` is float32 [N, 784], ``train_labels`` int64 [N] in 0..9 (likewise ``test_``);
+    ``source`` is the folder the files were read from.
+    """
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    source: str
+
+    def __repr__(self) -> str:
+        return (
+            f"MNISTData(train={tuple(self.train_images.shape)}, "
+            f"test={tuple(self.test_images.shape)}, source={self.source!r})"
+        )
+
+
+def _read_split(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images as float32 [N, 784] in [0, 1] and labels as int64 [N], checked against each other."""
+    images = read_idx(images_path)
+    if images.dtype != torch.uint8 or images.dim() != 3 or tuple(images.shape[1:]) != IMAGE_SHAPE:
+        shape = "x".join(map(str, images.shape))
+        raise DatasetError(
+            f"{images_path}: expected unsigned-byte images of shape Nx28x28, "
+            f"got {str(images.dtype).removeprefix('torch.')} of shape {shape}"
+        )
+    labels = read_idx(labels_path)
+    if labels.dtype != torch.uint8 or labels.dim() != 1:
+        shape = "x".join(map(str, labels.shape))
+        raise DatasetError(
+            f"{labels_path}: expected unsigned-byte labels of shape N, "
+            f"got {str(labels.dtype).removeprefix('torch.')} of shape {shape}"
+        )
+    if images.shape[0] != labels.shape[0]:
+        raise DatasetError(
+            f"{images_path} has {images.shape[0]} images but {labels_path} has "
+            f"{labels.shape[0]} labels; the files do not belong together"
+        )
+    if images.shape[0] == 0:
+        raise DatasetError(f"{images_path}: holds no images")
+    if int(labels.max()) >= NUM_CLASSES:
+        raise DatasetError(
+            f"{labels_path}: label {int(labels.max())} out of range 0..{NUM_CLASSES - 1}"
+        )
+    flat = images.reshape(images.shape[0], -1).to(torch.float32).div_(255.0)
+    return flat, labels.to(torch.int64)
+
+
+def load_mnist(
+    name: str, root: str | os.PathLike[str] | None = "data", download: bool = True
+) -> MNISTData:
+    """The dataset's train and test splits, from the first folder that has the files, else
+    downloaded into ``root`` when ``download`` is true.
+
+    Raises one DatasetError (one line) when the files are missing, cannot be fetched, or are
+    malformed.
+    """
+    files = ensure_mnist(name, root, download)
+    train_images, train_labels = _read_split(files["train_images"], files["train_labels"])
+    test_images, test_labels = _read_split(files["test_images"], files["test_labels"])
+    return MNISTData(
+        train_images=train_images,
+        train_labels=train_labels,
+        test_images=test_images,
+        test_labels=test_labels,
+        source=str(files["train_images"].parent),
+    )
+
+
+def split_train_val(
+    data: MNISTData | int, val_size: int = 5000, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Disjoint, sorted index sets (train, validation) over the training split, fixed by ``seed``;
+    ``data`` is the dataset or the size of its training split."""
+    n = data if isinstance(data, int) else int(data.train_images.shape[0])
+    if not 0 <= val_size < n:
+        raise ValueError(f"val_size must be in [0, {n}) for {n} training images, got {val_size}")
+    generator = torch.Generator().manual_seed(seed)
+    permutation = torch.randperm(n, generator=generator)
+    val = permutation[:val_size].sort().values
+    train = permutation[val_size:].sort().values
+    return train, val
+
+
+class MNISTDataModule(ProblemData):
+    """MNIST or Fashion-MNIST in memory, split into ``train`` (training minus validation),
+    ``val`` (model selection) and ``test`` (the figures' curves).
+
+    After :meth:`setup`, ``splits[split]`` is ``(images float32 [N, 784] in [0, 1], labels int64
+    [N])``; optimizees draw their own minibatches from these tensors. The dataloaders are those
+    of :class:`ProblemData`: one truncation index per training step.
+    """
+
+    def __init__(
+        self,
+        name: str = "mnist",
+        root: str | os.PathLike[str] | None = "data",
+        download: bool = True,
+        val_size: int = 5000,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.name = canonical_name(name)
+        self.root = root
+        self.download = download
+        self.val_size = val_size
+        self.seed = seed
+        self.source: str | None = None
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def prepare_data(self) -> None:
+        """Make sure the files exist, downloading them when allowed."""
+        ensure_mnist(self.name, self.root, self.download)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load the tensors and split them (once)."""
+        if self.splits:
+            return
+        data = load_mnist(self.name, self.root, self.download)
+        train, val = split_train_val(data, self.val_size, self.seed)
+        self.source = data.source
+        self.splits = {
+            "train": (data.train_images[train], data.train_labels[train]),
+            "val": (data.train_images[val], data.train_labels[val]),
+            "test": (data.test_images, data.test_labels),
+        }

@@ -1,0 +1,25 @@
+import torch
+
+from bench.reference import ReferenceLSTM, reference_truncation
+from repro.meta.unroll import meta_loss, start, unroll
+from repro.optimizees.quadratic import QuadraticFamily
+from repro.optimizers.lstm import LSTMOptimizer
+
+
+def test_common_reimplementation_computes_our_meta_gradient():
+    torch.manual_seed(0)
+    ours = LSTMOptimizer()
+    reference = ReferenceLSTM(ours)
+    problem = QuadraticFamily().sample(0, "train", 0, 4)
+    losses, _ = unroll(problem, ours, start(problem, ours), 6)
+    loss = meta_loss(losses)
+    ref_loss, _, _ = reference_truncation(reference, problem, problem.initial_params(), None, 6)
+    torch.testing.assert_close(ref_loss, loss)
+    ours_grad = torch.autograd.grad(loss, [ours.head_weight, ours.weights[1]])
+    ref_grad = torch.autograd.grad(ref_loss, [reference.head.weight, reference.cells[1].weight_hh])
+    torch.testing.assert_close(ref_grad[0], ours_grad[0].T, rtol=1e-4, atol=1e-6)
+    h = ours.hidden
+    i, f, o, g = ours_grad[1].T.split(h, dim=0)
+    torch.testing.assert_close(
+        ref_grad[1], torch.cat((i, f, g, o))[:, h:], rtol=1e-4, atol=1e-6
+    )
