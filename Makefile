@@ -32,7 +32,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check repro tests
+	$(VENV)/bin/ruff check repro tests bench
 
 # ---- quadratics: Figure 3 (one step of the trained LSTM) and Figure 4, left panel ----------
 QUAD := experiments/quadratic.yaml

@@ -67,8 +67,8 @@ class LSTMOptimizer(nn.Module):
     Each layer's input and recurrent products are fused into one matrix product over all
     coordinates of all problems at once; gates are ordered (input, forget, output, cell) so the
     three sigmoid gates are one call; ``fused=True`` uses a hand-written backward per layer
-    instead of recording every elementwise op (same numbers, fewer graph nodes). Weights follow Sonnet's defaults (truncated normal with
-    std 1/sqrt(fan_in)); the forget-gate bias starts at 1. The update is the linear head's
+    instead of recording every elementwise op (same numbers, fewer graph nodes). Weights follow
+    Sonnet's defaults (truncated normal with std 1/sqrt(fan_in)); the forget-gate bias starts at 1. The update is the linear head's
     output times ``output_scale``.
     """
 
