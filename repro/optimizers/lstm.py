@@ -68,8 +68,8 @@ class LSTMOptimizer(nn.Module):
     coordinates of all problems at once; gates are ordered (input, forget, output, cell) so the
     three sigmoid gates are one call; ``fused=True`` uses a hand-written backward per layer
     instead of recording every elementwise op (same numbers, fewer graph nodes). Weights follow
-    Sonnet's defaults (truncated normal with std 1/sqrt(fan_in)); the forget-gate bias starts at 1. The update is the linear head's
-    output times ``output_scale``.
+    Sonnet's defaults (truncated normal with std 1/sqrt(fan_in)); the forget-gate bias starts at 1.
+    The update is the linear head's output times ``output_scale``.
     """
 
     def __init__(
