@@ -188,7 +188,7 @@ class MLPProblems:
         fam, b = self.family, theta.shape[0]
         out = []
         for fan_in, fan_out, off in zip(fam.sizes[:-1], fam.sizes[1:], _offsets(fam), strict=True):
-            weight = theta[:, off : off + fan_in * fan_out].view(b, fan_in, fan_out)
+            weight = theta[:, off : off + fan_in * fan_out].reshape(b, fan_in, fan_out)
             bias = theta[:, off + fan_in * fan_out : off + fan_in * fan_out + fan_out]
             out.append((weight, bias))
         return out
@@ -196,6 +196,7 @@ class MLPProblems:
     def _forward(self, theta: Tensor, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Logits and layer inputs [x, a_1, ..., a_{L-1}]; x is ``[B, M, in]`` or ``[M, in]``."""
         layers = self.params(theta)
+        x = x.to(theta.dtype)
         acts = [x]
         h = x
         for k, (weight, bias) in enumerate(layers):

@@ -184,3 +184,27 @@ def test_accuracy_matches_per_instance_network():
         net, state = _sequential(fam, problems, theta, b)
         pred = functional_call(net, state, (images,)).argmax(-1)
         assert math.isclose(float(acc[b]), float((pred == labels).float().mean()), abs_tol=1e-6)
+
+
+def test_gradient_descent_fits_learnable_synthetic_data():
+    gen = torch.Generator().manual_seed(7)
+    labels = torch.randint(0, 10, (256,), generator=gen)
+    images = (torch.rand(10, 784, generator=gen)[labels] + torch.rand(256, 784, generator=gen)) / 2
+    problems = MLPFamily(batch_size=64).sample(0, "train", 0, 2, images, labels)
+    theta = problems.initial_params()
+    first, _ = problems.loss_and_grad(theta, 0)
+    with torch.no_grad():
+        for step in range(1, 61):
+            theta = theta - problems.loss_and_grad(theta, step)[1]
+    assert (problems.loss(theta, 1000) < first - 0.4).all()
+    assert (problems.accuracy(theta, images, labels) > 0.3).all()
+
+
+def test_float64_theta_works():
+    fam = MLPFamily(hidden=(5,), activation="tanh")
+    problems = _sample(fam, count=2)
+    theta = problems.initial_params().double() * 10
+    loss, grad = problems.loss_and_grad(theta, 1)
+    _, ref = replace(problems, analytic=False).loss_and_grad(theta, 1)
+    assert loss.dtype == grad.dtype == torch.float64
+    torch.testing.assert_close(grad, ref)
