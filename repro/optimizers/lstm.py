@@ -11,33 +11,48 @@ from repro.optimizers.base import State
 from repro.optimizers.preprocess import n_features, preprocess
 
 
+_aten = torch.ops.aten
+
+
+def _tanh_by_sigmoid(x: Tensor) -> Tensor:
+    """tanh(x) as 2 sigmoid(2x) - 1: equal in exact arithmetic, several times faster on CPUs."""
+    return torch.sigmoid(2 * x).mul_(2).sub_(1)
+
+
 class _LSTMLayer(torch.autograd.Function):
-    """One LSTM layer over all coordinates with a hand-written backward (the fast path)."""
+    """One LSTM layer over all coordinates with a hand-written backward (the fast path).
+
+    The forward takes a single sigmoid over all four gate blocks (the cell block's
+    pre-activation doubled, so that tanh z = 2 sigmoid(2z) - 1); the backward needs no
+    transcendental function at all.
+    """
 
     @staticmethod
     def forward(ctx, x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor):
         hidden = h.shape[1]
         xh = torch.cat((x, h), dim=1)
-        gates = torch.addmm(bias, xh, weight)
-        sig = torch.sigmoid(gates[:, : 3 * hidden])
-        cell = torch.tanh(gates[:, 3 * hidden :])
-        i, f, o = sig.chunk(3, dim=1)
+        doubled = torch.ones(4 * hidden, dtype=weight.dtype, device=weight.device)
+        doubled[3 * hidden :] = 2.0
+        act = torch.sigmoid(torch.addmm(bias * doubled, xh, weight * doubled))
+        i, f, o, cell = act.chunk(4, dim=1)
+        cell = cell.mul(2).sub_(1)
         c_new = torch.addcmul(f * c, i, cell)
-        tanh_c = torch.tanh(c_new)
-        ctx.save_for_backward(xh, weight, sig, cell, c, tanh_c)
+        tanh_c = _tanh_by_sigmoid(c_new)
+        ctx.save_for_backward(xh, weight, act, cell, c, tanh_c)
         ctx.inputs = x.shape[1]
         return o * tanh_c, c_new
 
     @staticmethod
     def backward(ctx, dh: Tensor, dc_new: Tensor):
-        xh, weight, sig, cell, c, tanh_c = ctx.saved_tensors
+        xh, weight, act, cell, c, tanh_c = ctx.saved_tensors
         hidden = cell.shape[1]
-        i, f, o = sig.chunk(3, dim=1)
-        dc = torch.addcmul(dc_new, dh * o, 1 - tanh_c * tanh_c)
-        dgates = torch.empty(xh.shape[0], 4 * hidden, dtype=xh.dtype, device=xh.device)
+        i, f, o, _ = act.chunk(4, dim=1)
+        dc = _aten.tanh_backward(dh * o, tanh_c).add_(dc_new)
         dsig = torch.cat((dc * cell, dc * c, dh * tanh_c), dim=1)
-        torch.mul(dsig * sig, 1 - sig, out=dgates[:, : 3 * hidden])
-        torch.mul(dc * i, 1 - cell * cell, out=dgates[:, 3 * hidden :])
+        dgates = torch.cat(
+            (_aten.sigmoid_backward(dsig, act[:, : 3 * hidden]), _aten.tanh_backward(dc * i, cell)),
+            dim=1,
+        )
         dxh = dgates @ weight.t()
         dweight = xh.t() @ dgates if ctx.needs_input_grad[3] else None
         dbias = dgates.sum(0) if ctx.needs_input_grad[4] else None
