@@ -10,7 +10,6 @@ from torch import Tensor, nn
 from repro.optimizers.base import State
 from repro.optimizers.preprocess import n_features, preprocess
 
-
 _aten = torch.ops.aten
 
 
