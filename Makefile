@@ -17,7 +17,7 @@ DATA   := $(FIGDIR)/data
 REPRO  := PYTHONPATH=$(CURDIR) $(PY) -m repro
 COMMON = --profile $(PROFILE) --runs-dir $(RUNS) --figures-dir $(FIGDIR) $(ARGS)
 
-.PHONY: setup test lint figures figure3 figure4a clean
+.PHONY: setup test lint figures figure3 figure4a figure4 figure5 bench clean
 .DELETE_ON_ERROR:
 
 setup: $(STAMP)
@@ -46,13 +46,54 @@ $(DATA)/tuned_lr_quadratic.json: $(QUAD) | $(STAMP)
 $(DATA)/figure4a.json $(DATA)/figure3.json &: $(RUNS)/quadratic/optimizer.ckpt $(DATA)/tuned_lr_quadratic.json
 	$(REPRO) evaluate --config $(QUAD) $(COMMON)
 
-$(FIGDIR)/figure%.png: $(DATA)/figure%.json | $(STAMP)
-	$(REPRO) figure figure$* --config $(QUAD) $(COMMON)
+$(FIGDIR)/figure3.png $(FIGDIR)/figure4a.png: $(FIGDIR)/%.png: $(DATA)/%.json | $(STAMP)
+	$(REPRO) figure $* --config $(QUAD) $(COMMON)
 
 figure4a: $(FIGDIR)/figure4a.png
 figure3: $(FIGDIR)/figure3.png $(FIGDIR)/figure4a.png
 
-figures: figure3
+# ---- MNIST-format experiments: Figure 4 (centre, right) and Figure 5 -------------------------
+# DATASET=fashion_mnist writes beside the MNIST outputs, in a folder of its own.
+MSUB   := $(if $(filter mnist,$(DATASET)),,/$(DATASET))
+MRUNS  := $(RUNS)$(MSUB)
+MFIG   := $(FIGDIR)$(MSUB)
+MDATA  := $(MFIG)/data
+MCOMMON = --profile $(PROFILE) --runs-dir $(MRUNS) --figures-dir $(MFIG) \
+	--data.name $(DATASET) --data.root $(DATA_ROOT) $(ARGS)
+
+$(MRUNS)/mnist/optimizer.ckpt: experiments/mnist.yaml | $(STAMP)
+	$(REPRO) fit --config experiments/mnist.yaml $(MCOMMON)
+
+$(MDATA)/tuned_lr_%.json: experiments/%.yaml | $(STAMP)
+	$(REPRO) tune --config $< $(MCOMMON)
+
+$(MDATA)/figure4b.json $(MDATA)/figure4c.json &: $(MRUNS)/mnist/optimizer.ckpt $(MDATA)/tuned_lr_mnist.json
+	$(REPRO) evaluate --config experiments/mnist.yaml $(MCOMMON)
+
+$(MDATA)/figure5a.json: $(MRUNS)/mnist/optimizer.ckpt $(MDATA)/tuned_lr_mnist_40units.json
+	$(REPRO) evaluate --config experiments/mnist_40units.yaml $(MCOMMON)
+$(MDATA)/figure5b.json: $(MRUNS)/mnist/optimizer.ckpt $(MDATA)/tuned_lr_mnist_2layers.json
+	$(REPRO) evaluate --config experiments/mnist_2layers.yaml $(MCOMMON)
+$(MDATA)/figure5c.json: $(MRUNS)/mnist/optimizer.ckpt $(MDATA)/tuned_lr_mnist_relu.json
+	$(REPRO) evaluate --config experiments/mnist_relu.yaml $(MCOMMON)
+
+ifneq ($(MSUB),)
+$(MDATA)/figure4a.json: $(DATA)/figure4a.json
+	@mkdir -p $(@D) && cp $< $@
+endif
+
+$(MFIG)/figure4.png: $(MDATA)/figure4a.json $(MDATA)/figure4b.json $(MDATA)/figure4c.json | $(STAMP)
+	$(REPRO) figure figure4 --profile $(PROFILE) --figures-dir $(MFIG)
+$(MFIG)/figure5.png: $(MDATA)/figure5a.json $(MDATA)/figure5b.json $(MDATA)/figure5c.json | $(STAMP)
+	$(REPRO) figure figure5 --profile $(PROFILE) --figures-dir $(MFIG)
+
+figure4: $(MFIG)/figure4.png
+figure5: $(MFIG)/figure5.png
+
+figures: figure3 figure4 figure5
+
+bench: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) -m bench $(ARGS)
 
 clean:
 	rm -rf runs paper_figures/quick .pytest_cache .ruff_cache

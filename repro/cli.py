@@ -50,6 +50,7 @@ def _overrides(extra: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; a bad input ends with a one-line ``error:`` message and exit code 2."""
     from repro import pipeline
+    from repro.data.errors import DatasetError
     from repro.io import OutputError
     from repro.meta.learner import CheckpointError
 
@@ -83,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError("'figure' needs a figure name, e.g. 'figure figure4a'")
             for path in pipeline.figure(args.name, paths, config):
                 print(f"figure written to {path}")
-    except (ConfigError, OutputError, CheckpointError, pipeline.MissingInputError) as error:
+    except (
+        ConfigError, OutputError, CheckpointError, DatasetError, pipeline.MissingInputError
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -26,11 +26,24 @@ class ConfigError(ValueError):
 class ProblemConfig:
     """The optimizee family and the size of one meta-training problem."""
 
-    family: Literal["quadratic"] = "quadratic"
+    family: Literal["quadratic", "mlp"] = "quadratic"
     dim: int = 10
     scale: Literal["mean", "sum"] = "mean"
     init_std: float = 0.01
     batch: int = 128
+    hidden: list[int] = field(default_factory=lambda: [20])
+    activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid"
+    minibatch: int = 128
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The dataset an MLP optimizee trains on (``none`` for quadratics)."""
+
+    name: Literal["none", "mnist", "fashion_mnist"] = "none"
+    root: str = "data"
+    download: bool = True
+    val_size: int = 5000
 
 
 @dataclass(frozen=True)
@@ -71,13 +84,25 @@ class TuneConfig:
 
 
 @dataclass(frozen=True)
+class PanelConfig:
+    """One curves panel: its data file name, title and the number of steps it shows."""
+
+    name: str = "figure4a"
+    title: str = "Quadratics"
+    steps: int = 100
+
+
+@dataclass(frozen=True)
 class EvaluateConfig:
-    """Held-out evaluation: curves for ``figure``, and the one-step trace for ``trace``."""
+    """Held-out evaluation: the curves ``panels`` and the LSTM's one-step ``trace`` (if named).
+
+    ``optimizer_from`` names another experiment whose trained optimizer is evaluated here
+    (empty: this experiment's own).
+    """
 
     problems: int = 100
-    steps: int = 100
-    figure: str = "figure4a"
-    title: str = "Quadratics"
+    panels: list[PanelConfig] = field(default_factory=lambda: [PanelConfig()])
+    optimizer_from: str = ""
     trace: str = "figure3"
     trace_step: int = 10
     trace_coordinates: int = 4
@@ -100,6 +125,7 @@ class Config:
     experiment: str = "quadratic"
     seed: int = 0
     problem: ProblemConfig = field(default_factory=ProblemConfig)
+    data: DataConfig = field(default_factory=DataConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     meta: MetaConfig = field(default_factory=MetaConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
@@ -111,15 +137,22 @@ class Config:
         """Plain nested dict (for logging and checkpoints)."""
         return dataclasses.asdict(self)
 
+    @property
+    def steps(self) -> int:
+        """Optimizee steps of an evaluation rollout: the longest panel's."""
+        return max(panel.steps for panel in self.evaluate.panels)
+
 
 POSITIVE = {
-    "problem.dim", "problem.batch", "optimizer.hidden", "optimizer.layers", "optimizer.p",
+    "problem.dim", "problem.batch", "problem.hidden", "problem.minibatch",
+    "optimizer.hidden", "optimizer.layers", "optimizer.p",
     "meta.horizon", "meta.unroll", "meta.lr", "meta.val_every", "meta.val_problems",
-    "tune.problems", "evaluate.problems", "evaluate.steps", "evaluate.trace_coordinates",
+    "tune.problems", "evaluate.problems", "evaluate.panels.steps", "evaluate.trace_coordinates",
     "trainer.log_every", "optimizer.output_scale",
 }
 NON_NEGATIVE = {
-    "problem.init_std", "meta.steps", "seed", "evaluate.trace_step", "trainer.threads"
+    "data.val_size", "problem.init_std", "meta.steps", "seed", "evaluate.trace_step",
+    "trainer.threads",
 }
 
 
@@ -143,6 +176,8 @@ def _check_type(value: Any, annotation: Any, key: str) -> Any:
         if not isinstance(value, list) or not value:
             raise ConfigError(f"{key}: expected a non-empty list, got {value!r}")
         (item,) = typing.get_args(annotation)
+        if dataclasses.is_dataclass(item):
+            return [_build(item, v, key) for v in value]
         return [_check_type(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
     if annotation is bool:
         if not isinstance(value, bool):
@@ -208,14 +243,23 @@ def _validate(config: Config) -> Config:
             f"meta.horizon ({meta.horizon}) is not a multiple of meta.unroll ({meta.unroll})"
         )
     ev = config.evaluate
-    if ev.trace_step >= ev.steps:
+    steps = max(panel.steps for panel in ev.panels)
+    if ev.trace and ev.trace_step >= steps:
         raise ConfigError(
-            f"evaluate.trace_step ({ev.trace_step}) must be below evaluate.steps ({ev.steps})"
+            f"evaluate.trace_step ({ev.trace_step}) must be below the longest panel's steps "
+            f"({steps})"
         )
-    if ev.trace_coordinates > config.problem.dim:
+    quadratic = config.problem.family == "quadratic"
+    if ev.trace and quadratic and ev.trace_coordinates > config.problem.dim:
         raise ConfigError(
             f"evaluate.trace_coordinates ({ev.trace_coordinates}) exceeds problem.dim "
             f"({config.problem.dim})"
+        )
+    if (config.problem.family == "mlp") != (config.data.name != "none"):
+        raise ConfigError(
+            f"problem.family {config.problem.family!r} needs "
+            + ("a dataset: set data.name to mnist or fashion_mnist"
+               if config.problem.family == "mlp" else "data.name: none")
         )
     return config
 

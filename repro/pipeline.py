@@ -18,7 +18,7 @@ from repro.meta.evaluate import evaluate as evaluate_rules
 from repro.meta.evaluate import trace
 from repro.meta.learner import MetaLearner, export_optimizer, load_optimizer
 from repro.meta.tune import tune as tune_rules
-from repro.optimizees import make_family
+from repro.optimizees import make_source
 from repro.optimizers.hand import make_baseline
 
 
@@ -93,7 +93,7 @@ def fit(config: Config, paths: Paths) -> Path:
     _ensure_writable(run_dir)
     device_for(config)
     L.seed_everything(config.seed, workers=True, verbose=False)
-    learner = MetaLearner(config)
+    learner = MetaLearner(config, make_source(config))
     loggers = tracking.make_loggers(run_dir, f"{config.experiment}-fit", config.to_dict())
     best = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", filename="best", monitor="val/final_loss", mode="min",
@@ -150,9 +150,7 @@ def tune(config: Config, paths: Paths) -> Path:
     _ensure_writable(paths.data)
     _ensure_writable(run_dir)
     device = device_for(config)
-    problem = make_family(config.problem).sample(
-        config.seed, "val", 0, config.tune.problems, device
-    )
+    problem = make_source(config).sample("val", 0, config.tune.problems, device)
     loggers = tracking.make_loggers(run_dir, f"{config.experiment}-tune", config.to_dict())
     exit_code = 1
     try:
@@ -198,7 +196,9 @@ def _read_json(path: Path, hint: str) -> dict[str, Any]:
 
 def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> list[Path]:
     """Roll every optimizer over the test problems; write the curves and the LSTM trace."""
-    checkpoint = checkpoint or paths.checkpoint(config)
+    if checkpoint is None:
+        owner = config.evaluate.optimizer_from or config.experiment
+        checkpoint = paths.runs / owner / "optimizer.ckpt"
     lstm = load_optimizer(checkpoint, config.optimizer)
     tuned = _read_json(paths.tuned(config), "run 'python -m repro tune' first")
     run_dir = paths.run_dir(config, "evaluate")
@@ -207,7 +207,8 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     device = device_for(config)
     lstm.to(device)
     ev = config.evaluate
-    problem = make_family(config.problem).sample(config.seed, "test", 0, ev.problems, device)
+    source = make_source(config)
+    problem = source.sample("test", 0, ev.problems, device)
     rules: dict[str, tuple[Any, float | None]] = {}
     for name in config.tune.optimizers:
         if name not in tuned["optimizers"]:
@@ -218,31 +219,37 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     meta = provenance(
         paths.config_file, config.seed, profile=config.profile, checkpoint=str(checkpoint),
         problems=f"{ev.problems} test instances (split 'test')",
+        **({"dataset": config.data.name} if config.data.name != "none" else {}),
     )
     loggers = tracking.make_loggers(run_dir, f"{config.experiment}-evaluate", config.to_dict())
     exit_code = 1
     try:
-        curves = evaluate_rules(problem, rules, ev.steps)
+        curves = evaluate_rules(problem, rules, config.steps)
         for name, curve in curves.items():
             for step, mean in zip(curve["step"], curve["mean"], strict=True):
                 if mean is not None:
                     tracking.log_metrics(loggers, {f"evaluate/{name}": mean}, step)
-        tracking.log_curves_table(loggers, f"curves/{ev.figure}", curves)
+        for panel in ev.panels:
+            tracking.log_curves_table(
+                loggers, f"curves/{panel.name}", shorten(curves, panel.steps)
+            )
         exit_code = 0
     finally:
         tracking.finish(loggers, exit_code)
     written = [
         write_json(
-            paths.data / f"{ev.figure}.json",
+            paths.data / f"{panel.name}.json",
             {
-                "figure": ev.figure, "title": ev.title, "profile": config.profile,
-                "x": "step", "y": "loss", "curves": curves, "meta": meta,
+                "figure": panel.name, "title": _title(panel.title, config),
+                "profile": config.profile,
+                "x": "step", "y": "loss", "curves": shorten(curves, panel.steps), "meta": meta,
             },
         )
+        for panel in ev.panels
     ]
     if ev.trace:
         data = trace(problem, lstm, ev.trace_step, ev.trace_coordinates)
-        dim = config.problem.dim
+        dim = data["n_coordinates"]
         written.append(
             write_json(
                 paths.data / f"{ev.trace}.json",
@@ -257,16 +264,37 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     return written
 
 
+def _title(title: str, config: Config) -> str:
+    """A panel's title, naming Fashion-MNIST where it replaces MNIST."""
+    return title.replace("MNIST", "Fashion-MNIST") if config.data.name == "fashion_mnist" else title
+
+
+def shorten(curves: dict[str, dict[str, Any]], steps: int) -> dict[str, dict[str, Any]]:
+    """The curves cut to their first ``steps`` steps."""
+    out = {}
+    for name, curve in curves.items():
+        cut = {k: (v[:steps] if isinstance(v, list) else v) for k, v in curve.items()}
+        if cut.get("diverged_at") is not None and cut["diverged_at"] > steps:
+            cut["diverged_at"] = None
+        out[name] = cut
+    return out
+
+
 def figure(name: str, paths: Paths, config: Config | None = None) -> list[Path]:
     """Draw figure ``name`` from its JSON data; log the image to W&B when a config is given."""
-    from repro.figures import FIGURES
+    from repro.figures import COMPOSITE_MAKERS, COMPOSITES, FIGURES
 
-    if name not in FIGURES:
-        raise MissingInputError(f"unknown figure {name!r}; known: {', '.join(sorted(FIGURES))}")
-    data_path = paths.data / f"{name}.json"
-    _read_json(data_path, f"run 'python -m repro evaluate' to make the data of {name}")
+    if name not in FIGURES and name not in COMPOSITES:
+        known = ", ".join(sorted([*FIGURES, *COMPOSITES]))
+        raise MissingInputError(f"unknown figure {name!r}; known: {known}")
+    for panel in COMPOSITES.get(name, (name,)):
+        hint = f"run 'python -m repro evaluate' to make the data of {panel}"
+        _read_json(paths.data / f"{panel}.json", hint)
     _ensure_writable(paths.figures)
-    FIGURES[name](data_path, paths.figures / name)
+    if name in COMPOSITES:
+        COMPOSITE_MAKERS[name](paths.data, paths.figures / name)
+    else:
+        FIGURES[name](paths.data / f"{name}.json", paths.figures / name)
     written = [paths.figures / f"{name}.{ext}" for ext in ("png", "pdf")]
     if config is not None:
         loggers = tracking.make_loggers(

@@ -14,7 +14,7 @@ def test_quadratic_config_holds_the_papers_settings():
     assert config.meta.horizon == 100 and config.meta.unroll == 20
     assert not config.meta.second_order
     assert {1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 3e-4, 1e-4} <= set(config.tune.grid)
-    assert config.evaluate.problems >= 100 and config.evaluate.steps == 100
+    assert config.evaluate.problems >= 100 and config.steps == 100
 
 
 def test_quick_profile_overrides_and_command_line_overrides():

@@ -1,7 +1,12 @@
 """Figures of the paper: pure plotting, JSON in, figure out (no training code imported).
 
 ``FIGURES[name](data_dir / f"{name}.json", out_dir / name)`` writes ``<name>.png`` and
-``<name>.pdf``.
+``<name>.pdf`` (one panel, or a one-panel figure such as Figure 6).
+
+Multi-panel figures read one JSON per panel: ``COMPOSITES[name]`` lists the panels' data
+names, and ``COMPOSITE_MAKERS[name](data_dir, out_dir / name)`` reads
+``data_dir / f"{panel}.json"`` for each and writes ``<name>.png`` and ``<name>.pdf``
+(FileNotFoundError, naming the files, when a panel's data is missing).
 """
 
 from __future__ import annotations
@@ -10,11 +15,43 @@ from collections.abc import Callable
 from pathlib import Path
 
 from repro.figures.figure3 import make_figure3
-from repro.figures.figure4 import make_figure4a
+from repro.figures.figure4 import make_figure4, make_figure4a, make_figure4b, make_figure4c
+from repro.figures.figure5 import make_figure5, make_figure5a, make_figure5b, make_figure5c
+from repro.figures.figure6 import make_figure6
 
 FIGURES: dict[str, Callable[[Path, Path], None]] = {
     "figure3": make_figure3,
     "figure4a": make_figure4a,
+    "figure4b": make_figure4b,
+    "figure4c": make_figure4c,
+    "figure5a": make_figure5a,
+    "figure5b": make_figure5b,
+    "figure5c": make_figure5c,
+    "figure6": make_figure6,
 }
 
-__all__ = ["FIGURES", "make_figure3", "make_figure4a"]
+COMPOSITES: dict[str, tuple[str, ...]] = {
+    "figure4": ("figure4a", "figure4b", "figure4c"),
+    "figure5": ("figure5a", "figure5b", "figure5c"),
+}
+
+COMPOSITE_MAKERS: dict[str, Callable[[Path, Path], None]] = {
+    "figure4": make_figure4,
+    "figure5": make_figure5,
+}
+
+__all__ = [
+    "COMPOSITES",
+    "COMPOSITE_MAKERS",
+    "FIGURES",
+    "make_figure3",
+    "make_figure4",
+    "make_figure4a",
+    "make_figure4b",
+    "make_figure4c",
+    "make_figure5",
+    "make_figure5a",
+    "make_figure5b",
+    "make_figure5c",
+    "make_figure6",
+]

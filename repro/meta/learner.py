@@ -12,7 +12,7 @@ import torchmetrics
 from repro.config import Config, OptimizerConfig
 from repro.io import save_torch
 from repro.meta.unroll import Carry, meta_loss, rollout, start, truncate, unroll
-from repro.optimizees import make_family
+from repro.optimizees import ProblemSource
 from repro.optimizers import make_lstm
 from repro.optimizers.lstm import LSTMOptimizer
 
@@ -26,11 +26,11 @@ class MetaLearner(L.LightningModule):
     and logs their mean final loss, which selects the best checkpoint.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, source: ProblemSource) -> None:
         super().__init__()
         self.config = config
         self.save_hyperparameters({"config": config.to_dict()})
-        self.family = make_family(config.problem)
+        self.source = source
         self.optimizer_net = make_lstm(config.optimizer)
         self.val_final_loss = torchmetrics.MeanMetric()
         self.problem: Any = None
@@ -44,9 +44,7 @@ class MetaLearner(L.LightningModule):
 
     def _start_episode(self, episode: int) -> None:
         index = episode * self.trainer.world_size + self.global_rank
-        self.problem = self.family.sample(
-            self.config.seed, "train", index, self.config.problem.batch, self.device
-        )
+        self.problem = self.source.sample("train", index, self.config.problem.batch, self.device)
         self.carry = start(self.problem, self.optimizer_net)
 
     def training_step(self, batch: int, batch_idx: int) -> torch.Tensor:
@@ -67,8 +65,8 @@ class MetaLearner(L.LightningModule):
     def validation_step(self, batch: int, batch_idx: int) -> None:
         """Mean final loss of the current optimizer over the validation problems."""
         if self._val_problem is None:
-            self._val_problem = self.family.sample(
-                self.config.seed, "val", 0, self.config.meta.val_problems, self.device
+            self._val_problem = self.source.sample(
+                "val", 0, self.config.meta.val_problems, self.device
             )
         losses = rollout(self._val_problem, self.optimizer_net, self.config.meta.horizon)
         self.val_final_loss.update(losses[-1])

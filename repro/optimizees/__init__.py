@@ -1,11 +1,65 @@
-"""Optimizee families (the paper's f)."""
+"""Optimizee families (the paper's f) and where their problem instances come from."""
 
 from __future__ import annotations
 
-from repro.config import ProblemConfig
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from repro.config import Config
+from repro.optimizees.base import Problem
+from repro.optimizees.mlp import MLPFamily
 from repro.optimizees.quadratic import QuadraticFamily
 
 
-def make_family(config: ProblemConfig) -> QuadraticFamily:
-    """The problem family named by ``config.family``."""
-    return QuadraticFamily(dim=config.dim, scale=config.scale, init_std=config.init_std)
+def make_family(config: Config) -> QuadraticFamily | MLPFamily:
+    """The problem family ``config.problem`` describes."""
+    problem = config.problem
+    if problem.family == "mlp":
+        return MLPFamily(
+            hidden=tuple(problem.hidden), activation=problem.activation,
+            init_std=problem.init_std, batch_size=problem.minibatch,
+        )
+    return QuadraticFamily(dim=problem.dim, scale=problem.scale, init_std=problem.init_std)
+
+
+@dataclass
+class ProblemSource:
+    """Samples problem instances of a family for a split (``train``, ``val``, ``test``).
+
+    Data-driven families draw from ``splits[split]`` (images, labels), moved to each device
+    once.
+    """
+
+    family: Any
+    seed: int
+    splits: dict[str, tuple[Tensor, Tensor]] | None = None
+    _on_device: dict[tuple[str, str], tuple[Tensor, Tensor]] = field(default_factory=dict)
+
+    def sample(self, split: str, index: int, count: int, device: torch.device | str) -> Problem:
+        """``count`` instances from the stream of (seed, split, index) on ``device``."""
+        if self.splits is None:
+            return self.family.sample(self.seed, split, index, count, device)
+        key = (split, str(device))
+        if key not in self._on_device:
+            images, labels = self.splits[split]
+            self._on_device[key] = (images.to(device), labels.to(device))
+        images, labels = self._on_device[key]
+        return self.family.sample(self.seed, split, index, count, images, labels, device)
+
+
+def make_source(config: Config) -> ProblemSource:
+    """The problem source of ``config``, loading its dataset when it has one."""
+    splits = None
+    if config.data.name != "none":
+        from repro.data.mnist import MNISTDataModule
+
+        data = MNISTDataModule(
+            config.data.name, config.data.root, config.data.download, config.data.val_size,
+            config.seed,
+        )
+        data.setup()
+        splits = data.splits
+    return ProblemSource(make_family(config), config.seed, splits)

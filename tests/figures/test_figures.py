@@ -296,12 +296,12 @@ def test_figure3_dots_column_at_the_gap():
 
 def test_registry_writes_each_figure(tmp_path):
     """``FIGURES[name](data_dir / f"{name}.json", out_dir / name)``, as the CLI calls it."""
-    assert set(FIGURES) == {"figure3", "figure4a"}
+    assert {"figure3", "figure4a"} <= set(FIGURES)
     data_dir, out_dir = tmp_path / "data", tmp_path / "figs"
     data_dir.mkdir()
     write_json(data_dir / "figure3.json", synthetic_figure3())
     write_json(data_dir / "figure4a.json", synthetic_envelope())
-    for name in FIGURES:
+    for name in ("figure3", "figure4a"):
         FIGURES[name](data_dir / f"{name}.json", out_dir / name / name)
     # 60 dpi in tests: figure3 is 10 x 5.2 in, figure4a 4.2 x 3.4 in.
     assert_outputs(out_dir / "figure3", "figure3", min_px=(300, 590))

@@ -4,6 +4,7 @@ import torch
 from repro.config import load
 from repro.data.problems import ProblemData
 from repro.meta.learner import MetaLearner
+from repro.optimizees import make_source
 from tests.test_config import QUADRATIC
 
 
@@ -12,7 +13,7 @@ def test_training_steps_carry_theta_and_reset_every_horizon(tmp_path):
         "problem.batch=3", "meta.horizon=20", "meta.unroll=5", "meta.steps=7",
         "meta.val_every=100", "optimizer.hidden=6",
     ])
-    learner = MetaLearner(config)
+    learner = MetaLearner(config, make_source(config))
     episodes = []
     start_episode = learner._start_episode
 
@@ -33,7 +34,7 @@ def test_training_steps_carry_theta_and_reset_every_horizon(tmp_path):
     assert learner.carry.step == 15
     assert learner.carry.theta.grad_fn is None
     first = config.problem
-    fresh = learner.family.sample(config.seed, "train", 1, first.batch)
+    fresh = learner.source.sample("train", 1, first.batch, "cpu")
     assert torch.equal(learner.problem.weights, fresh.weights)
     assert not torch.equal(learner.carry.theta, fresh.theta0)
     assert all(not torch.equal(a, b) for a, b in zip(

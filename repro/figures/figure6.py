@@ -1,0 +1,206 @@
+"""Figure 6 (NIPS / arXiv v2): final MNIST loss as the optimizee architecture varies.
+
+The LSTM trained on one architecture (1 layer x 20 sigmoid units) and the baselines
+(re-tuned per architecture) each optimize sigmoid MLPs of other widths and depths for 100
+steps (paper.md §2.4). One panel per number of hidden layers; x = hidden units per layer,
+y = final loss (log), one line with markers per optimizer, error bars from ``lo``/``hi``.
+In the panel of the training depth a vertical dashed line marks the training width and a
+horizontal one the LSTM's final loss there. The data (``figure6.json``), written by the
+evaluation code:
+
+```
+{"figure": "figure6", "title": "MNIST architectures", "profile": "quick",
+ "x": "hidden units", "y": "final loss", "train_architecture": {"layers": 1, "width": 20},
+ "panels": [{"layers": 1, "widths": [5, 10, 20, 35, 50],
+             "curves": {"ADAM": {"mean": [...], "lo": [...], "hi": [...], "lr": [...]},
+                        ..., "LSTM": {"mean": [...], "lo": [...], "hi": [...], "lr": null}}},
+            {"layers": 2, ...}, {"layers": 3, ...}],
+ "meta": {"config": "...", "seed": 0, "commit": "...", "created": "...", "dataset": "mnist"}}
+```
+
+``mean``, ``lo`` and ``hi`` have one value per width; ``null`` (diverged or missing)
+leaves that point out, and the line has a gap there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from repro.figures import curves, style
+
+MARKER = "o"
+MARKERSIZE = 4.0
+CAPSIZE = 2.5
+TRAIN_MARK_COLOR = "0.45"
+TRAIN_MARK_STYLE = "--"
+TRAIN_MARK_WIDTH = 1.0
+TRAIN_WIDTH_LABEL = "_training width"
+TRAIN_LOSS_LABEL = "_LSTM at training architecture"
+LEGEND_WIDTH = 1.2  # inches to the right of the panels for the one shared legend
+
+
+def _label(data: Mapping[str, Any], key: str, default: str) -> str:
+    value = data.get(key)
+    return str(value).capitalize() if value else default
+
+
+def _values(curve: Mapping[str, Any], key: str, n: int, where: str) -> np.ndarray:
+    """``curve[key]`` as floats (null -> NaN), checked to hold one value per width."""
+    values = curve.get(key)
+    if values is None:
+        return np.full(n, np.nan)
+    if len(values) != n:
+        raise ValueError(f"{where}: {key!r} has {len(values)} values for {n} widths")
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def panel_title(layers: int) -> str:
+    """``"1 layer"``, ``"2 layers"``, ..."""
+    return f"{layers} layer" if layers == 1 else f"{layers} layers"
+
+
+def plot_architecture_panel(
+    ax: Axes,
+    panel: Mapping[str, Any],
+    data: Mapping[str, Any],
+    train: Mapping[str, Any] | None = None,
+    legend: bool = True,
+) -> dict[str, Line2D]:
+    """Draw one panel (a fixed number of layers) of Figure 6 on ``ax``.
+
+    ``train`` = ``{"layers": L, "width": W}``: in the panel with ``L`` layers, mark width
+    ``W`` (vertical dashed line) and the LSTM's final loss there (horizontal line).
+    Returns each optimizer's line (for a shared legend); ``legend`` draws one on ``ax``.
+    """
+    layers = panel.get("layers")
+    widths = np.asarray(panel["widths"], dtype=float)
+    n = len(widths)
+    ax.set_yscale("log")
+    handles = []
+    panel_curves: Mapping[str, Mapping[str, Any]] = panel.get("curves", {})
+    for name in style.ordered(panel_curves):
+        curve = panel_curves[name]
+        where = f"figure6 panel with {layers} layers, {name}"
+        mean = _values(curve, "mean", n, where)
+        lo = _values(curve, "lo", n, where)
+        hi = _values(curve, "hi", n, where)
+        valid = np.isfinite(mean) & (mean > 0)
+        mean = np.where(valid, mean, np.nan)  # NaN: a gap in the line, no marker
+        kwargs = {"color": style.color(name), "linestyle": style.linestyle(name)}
+        (line,) = ax.plot(
+            widths,
+            mean,
+            lw=style.LINEWIDTH,
+            marker=MARKER,
+            markersize=MARKERSIZE,
+            label=name,
+            **kwargs,
+        )
+        handles.append(line)
+        bars = valid & np.isfinite(lo) & np.isfinite(hi)
+        if bars.any():
+            # A log axis cannot show lo <= 0: clip a decade below the smallest mean.
+            floor = max(curves.LO_FLOOR_FACTOR * np.nanmin(mean), curves.ABS_FLOOR)
+            lower = mean[bars] - np.clip(lo[bars], floor, mean[bars])
+            upper = np.maximum(hi[bars], mean[bars]) - mean[bars]
+            ax.errorbar(
+                widths[bars],
+                mean[bars],
+                yerr=np.vstack([lower, upper]),
+                fmt="none",
+                ecolor=kwargs["color"],
+                elinewidth=1.0,
+                capsize=CAPSIZE,
+                label="_error bars",
+            )
+
+    if train and layers is not None and train.get("layers") == layers:
+        width = train.get("width")
+        if width is not None:
+            ax.axvline(
+                width,
+                color=TRAIN_MARK_COLOR,
+                linestyle=TRAIN_MARK_STYLE,
+                lw=TRAIN_MARK_WIDTH,
+                zorder=1,
+                label=TRAIN_WIDTH_LABEL,
+            )
+            lstm = panel_curves.get("LSTM")
+            at = np.flatnonzero(np.isclose(widths, float(width)))
+            if lstm is not None and len(at):
+                value = _values(lstm, "mean", n, f"figure6 panel with {layers} layers, LSTM")
+                loss = value[at[0]]
+                if np.isfinite(loss) and loss > 0:
+                    ax.axhline(
+                        loss,
+                        color=TRAIN_MARK_COLOR,
+                        linestyle=TRAIN_MARK_STYLE,
+                        lw=TRAIN_MARK_WIDTH,
+                        zorder=1,
+                        label=TRAIN_LOSS_LABEL,
+                    )
+
+    ax.set_xticks(widths)
+    ax.set_xticklabels([f"{w:g}" for w in widths])
+    ax.set_title(panel_title(layers) if layers is not None else "")
+    ax.set_xlabel(_label(data, "x", "Hidden units"))
+    ax.set_ylabel(_label(data, "y", "Final loss"))
+    ax.grid(True, which="major", color="0.9", linewidth=0.6)
+    ax.set_axisbelow(True)
+    if legend and handles:
+        ax.legend(handles, [h.get_label() for h in handles], loc="best", fontsize=8, framealpha=0.9)
+    return {h.get_label(): h for h in handles}
+
+
+def build_figure6(data: Mapping[str, Any]) -> Figure:
+    """Figure 6 from the ``figure6`` data: one panel per entry of ``panels``, side by side."""
+    if data.get("figure", "figure6") != "figure6":
+        raise ValueError(f"expected figure6 data, got {data.get('figure')!r}")
+    panels: Sequence[Mapping[str, Any]] = data.get("panels") or []
+    if not 1 <= len(panels) <= 3:
+        raise ValueError(f"figure6 has 1 to 3 panels, got {len(panels)}")
+    width = curves.PANEL_SIZE[0] * len(panels) + LEGEND_WIDTH
+    fig = style.new_figure((width, curves.PANEL_SIZE[1]))
+    axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
+    lines: dict[str, Line2D] = {}
+    for ax, panel in zip(axes, panels, strict=True):
+        train = data.get("train_architecture")
+        for name, line in plot_architecture_panel(ax, panel, data, train, legend=False).items():
+            lines.setdefault(name, line)
+    for ax in axes[1:]:
+        ax.set_ylabel("")  # shared y axis: label once
+    # One legend for all panels, right of them, in the paper's order.
+    right = 1 - LEGEND_WIDTH / width
+    fig.tight_layout(rect=(0, 0.03, right, 1))
+    if lines:
+        names = style.ordered(lines)
+        handles = [lines[n] for n in names]
+        marks = [
+            line for ax in axes for line in ax.get_lines() if line.get_label() == TRAIN_WIDTH_LABEL
+        ]
+        if marks:  # one grey entry explaining the training-architecture lines
+            train = data["train_architecture"]
+            handles.append(marks[0])
+            names.append(f"trained on\n{train['layers']}×{train['width']}")
+        fig.legend(
+            handles,
+            names,
+            loc="center left",
+            bbox_to_anchor=(right, 0.55),
+            fontsize=8,
+            frameon=False,
+        )
+    style.stamp(fig, data)
+    return fig
+
+
+def make_figure6(data_path: Path, out_stem: Path) -> None:
+    """Read ``figure6.json`` and write ``out_stem.png`` and ``out_stem.pdf``."""
+    style.save(build_figure6(curves.load(Path(data_path))), Path(out_stem))

@@ -1,0 +1,380 @@
+"""Figures 4 (all three panels), 5 and 6 from synthetic JSON: these tests check the plotting
+(files, panels, titles, step ranges, missing data, the architecture grid and its
+training-architecture markers), not any result."""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+from matplotlib.collections import LineCollection
+from matplotlib.colors import to_rgba
+
+from repro.figures import (
+    COMPOSITE_MAKERS,
+    COMPOSITES,
+    FIGURES,
+    figure4,
+    figure5,
+    figure6,
+    make_figure4,
+    make_figure5,
+    make_figure6,
+    style,
+)
+
+PAPER_ORDER = ["ADAM", "RMSprop", "SGD", "NAG", "LSTM"]
+NAMES_SHUFFLED = ("LSTM", "SGD", "NAG", "ADAM", "RMSprop")
+FIG4_TITLES = ["Quadratics", "MNIST", "MNIST, 200 steps"]
+FIG5_TITLES = ["MNIST, 40 units", "MNIST, 2 layers", "MNIST, ReLU"]
+WIDTHS = [5, 10, 20, 35, 50]
+
+
+# --- synthetic data -----------------------------------------------------------------
+
+
+def synthetic_curve(start: float, rate: float, steps: int = 100, **extra) -> dict:
+    """An exponential decay with a ±10% band: obviously made up."""
+    step = np.arange(1, steps + 1)
+    mean = start * np.exp(-rate * step) + 0.01
+    return {
+        "step": step.tolist(),
+        "mean": mean.tolist(),
+        "lo": (0.9 * mean).tolist(),
+        "hi": (1.1 * mean).tolist(),
+        "n": 3,
+        "lr": None,
+        **extra,
+    }
+
+
+def synthetic_envelope(figure: str, title: str, steps: int = 100, profile: str = "quick") -> dict:
+    curves_ = {
+        name: synthetic_curve(1.0 + k, 0.02 * (k + 1), steps)
+        for k, name in enumerate(NAMES_SHUFFLED)
+    }
+    return {
+        "figure": figure,
+        "title": title,
+        "profile": profile,
+        "x": "step",
+        "y": "loss",
+        "curves": curves_,
+        "meta": {"config": "synthetic.yaml", "seed": 3, "commit": "abcdef123456", "created": "-"},
+    }
+
+
+def write_json(path: Path, data: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def write_figure4_data(folder: Path, skip: tuple[str, ...] = ()) -> None:
+    panels = zip(COMPOSITES["figure4"], FIG4_TITLES, (100, 100, 200), strict=True)
+    for name, title, steps in panels:
+        if name not in skip:
+            write_json(folder / f"{name}.json", synthetic_envelope(name, title, steps))
+
+
+def write_figure5_data(folder: Path) -> None:
+    for name, title in zip(COMPOSITES["figure5"], FIG5_TITLES, strict=True):
+        data = synthetic_envelope(name, title)
+        if name == "figure5c":  # the ReLU LSTM diverges: nulls after step 60
+            lstm = data["curves"]["LSTM"]
+            for key in ("mean", "lo", "hi"):
+                lstm[key] = lstm[key][:60] + [None] * 40
+            lstm["diverged_at"] = 60
+        write_json(folder / f"{name}.json", data)
+
+
+def synthetic_figure6(train_layers: int = 1) -> dict:
+    """Made-up final losses: each optimizer a power law in width, worse with depth."""
+    panels = []
+    for layers in (1, 2, 3):
+        curves_ = {}
+        for k, name in enumerate(NAMES_SHUFFLED):
+            mean = (0.2 + 0.05 * k) * layers * (20 / np.array(WIDTHS)) ** 0.3
+            curves_[name] = {
+                "mean": mean.tolist(),
+                "lo": (0.9 * mean).tolist(),
+                "hi": (1.1 * mean).tolist(),
+                "lr": None if name == "LSTM" else [0.1] * len(WIDTHS),
+            }
+        panels.append({"layers": layers, "widths": WIDTHS, "curves": curves_})
+    # Diverged / missing points: SGD at width 10 with 2 layers, the LSTM at 50 with 3.
+    for panel, name, i in ((panels[1], "SGD", 1), (panels[2], "LSTM", 4)):
+        for key in ("mean", "lo", "hi"):
+            panel["curves"][name][key][i] = None
+    return {
+        "figure": "figure6",
+        "title": "MNIST architectures",
+        "profile": "quick",
+        "x": "hidden units",
+        "y": "final loss",
+        "train_architecture": {"layers": train_layers, "width": 20},
+        "panels": panels,
+        "meta": {"config": "synthetic.yaml", "seed": 0, "commit": "0123456789", "created": "-"},
+    }
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def assert_outputs(folder: Path, stem: str, min_px: tuple[int, int], pdf: bool = True) -> None:
+    """png (+ pdf) exist, are valid and of sensible size."""
+    image = mpimg.imread(folder / f"{stem}.png")
+    assert image.ndim == 3 and image.shape[0] >= min_px[0] and image.shape[1] >= min_px[1]
+    assert image.std() > 0.01  # not blank
+    if not pdf:
+        return
+    data = (folder / f"{stem}.pdf").read_bytes()
+    assert data.startswith(b"%PDF-") and b"%%EOF" in data[-64:] and len(data) > 2000
+
+
+def legend_texts(legend) -> list[str]:
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def curve_lines(ax) -> dict:
+    return {
+        line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")
+    }
+
+
+def render_without_warnings(fig) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.savefig(io.BytesIO(), format="png", dpi=40)
+
+
+@pytest.fixture(autouse=True)
+def fast_png(monkeypatch):
+    """Low-resolution PNGs keep the suite fast; the files are still real images."""
+    monkeypatch.setattr(style, "PNG_DPI", 40)
+
+
+def capture_saves(monkeypatch, formats: tuple[str, ...]) -> list:
+    """Record the figures passed to style.save, which still writes them (in ``formats``)."""
+    figs: list = []
+    real_save = style.save
+
+    def save(fig, stem):
+        figs.append(fig)
+        return real_save(fig, stem, formats)
+
+    monkeypatch.setattr(style, "save", save)
+    return figs
+
+
+@pytest.fixture
+def saved(monkeypatch) -> list:
+    """The figures passed to style.save (which still writes the png and the pdf)."""
+    return capture_saves(monkeypatch, ("png", "pdf"))
+
+
+@pytest.fixture
+def saved_png(monkeypatch) -> list:
+    """As ``saved``, writing only the png (faster)."""
+    return capture_saves(monkeypatch, ("png",))
+
+
+# --- figures 4 and 5 --------------------------------------------------------------------
+
+
+def test_figure4_three_panels(tmp_path, saved):
+    write_figure4_data(tmp_path / "data")
+    make_figure4(tmp_path / "data", tmp_path / "out" / "figure4")
+    assert_outputs(tmp_path / "out", "figure4", min_px=(130, 480))  # 12.6 x 3.4 in at 40 dpi
+    (fig,) = saved
+    assert [ax.get_title() for ax in fig.axes] == FIG4_TITLES
+    assert [ax.get_xlim() for ax in fig.axes] == [(1, 100), (1, 100), (100, 200)]
+    assert all(ax.get_yscale() == "log" for ax in fig.axes)
+    for line in curve_lines(fig.axes[2]).values():  # only steps 100-200 of the 200-step run
+        assert (min(line.get_xdata()), max(line.get_xdata())) == (100, 200)
+    for ax in fig.axes:
+        assert legend_texts(ax.get_legend()) == PAPER_ORDER
+        assert curve_lines(ax)["LSTM"].get_linestyle() == "-"
+        assert curve_lines(ax)["SGD"].get_linestyle() == "--"
+    assert [t.get_text() for t in fig.texts] == ["profile: quick · seed 3 · commit abcdef1"]
+
+
+def test_figure4_stamp_shows_mixed_profiles():
+    datas = [
+        synthetic_envelope(name, title, profile=profile)
+        for name, title, profile in zip(
+            COMPOSITES["figure4"], FIG4_TITLES, ("paper", "quick", "quick"), strict=True
+        )
+    ]
+    datas[1]["meta"]["dataset"] = "mnist"
+    fig = figure4.build_figure4(datas)
+    assert [t.get_text() for t in fig.texts] == [
+        "profile: paper/quick · seed 3 · dataset mnist · commit abcdef1"
+    ]
+
+
+def test_figure5_three_panels_with_divergence(tmp_path, saved_png):
+    write_figure5_data(tmp_path / "data")
+    make_figure5(tmp_path / "data", tmp_path / "out" / "figure5")
+    assert_outputs(tmp_path / "out", "figure5", min_px=(130, 480), pdf=False)
+    (fig,) = saved_png
+    assert [ax.get_title() for ax in fig.axes] == FIG5_TITLES
+    assert all(ax.get_xlim() == (1, 100) and ax.get_yscale() == "log" for ax in fig.axes)
+    relu = fig.axes[2]
+    assert max(curve_lines(relu)["LSTM"].get_xdata()) == 60
+    marks = [line for line in relu.get_lines() if line.get_marker() == "x"]
+    assert [list(m.get_xdata()) for m in marks] == [[60]]
+    assert not any(line.get_marker() == "x" for ax in fig.axes[:2] for line in ax.get_lines())
+    render_without_warnings(fig)
+
+
+@pytest.mark.parametrize(
+    ("maker", "figure", "missing"),
+    [
+        (make_figure4, "figure4", "figure4b"),
+        (make_figure5, "figure5", "figure5c"),
+    ],
+)
+def test_missing_panel_names_the_file(tmp_path, maker, figure, missing):
+    data_dir = tmp_path / "data"
+    if figure == "figure4":
+        write_figure4_data(data_dir, skip=(missing,))
+    else:
+        write_figure5_data(data_dir)
+        (data_dir / f"{missing}.json").unlink()
+    with pytest.raises(FileNotFoundError) as info:
+        maker(data_dir, tmp_path / "out" / figure)
+    message = str(info.value)
+    assert str(data_dir / f"{missing}.json") in message
+    assert f"make {figure}" in message and "\n" not in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_panel_data_of_another_figure_is_rejected(tmp_path):
+    data_dir = tmp_path / "data"
+    write_figure4_data(data_dir)
+    write_json(data_dir / "figure4c.json", synthetic_envelope("figure5c", "MNIST, ReLU"))
+    with pytest.raises(ValueError, match="figure4c"):
+        make_figure4(data_dir, tmp_path / "out" / "figure4")
+
+
+# --- figure 6 ---------------------------------------------------------------------------
+
+
+def training_marks(ax) -> tuple[list[float], list[float]]:
+    """x of the vertical and y of the horizontal training-architecture lines on ``ax``."""
+    v = [line.get_xdata()[0] for line in ax.get_lines() if line.get_label() == "_training width"]
+    h = [
+        line.get_ydata()[0]
+        for line in ax.get_lines()
+        if line.get_label() == "_LSTM at training architecture"
+    ]
+    return v, h
+
+
+def test_figure6_panels_and_training_architecture(tmp_path, saved):
+    data = synthetic_figure6()
+    make_figure6(write_json(tmp_path / "figure6.json", data), tmp_path / "out" / "figure6")
+    assert_outputs(tmp_path / "out", "figure6", min_px=(130, 500))
+    (fig,) = saved
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["1 layer", "2 layers", "3 layers"]
+    assert all(ax.get_yscale() == "log" for ax in axes)
+    assert all(list(ax.get_xticks()) == WIDTHS for ax in axes)
+    assert (axes[0].get_xlabel(), axes[0].get_ylabel()) == ("Hidden units", "Final loss")
+    lstm_at_20 = data["panels"][0]["curves"]["LSTM"]["mean"][2]
+    assert training_marks(axes[0]) == ([20], [pytest.approx(lstm_at_20)])
+    assert training_marks(axes[1]) == training_marks(axes[2]) == ([], [])
+    (legend,) = fig.legends
+    assert legend_texts(legend) == [*PAPER_ORDER, "trained on\n1×20"]
+    assert any("profile: quick" in t.get_text() for t in fig.texts)
+    render_without_warnings(fig)
+
+
+def test_figure6_lines_styles_and_error_bars():
+    data = synthetic_figure6()
+    ax = figure6.build_figure6(data).axes[0]
+    lines = curve_lines(ax)
+    assert list(lines) == PAPER_ORDER
+    for name, line in lines.items():
+        assert line.get_color() == style.COLORS[name]
+        assert line.get_linestyle() == ("-" if name == "LSTM" else "--")
+        assert line.get_marker() == "o"
+        np.testing.assert_allclose(line.get_ydata(), data["panels"][0]["curves"][name]["mean"])
+    bars = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert len(bars) == len(PAPER_ORDER)
+    adam = data["panels"][0]["curves"]["ADAM"]
+    segments = sorted(bars[0].get_segments(), key=lambda s: s[0, 0])
+    np.testing.assert_allclose([s[:, 1].min() for s in segments], adam["lo"])
+    np.testing.assert_allclose([s[:, 1].max() for s in segments], adam["hi"])
+
+
+def test_figure6_null_points_are_skipped():
+    fig = figure6.build_figure6(synthetic_figure6())
+    sgd = curve_lines(fig.axes[1])["SGD"]
+    lstm = curve_lines(fig.axes[2])["LSTM"]
+    assert np.isnan(sgd.get_ydata()[1]) and np.isfinite(np.delete(sgd.get_ydata(), 1)).all()
+    assert np.isnan(lstm.get_ydata()[4]) and np.isfinite(lstm.get_ydata()[:4]).all()
+    # no error bar at a skipped point
+    green = to_rgba(style.COLORS["SGD"])
+    sgd_bars = [
+        c
+        for c in fig.axes[1].collections
+        if isinstance(c, LineCollection) and tuple(c.get_color()[0]) == green
+    ]
+    xs = sorted(s[0, 0] for c in sgd_bars for s in c.get_segments())
+    assert xs == [5, 20, 35, 50]
+
+
+def test_figure6_markers_follow_the_training_depth():
+    data = synthetic_figure6(train_layers=2)
+    data["panels"][1]["curves"]["LSTM"]["mean"][2] = None  # LSTM missing at the training width
+    fig = figure6.build_figure6(data)
+    assert training_marks(fig.axes[0]) == ([], [])
+    assert training_marks(fig.axes[1]) == ([20], [])  # width marked, no LSTM loss to mark
+    assert legend_texts(fig.legends[0])[-1] == "trained on\n2×20"
+
+
+def test_figure6_rejects_bad_data():
+    data = synthetic_figure6()
+    data["panels"][0]["curves"]["ADAM"]["mean"] = [0.5, 0.4]
+    with pytest.raises(ValueError, match="ADAM"):
+        figure6.build_figure6(data)
+    with pytest.raises(ValueError, match="figure6"):
+        figure6.build_figure6({**synthetic_figure6(), "figure": "figure5a"})
+
+
+# --- registry ---------------------------------------------------------------------------
+
+
+def test_registry_single_panels_and_composites(tmp_path, saved_png):
+    saved = saved_png
+    data_dir, out_dir = tmp_path / "data", tmp_path / "figs"
+    write_figure4_data(data_dir)
+    write_figure5_data(data_dir)
+    write_json(data_dir / "figure6.json", synthetic_figure6())
+    assert COMPOSITES == {
+        "figure4": ("figure4a", "figure4b", "figure4c"),
+        "figure5": ("figure5a", "figure5b", "figure5c"),
+    }
+    assert COMPOSITE_MAKERS["figure4"] is make_figure4
+    assert COMPOSITE_MAKERS["figure5"] is make_figure5
+    assert set(COMPOSITE_MAKERS) == set(COMPOSITES)
+    names = ["figure4b", "figure4c", "figure5a", "figure5b", "figure5c", "figure6"]
+    assert {"figure3", "figure4a", *names} == set(FIGURES)
+    for name in names:
+        FIGURES[name](data_dir / f"{name}.json", out_dir / name)
+        assert_outputs(out_dir, name, min_px=(130, 160), pdf=False)
+    titles = [fig.axes[0].get_title() for fig in saved[:5]]
+    assert titles == ["MNIST", "MNIST, 200 steps", *FIG5_TITLES]
+    assert saved[1].axes[0].get_xlim() == (100, 200)
+    assert saved[0].axes[0].get_xlim() == (1, 100)
+    assert len(saved[5].axes) == 3
+    with pytest.raises(ValueError, match="figure4b"):
+        FIGURES["figure4b"](data_dir / "figure4c.json", out_dir / "wrong")
+    assert figure5.PANELS.keys() == set(COMPOSITES["figure5"])
