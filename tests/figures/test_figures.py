@@ -5,9 +5,7 @@ not any result."""
 from __future__ import annotations
 
 import ast
-import io
 import json
-import warnings
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -17,6 +15,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.image import AxesImage
 
 from repro.figures import FIGURES, curves, figure3, figure4, style
+from tests.figures.helpers import curve_lines, legend_texts, render_without_warnings
 
 PAPER_ORDER = ["ADAM", "RMSprop", "SGD", "NAG", "LSTM", "LSTM-sub"]
 FIGURES_DIR = Path(__file__).resolve().parents[2] / "repro" / "figures"
@@ -92,27 +91,12 @@ def assert_outputs(folder: Path, stem: str, min_px: tuple[int, int]) -> None:
     assert pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-64:] and len(pdf) > 2000
 
 
-def legend_texts(ax) -> list[str]:
-    return [t.get_text() for t in ax.get_legend().get_texts()]
 
 
-def curve_lines(ax) -> dict:
-    return {
-        line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")
-    }
 
 
-def render_without_warnings(fig) -> None:
-    """Draw the figure, turning any warning (e.g. a missing glyph) into an error."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        fig.savefig(io.BytesIO(), format="png", dpi=50)
 
 
-@pytest.fixture(autouse=True)
-def fast_png(monkeypatch):
-    """Low-resolution PNGs keep the suite fast; the files are still real images."""
-    monkeypatch.setattr(style, "PNG_DPI", 60)
 
 
 # --- style ----------------------------------------------------------------------------
@@ -159,7 +143,7 @@ def test_figure4a_conventions():
     assert ax.get_title() == "Quadratics"
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("Step", "Loss")
     assert ax.get_xlim() == (1, 100)
-    assert legend_texts(ax) == ["ADAM", "RMSprop", "SGD", "NAG", "LSTM"]
+    assert legend_texts(ax.get_legend()) == ["ADAM", "RMSprop", "SGD", "NAG", "LSTM"]
     lines = curve_lines(ax)
     assert lines["LSTM"].get_linestyle() == "-"
     for name in ("ADAM", "RMSprop", "SGD", "NAG"):
@@ -178,7 +162,7 @@ def test_legend_order_and_styles_with_lstm_sub():
     data = synthetic_envelope(names=("LSTM-sub", "SGD", "LSTM", "NAG", "RMSprop", "ADAM"))
     fig = curves.build_panels([data])
     ax = fig.axes[0]
-    assert legend_texts(ax) == PAPER_ORDER
+    assert legend_texts(ax.get_legend()) == PAPER_ORDER
     styles = {name: line.get_linestyle() for name, line in curve_lines(ax).items()}
     assert styles == {
         "ADAM": "--",
@@ -219,7 +203,7 @@ def test_diverged_curve_stops_and_is_marked():
     assert list(marks[0].get_xdata()) == [40]
     assert marks[0].get_ydata()[0] == pytest.approx(lstm["mean"][39])
     assert marks[0].get_color() == style.COLORS["LSTM"]
-    assert legend_texts(ax) == ["SGD", "LSTM"]
+    assert legend_texts(ax.get_legend()) == ["SGD", "LSTM"]
     render_without_warnings(fig)
 
 

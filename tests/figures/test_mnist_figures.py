@@ -4,9 +4,7 @@ training-architecture markers), not any result."""
 
 from __future__ import annotations
 
-import io
 import json
-import warnings
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -27,6 +25,7 @@ from repro.figures import (
     make_figure6,
     style,
 )
+from tests.figures.helpers import curve_lines, legend_texts, render_without_warnings
 
 PAPER_ORDER = ["ADAM", "RMSprop", "SGD", "NAG", "LSTM"]
 NAMES_SHUFFLED = ("LSTM", "SGD", "NAG", "ADAM", "RMSprop")
@@ -137,26 +136,12 @@ def assert_outputs(folder: Path, stem: str, min_px: tuple[int, int], pdf: bool =
     assert data.startswith(b"%PDF-") and b"%%EOF" in data[-64:] and len(data) > 2000
 
 
-def legend_texts(legend) -> list[str]:
-    return [t.get_text() for t in legend.get_texts()]
 
 
-def curve_lines(ax) -> dict:
-    return {
-        line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")
-    }
 
 
-def render_without_warnings(fig) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        fig.savefig(io.BytesIO(), format="png", dpi=40)
 
 
-@pytest.fixture(autouse=True)
-def fast_png(monkeypatch):
-    """Low-resolution PNGs keep the suite fast; the files are still real images."""
-    monkeypatch.setattr(style, "PNG_DPI", 40)
 
 
 def capture_saves(monkeypatch, formats: tuple[str, ...]) -> list:
