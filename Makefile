@@ -17,7 +17,7 @@ DATA   := $(FIGDIR)/data
 REPRO  := PYTHONPATH=$(CURDIR) $(PY) -m repro
 COMMON = --profile $(PROFILE) --runs-dir $(RUNS) --figures-dir $(FIGDIR) $(ARGS)
 
-.PHONY: setup test lint figures figure3 figure4a figure4 figure5 bench clean
+.PHONY: setup test lint figures figure3 figure4a figure4 figure5 figure6 bench clean
 .DELETE_ON_ERROR:
 
 setup: $(STAMP)
@@ -82,6 +82,11 @@ $(MDATA)/figure4a.json: $(DATA)/figure4a.json
 	@mkdir -p $(@D) && cp $< $@
 endif
 
+$(MDATA)/figure6.json: $(MRUNS)/mnist/optimizer.ckpt
+	$(REPRO) evaluate --config experiments/mnist_grid.yaml $(MCOMMON)
+$(MFIG)/figure6.png: $(MDATA)/figure6.json | $(STAMP)
+	$(REPRO) figure figure6 --profile $(PROFILE) --figures-dir $(MFIG)
+
 $(MFIG)/figure4.png: $(MDATA)/figure4a.json $(MDATA)/figure4b.json $(MDATA)/figure4c.json | $(STAMP)
 	$(REPRO) figure figure4 --profile $(PROFILE) --figures-dir $(MFIG)
 $(MFIG)/figure5.png: $(MDATA)/figure5a.json $(MDATA)/figure5b.json $(MDATA)/figure5c.json | $(STAMP)
@@ -89,8 +94,9 @@ $(MFIG)/figure5.png: $(MDATA)/figure5a.json $(MDATA)/figure5b.json $(MDATA)/figu
 
 figure4: $(MFIG)/figure4.png
 figure5: $(MFIG)/figure5.png
+figure6: $(MFIG)/figure6.png
 
-figures: figure3 figure4 figure5
+figures: figure3 figure4 figure5 figure6
 
 bench: $(STAMP)
 	PYTHONPATH=$(CURDIR) $(PY) -m bench $(ARGS)

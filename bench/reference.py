@@ -10,6 +10,7 @@ this); it exists only to be measured against.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
@@ -100,3 +101,68 @@ def reference_truncation(
             updated[name] = params[name] + update
         theta = updated["theta"]
     return torch.stack(losses).sum(0).mean(), theta, state
+
+
+class MLPModule(nn.Module):
+    """The MLP optimizee as an ``nn.Module`` of ``nn.Linear`` layers (the common way)."""
+
+    def __init__(self, sizes: tuple[int, ...], activation: str) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+        )
+        self.activation = {"sigmoid": torch.sigmoid, "relu": torch.relu, "tanh": torch.tanh}[
+            activation
+        ]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits."""
+        for k, layer in enumerate(self.layers):
+            x = layer(x)
+            if k < len(self.layers) - 1:
+                x = self.activation(x)
+        return x
+
+
+def mlp_parameters(problem, theta: Tensor) -> dict[str, Tensor]:
+    """The first instance's flat theta as ``nn.Linear`` parameters (weights transposed)."""
+    params = {}
+    for k, (weight, bias) in enumerate(problem.params(theta)):
+        params[f"layers.{k}.weight"] = weight[0].T
+        params[f"layers.{k}.bias"] = bias[0]
+    return params
+
+
+def reference_mlp_truncation(
+    optimizer: ReferenceLSTM, problem, params: dict[str, Tensor], state: list | None,
+    first_step: int, steps: int,
+) -> tuple[Tensor, dict[str, Tensor], list]:
+    """One truncation on an MLP the common way: the module rebuilt every step, the gradient of
+    every parameter tensor by ``torch.autograd.grad``, the LSTM called once per tensor.
+
+    ``problem`` supplies the minibatches (its first instance's stream), so the run sees the
+    same data as :func:`repro.meta.unroll.unroll` does.
+    """
+    family = problem.family
+    if state is None:
+        state = [
+            [(p.new_zeros(p.numel(), optimizer.cells[0].hidden_size),) * 2 for _ in optimizer.cells]
+            for p in params.values()
+        ]
+    params = {name: p.detach().requires_grad_(True) for name, p in params.items()}
+    losses = []
+    for step in range(steps + 1):
+        module = MLPModule(family.sizes, family.activation)
+        x, y = problem.minibatch(first_step + step)
+        loss = F.cross_entropy(functional_call(module, params, (x[0],)), y[0])
+        if step:
+            losses.append(loss)
+        if step == steps:
+            break
+        grads = torch.autograd.grad(loss, list(params.values()), retain_graph=True)
+        updated = {}
+        for index, (name, grad) in enumerate(zip(params, grads, strict=True)):
+            update, state[index] = optimizer(grad.detach(), state[index])
+            updated[name] = params[name] + update
+        params = updated
+    return torch.stack(losses).sum(), params, state

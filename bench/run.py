@@ -65,22 +65,42 @@ def _rss_mib() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _quadratic_case(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one case; returns its timings and memory."""
-    from bench.reference import ReferenceLSTM, reference_truncation
-    from repro.meta.unroll import meta_loss, rollout, start, truncate, unroll
+def _problem_and_lstm(spec: dict[str, Any], device: torch.device):
+    """The benchmark's problem batch and a fresh LSTM set up as the experiment's config."""
+    from repro.optimizees.mlp import MLPFamily
     from repro.optimizees.quadratic import QuadraticFamily
     from repro.optimizers.lstm import LSTMOptimizer
+
+    fused = spec.get("fused", True)
+    if spec["experiment"] == "quadratic":
+        problem = QuadraticFamily().sample(0, "train", 0, spec["batch"], device)
+        return problem, LSTMOptimizer(fused=fused).to(device)
+    # Throughput does not depend on pixel values: MNIST-shaped random data stands in.
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(10_000, 784, generator=gen)
+    labels = torch.randint(0, 10, (10_000,), generator=gen)
+    problem = MLPFamily().sample(0, "train", 0, spec["batch"], images, labels, device)
+    lstm = LSTMOptimizer(preprocessing="logsign", output_scale=0.1, fused=fused)
+    return problem, lstm.to(device)
+
+
+def _case(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one case; returns its timings and memory."""
+    from bench.reference import (
+        ReferenceLSTM,
+        mlp_parameters,
+        reference_mlp_truncation,
+        reference_truncation,
+    )
+    from repro.meta.unroll import meta_loss, rollout, start, truncate, unroll
 
     torch.set_num_threads(spec["threads"])
     device = torch.device(spec["device"])
     torch.manual_seed(0)
-    batch, unroll_len, truncations = spec["batch"], spec["unroll"], spec["truncations"]
-    lstm = LSTMOptimizer(fused=spec.get("fused", True)).to(device)
-    if spec.get("compile"):
-        lstm.step = torch.compile(lstm.step, dynamic=False)
-    problem = QuadraticFamily().sample(0, "train", 0, batch, device)
-    coordinates = batch * problem.theta0.shape[1]
+    unroll_len, truncations = spec["unroll"], spec["truncations"]
+    problem, lstm = _problem_and_lstm(spec, device)
+    coordinates = problem.initial_params().numel()
+    mlp = spec["experiment"] == "mnist"
     if spec["kind"] == "evaluate":
         rollout(problem, lstm, 5)
         _sync(device)
@@ -95,11 +115,13 @@ def _quadratic_case(spec: dict[str, Any]) -> dict[str, Any]:
     reference = ReferenceLSTM(lstm).to(device) if spec["kind"] == "reference" else None
     ref_meta = torch.optim.Adam(reference.parameters(), 1e-3) if reference else None
     carry = start(problem, lstm)
-    theta, state = problem.initial_params(), None
+    theta, state, done = problem.initial_params(), None, 0
+    if mlp:
+        theta = mlp_parameters(problem, theta)
     rss = []
 
     def one() -> None:
-        nonlocal carry, theta, state
+        nonlocal carry, theta, state, done
         if reference is None:
             losses, new = unroll(problem, lstm, carry, unroll_len)
             carry = truncate(new)
@@ -107,9 +129,16 @@ def _quadratic_case(spec: dict[str, Any]) -> dict[str, Any]:
             meta.zero_grad()
             loss.backward()
             meta.step()
+        elif mlp:
+            loss, theta, state = reference_mlp_truncation(
+                reference, problem, theta, state, done, unroll_len
+            )
+            theta = {name: p.detach() for name, p in theta.items()}
         else:
             loss, theta, state = reference_truncation(reference, problem, theta, state, unroll_len)
             theta = theta.detach()
+        if reference is not None:
+            done += unroll_len
             state = [[(h.detach(), c.detach()) for h, c in layers] for layers in state]
             ref_meta.zero_grad()
             loss.backward()
@@ -138,7 +167,7 @@ def _quadratic_case(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _in_subprocess(spec: dict[str, Any]) -> dict[str, Any]:
     with mp.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_quadratic_case, (spec,))
+        return pool.apply(_case, (spec,))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,34 +187,49 @@ def main(argv: list[str] | None = None) -> int:
     base = {"device": args.device, "threads": args.threads, "unroll": 20, "batch": batch,
             "warmup": 2, "truncations": 100 if not quick else 10}
     limit_flops = matmul_flops_per_second(device, seconds=0.5 if quick else 2.0)
-    flops = lstm_flops_per_coordinate_step(inputs=1)
-    limit = limit_flops / flops
+    short = 20 if not quick else 5
+    quad = {**base, "experiment": "quadratic"}
+    # The MNIST MLP: one network per problem, as in the paper (15,910 coordinates).
+    mnist = {**base, "experiment": "mnist", "batch": 1, "truncations": 30 if not quick else 5}
     cases = {
-        "quadratic/meta-train/ours": {**base, "kind": "ours"},
-        "quadratic/meta-train/reference": {**base, "kind": "reference",
-                                           "truncations": 20 if not quick else 5},
-        "quadratic/meta-train/ours-unfused": {**base, "kind": "ours", "fused": False,
-                                              "truncations": 20 if not quick else 5},
-        "quadratic/evaluate/ours": {**base, "kind": "evaluate", "steps": 100},
+        "quadratic/meta-train/ours": {**quad, "kind": "ours"},
+        "quadratic/meta-train/reference": {**quad, "kind": "reference", "truncations": short},
+        "quadratic/meta-train/ours-unfused": {**quad, "kind": "ours", "fused": False,
+                                              "truncations": short},
+        "quadratic/evaluate/ours": {**quad, "kind": "evaluate", "steps": 100},
+        "mnist/meta-train/ours": {**mnist, "kind": "ours"},
+        "mnist/meta-train/reference": {**mnist, "kind": "reference",
+                                       "truncations": 10 if not quick else 3},
+        "mnist/evaluate/ours": {**mnist, "kind": "evaluate", "steps": 100 if not quick else 20},
     }
     results = {}
     for name, spec in cases.items():
         print(f"running {name} ...", flush=True)
-        results[name] = {**_in_subprocess(spec), "batch": spec["batch"], "dim": 10}
+        results[name] = {**_in_subprocess(spec), "batch": spec["batch"]}
     ours = results["quadratic/meta-train/ours"]
     reference = results["quadratic/meta-train/reference"]
+    mnist_ours = results["mnist/meta-train/ours"]
+    limit = limit_flops / lstm_flops_per_coordinate_step(inputs=1)
+    mnist_limit = limit_flops / lstm_flops_per_coordinate_step(inputs=2)
     summary = {
         "machine": {"device": str(device), "threads": args.threads, "cpu": platform.processor()
                     or platform.machine(), "torch": torch.__version__},
         "commit": commit(),
         "quick": quick,
         "matmul_gflops": limit_flops / 1e9,
-        "lstm_flops_per_coordinate_step": flops,
-        "limit_coord_steps_per_s": limit,
+        "lstm_flops_per_coordinate_step": {
+            "quadratic": lstm_flops_per_coordinate_step(inputs=1),
+            "mnist": lstm_flops_per_coordinate_step(inputs=2),
+        },
+        "limit_coord_steps_per_s": {"quadratic": limit, "mnist": mnist_limit},
         "cases": results,
         "ratios": {
             "quadratic_vs_reference": ours["coord_steps_per_s"] / reference["coord_steps_per_s"],
             "quadratic_fraction_of_limit": ours["coord_steps_per_s"] / limit,
+            "mnist_vs_reference": mnist_ours["coord_steps_per_s"]
+            / results["mnist/meta-train/reference"]["coord_steps_per_s"],
+            "mnist_fraction_of_limit": mnist_ours["coord_steps_per_s"] / mnist_limit,
+            "mnist_seconds_per_100_step_episode": 100 / mnist_ours["steps_per_s"],
         },
     }
     if ours.get("rss_after_5_mib"):
@@ -207,11 +251,12 @@ def _table(summary: dict[str, Any]) -> str:
             f"{row['peak_rss_mib']:9.0f}"
         )
     lines.append("-" * 76)
-    lines.append(
-        f"machine limit (LSTM matmul work): {summary['limit_coord_steps_per_s']:.3e} "
-        f"coord-steps/s ({summary['matmul_gflops']:.0f} GFLOP/s measured, "
-        f"{summary['lstm_flops_per_coordinate_step']} FLOP per coordinate-step)"
-    )
+    for name, limit in summary["limit_coord_steps_per_s"].items():
+        lines.append(
+            f"{name} machine limit (LSTM matmul work): {limit:.3e} coord-steps/s "
+            f"({summary['matmul_gflops']:.0f} GFLOP/s measured, "
+            f"{summary['lstm_flops_per_coordinate_step'][name]} FLOP per coordinate-step)"
+        )
     for key, value in summary["ratios"].items():
         lines.append(f"{key}: {value:.3g}")
     return "\n".join(lines)

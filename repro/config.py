@@ -109,6 +109,19 @@ class EvaluateConfig:
 
 
 @dataclass(frozen=True)
+class GridConfig:
+    """An architecture grid (Figure 6): final loss of every optimizer for each depth x width.
+
+    Empty ``layers`` means no grid; every baseline is re-tuned for each architecture.
+    """
+
+    figure: str = "figure6"
+    title: str = "MNIST architectures"
+    layers: list[int] = field(default_factory=list)
+    widths: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class TrainerConfig:
     """Where and how meta-training runs; ``threads`` sets torch's CPU threads (0: its default)."""
 
@@ -130,6 +143,7 @@ class Config:
     meta: MetaConfig = field(default_factory=MetaConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    grid: GridConfig = field(default_factory=GridConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     profile: Literal["paper", "quick"] = "paper"
 
@@ -148,7 +162,7 @@ POSITIVE = {
     "optimizer.hidden", "optimizer.layers", "optimizer.p",
     "meta.horizon", "meta.unroll", "meta.lr", "meta.val_every", "meta.val_problems",
     "tune.problems", "evaluate.problems", "evaluate.panels.steps", "evaluate.trace_coordinates",
-    "trainer.log_every", "optimizer.output_scale",
+    "trainer.log_every", "optimizer.output_scale", "grid.layers", "grid.widths",
 }
 NON_NEGATIVE = {
     "data.val_size", "problem.init_std", "meta.steps", "seed", "evaluate.trace_step",
@@ -255,6 +269,10 @@ def _validate(config: Config) -> Config:
             f"evaluate.trace_coordinates ({ev.trace_coordinates}) exceeds problem.dim "
             f"({config.problem.dim})"
         )
+    if bool(config.grid.layers) != bool(config.grid.widths) or (
+        config.grid.layers and config.problem.family != "mlp"
+    ):
+        raise ConfigError("grid: set both grid.layers and grid.widths, for an mlp problem")
     if (config.problem.family == "mlp") != (config.data.name != "none"):
         raise ConfigError(
             f"problem.family {config.problem.family!r} needs "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import resource
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from repro.meta.evaluate import evaluate as evaluate_rules
 from repro.meta.evaluate import trace
 from repro.meta.learner import MetaLearner, export_optimizer, load_optimizer
 from repro.meta.tune import tune as tune_rules
-from repro.optimizees import make_source
+from repro.optimizees import make_family, make_source
 from repro.optimizers.hand import make_baseline
 
 
@@ -200,6 +200,8 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
         owner = config.evaluate.optimizer_from or config.experiment
         checkpoint = paths.runs / owner / "optimizer.ckpt"
     lstm = load_optimizer(checkpoint, config.optimizer)
+    if config.grid.layers:
+        return [evaluate_grid(config, paths, lstm, checkpoint)]
     tuned = _read_json(paths.tuned(config), "run 'python -m repro tune' first")
     run_dir = paths.run_dir(config, "evaluate")
     _ensure_writable(paths.data)
@@ -262,6 +264,64 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
             )
         )
     return written
+
+
+def evaluate_grid(config: Config, paths: Paths, lstm: Any, checkpoint: Path) -> Path:
+    """Final loss of the LSTM and of baselines re-tuned per architecture, over the grid."""
+    run_dir = paths.run_dir(config, "evaluate")
+    _ensure_writable(paths.data)
+    _ensure_writable(run_dir)
+    device = device_for(config)
+    lstm.to(device)
+    source = make_source(config)
+    horizon, grid = config.meta.horizon, config.grid
+    names = [*config.tune.optimizers, "LSTM"]
+    panels = []
+    loggers = tracking.make_loggers(run_dir, f"{config.experiment}-evaluate", config.to_dict())
+    exit_code, index = 1, 0
+    try:
+        for layers in grid.layers:
+            points: dict[str, dict[str, list]] = {
+                name: {"mean": [], "lo": [], "hi": [], "lr": []} for name in names
+            }
+            for width in grid.widths:
+                hidden = [width] * layers
+                arch = replace(config, problem=replace(config.problem, hidden=hidden))
+                arch_source = source.with_family(make_family(arch))
+                val = arch_source.sample("val", 0, config.tune.problems, device)
+                test = arch_source.sample("test", 0, config.evaluate.problems, device)
+                tuned = tune_rules(val, config.tune.optimizers, config.tune.grid, horizon)
+                rules = {n: (make_baseline(n, tuned[n]["lr"]), tuned[n]["lr"]) for n in tuned}
+                rules["LSTM"] = (lstm, None)
+                for name, curve in evaluate_rules(test, rules, horizon).items():
+                    for key in ("mean", "lo", "hi"):
+                        points[name][key].append(curve[key][-1])
+                    points[name]["lr"].append(curve["lr"])
+                    if curve["mean"][-1] is not None:
+                        tracking.log_metrics(
+                            loggers, {f"grid/{layers}x{width}/{name}": curve["mean"][-1]}, index
+                        )
+                index += 1
+            points["LSTM"]["lr"] = None
+            panels.append({"layers": layers, "widths": list(grid.widths), "curves": points})
+        exit_code = 0
+    finally:
+        tracking.finish(loggers, exit_code)
+    trained = config.problem.hidden
+    return write_json(
+        paths.data / f"{grid.figure}.json",
+        {
+            "figure": grid.figure, "title": _title(grid.title, config),
+            "profile": config.profile, "x": "hidden units", "y": "final loss",
+            "train_architecture": {"layers": len(trained), "width": trained[0]},
+            "panels": panels,
+            "meta": provenance(
+                paths.config_file, config.seed, profile=config.profile,
+                checkpoint=str(checkpoint), dataset=config.data.name,
+                problems=f"{config.evaluate.problems} test instances per architecture",
+            ),
+        },
+    )
 
 
 def _title(title: str, config: Config) -> str:

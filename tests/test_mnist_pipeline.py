@@ -72,6 +72,23 @@ def test_variant_uses_the_base_networks_optimizer_and_its_own_tuning(run):
     assert (paths.data / "tuned_lr_mnist_relu.json").is_file()
 
 
+def test_architecture_grid_retunes_baselines_per_network(run):
+    root, paths = run
+    grid = load(ROOT / "experiments" / "mnist_grid.yaml", "quick", [
+        *TINY, f"data.root={root / 'data'}", "grid.layers=[1,2]", "grid.widths=[3,4]",
+    ])
+    (path,) = pipeline.evaluate(grid, paths)
+    data = json.loads(path.read_text())
+    assert data["figure"] == "figure6" and data["train_architecture"] == {"layers": 1, "width": 4}
+    assert [p["layers"] for p in data["panels"]] == [1, 2]
+    for panel in data["panels"]:
+        assert panel["widths"] == [3, 4]
+        assert set(panel["curves"]) == {"ADAM", "RMSprop", "SGD", "NAG", "LSTM"}
+        assert len(panel["curves"]["ADAM"]["lr"]) == 2 and panel["curves"]["LSTM"]["lr"] is None
+        assert all(m is None or m > 0 for m in panel["curves"]["LSTM"]["mean"])
+    assert pipeline.figure("figure6", paths)[0].is_file()
+
+
 def test_missing_dataset_is_one_clear_line(tmp_path, capsys):
     code = main(["fit", "--config", str(ROOT / "experiments" / "mnist.yaml"), "--profile", "quick",
                  "--data.root", str(tmp_path / "nothing"), "--data.download", "false",

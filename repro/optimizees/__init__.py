@@ -38,6 +38,10 @@ class ProblemSource:
     splits: dict[str, tuple[Tensor, Tensor]] | None = None
     _on_device: dict[tuple[str, str], tuple[Tensor, Tensor]] = field(default_factory=dict)
 
+    def with_family(self, family: Any) -> ProblemSource:
+        """The same data and seed for another family (e.g. another architecture)."""
+        return ProblemSource(family, self.seed, self.splits, self._on_device)
+
     def sample(self, split: str, index: int, count: int, device: torch.device | str) -> Problem:
         """``count`` instances from the stream of (seed, split, index) on ``device``."""
         if self.splits is None:
