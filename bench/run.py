@@ -71,16 +71,18 @@ def _problem_and_lstm(spec: dict[str, Any], device: torch.device):
     from repro.optimizees.quadratic import QuadraticFamily
     from repro.optimizers.lstm import LSTMOptimizer
 
-    fused = spec.get("fused", True)
+    fused, compiled = spec.get("fused", True), spec.get("compiled", False)
     if spec["experiment"] == "quadratic":
         problem = QuadraticFamily().sample(0, "train", 0, spec["batch"], device)
-        return problem, LSTMOptimizer(fused=fused).to(device)
+        return problem, LSTMOptimizer(fused=fused, compiled=compiled).to(device)
     # Throughput does not depend on pixel values: MNIST-shaped random data stands in.
     gen = torch.Generator().manual_seed(0)
     images = torch.rand(10_000, 784, generator=gen)
     labels = torch.randint(0, 10, (10_000,), generator=gen)
     problem = MLPFamily().sample(0, "train", 0, spec["batch"], images, labels, device)
-    lstm = LSTMOptimizer(preprocessing="logsign", output_scale=0.1, fused=fused)
+    lstm = LSTMOptimizer(
+        preprocessing="logsign", output_scale=0.1, fused=fused, compiled=compiled
+    )
     return problem, lstm.to(device)
 
 
@@ -197,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         "quadratic/meta-train/ours-unfused": {**quad, "kind": "ours", "fused": False,
                                               "truncations": short},
         "quadratic/evaluate/ours": {**quad, "kind": "evaluate", "steps": 100},
+        **({} if quick else {"quadratic/meta-train/ours-compiled": {
+            **quad, "kind": "ours", "fused": False, "compiled": True, "warmup": 3,
+            "truncations": short}}),
         "mnist/meta-train/ours": {**mnist, "kind": "ours"},
         "mnist/meta-train/reference": {**mnist, "kind": "reference",
                                        "truncations": 10 if not quick else 3},

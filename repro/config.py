@@ -55,6 +55,7 @@ class OptimizerConfig:
     preprocessing: Literal["none", "logsign"] = "none"
     p: float = 10.0
     output_scale: float = 1.0
+    compile: bool = False
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,11 @@ class MetaLearner(L.LightningModule):
         self.carry = start(self.problem, self.optimizer_net)
 
     def training_step(self, batch: int, batch_idx: int) -> torch.Tensor:
-        """Unroll one truncation on the current problem and return its meta-loss."""
-        index = int(batch)
+        """Unroll one truncation on the current problem and return its meta-loss.
+
+        The truncation's index is the number of meta-updates so far (no device sync).
+        """
+        index = self.global_step
         if self.carry is None or index % self.truncations_per_episode == 0:
             self._start_episode(index // self.truncations_per_episode)
         meta = self.config.meta
@@ -100,20 +103,20 @@ def load_optimizer(path: Path, expected: OptimizerConfig | None = None) -> LSTMO
         raise CheckpointError(f"checkpoint {path} does not exist; run 'python -m repro fit' first")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        settings = OptimizerConfig(**payload["optimizer"])
+        settings = OptimizerConfig(**{"compile": False, **payload["optimizer"]})
         state = payload["state_dict"]
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line error
         raise CheckpointError(
             f"checkpoint {path} is not a readable optimizer checkpoint ({error})"
         ) from None
-    if expected is not None and settings != expected:
-        diff = [
-            f"optimizer.{k}={getattr(settings, k)!r} (config: {getattr(expected, k)!r})"
-            for k in OptimizerConfig.__dataclass_fields__
-            if getattr(settings, k) != getattr(expected, k)
-        ]
+    diff = [
+        f"optimizer.{k}={getattr(settings, k)!r} (config: {getattr(expected, k)!r})"
+        for k in OptimizerConfig.__dataclass_fields__
+        if expected is not None and k != "compile" and getattr(settings, k) != getattr(expected, k)
+    ]
+    if diff:
         raise CheckpointError(f"checkpoint {path} was trained with {', '.join(diff)}")
-    lstm = make_lstm(settings)
+    lstm = make_lstm(settings if expected is None else expected)
     try:
         lstm.load_state_dict(state)
     except RuntimeError:

@@ -14,4 +14,5 @@ def make_lstm(config: OptimizerConfig) -> LSTMOptimizer:
         preprocessing=config.preprocessing,
         p=config.p,
         output_scale=config.output_scale,
+        compiled=config.compile,
     )

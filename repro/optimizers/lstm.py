@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -70,6 +72,12 @@ def _lstm_layer_reference(
     return o * torch.tanh(c), c
 
 
+@functools.cache
+def _compiled_layer() -> Callable[..., tuple[Tensor, Tensor]]:
+    """The plain-op layer compiled by ``torch.compile`` (created once, on first use)."""
+    return torch.compile(_lstm_layer_reference, dynamic=False)
+
+
 def _trunc_normal(shape: tuple[int, ...], fan_in: int) -> Tensor:
     std = 1.0 / math.sqrt(fan_in)
     return nn.init.trunc_normal_(torch.empty(shape), std=std, a=-2 * std, b=2 * std)
@@ -81,7 +89,9 @@ class LSTMOptimizer(nn.Module):
     Each layer's input and recurrent products are fused into one matrix product over all
     coordinates of all problems at once; gates are ordered (input, forget, output, cell) so the
     three sigmoid gates are one call; ``fused=True`` uses a hand-written backward per layer
-    instead of recording every elementwise op (same numbers, fewer graph nodes). Weights follow
+    instead of recording every elementwise op (same numbers, fewer graph nodes);
+    ``compiled=True`` instead runs the plain-op layer through ``torch.compile`` (a cold compile
+    costs tens of seconds on a CPU, so it is opt-in). Weights follow
     Sonnet's defaults (truncated normal with std 1/sqrt(fan_in)); the forget-gate bias starts at 1.
     The update is the linear head's output times ``output_scale``.
     """
@@ -94,9 +104,11 @@ class LSTMOptimizer(nn.Module):
         p: float = 10.0,
         output_scale: float = 1.0,
         fused: bool = True,
+        compiled: bool = False,
     ) -> None:
         super().__init__()
         self.fused = fused
+        self.compiled = compiled
         self.hidden = hidden
         self.layers = layers
         self.preprocessing = preprocessing
@@ -128,7 +140,10 @@ class LSTMOptimizer(nn.Module):
     def step(self, grad: Tensor, state: State) -> tuple[Tensor, State]:
         """Propose an update for every coordinate of ``grad`` in one pass."""
         x = preprocess(grad.reshape(-1), self.preprocessing, self.p)
-        layer_fn = _LSTMLayer.apply if self.fused else _lstm_layer_reference
+        if self.compiled:
+            layer_fn = _compiled_layer()
+        else:
+            layer_fn = _LSTMLayer.apply if self.fused else _lstm_layer_reference
         new_state: State = {}
         for layer in range(self.layers):
             h, c = layer_fn(

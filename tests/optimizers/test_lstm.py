@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from repro.optimizers.base import UpdateRule
@@ -122,3 +123,23 @@ def test_fused_and_reference_paths_agree_over_an_unroll():
     torch.testing.assert_close(ta, tb)
     for a, b in zip(ga, gb, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_compiled_step_matches_eager():
+    from repro.meta.unroll import meta_loss, start, unroll
+    from repro.optimizees.quadratic import QuadraticFamily
+
+    problem = QuadraticFamily().sample(0, "train", 0, 4)
+    results = []
+    for compiled in (False, True):
+        torch.manual_seed(4)
+        opt = LSTMOptimizer(fused=False, compiled=compiled)
+        losses, carry = unroll(problem, opt, start(problem, opt), 5)
+        grads = torch.autograd.grad(meta_loss(losses), list(opt.parameters()))
+        results.append((losses.detach(), carry.theta.detach(), grads))
+    (la, ta, ga), (lb, tb, gb) = results
+    torch.testing.assert_close(lb, la, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(tb, ta, rtol=1e-5, atol=1e-6)
+    for a, b in zip(ga, gb, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
