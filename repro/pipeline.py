@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from repro import tracking
 from repro.config import Config
@@ -279,6 +280,7 @@ def evaluate_grid(config: Config, paths: Paths, lstm: Any, checkpoint: Path) -> 
     panels = []
     loggers = tracking.make_loggers(run_dir, f"{config.experiment}-evaluate", config.to_dict())
     exit_code, index = 1, 0
+    progress = tqdm(total=len(grid.layers) * len(grid.widths), desc="architectures", unit="net")
     try:
         for layers in grid.layers:
             points: dict[str, dict[str, list]] = {
@@ -302,10 +304,12 @@ def evaluate_grid(config: Config, paths: Paths, lstm: Any, checkpoint: Path) -> 
                             loggers, {f"grid/{layers}x{width}/{name}": curve["mean"][-1]}, index
                         )
                 index += 1
+                progress.update()
             points["LSTM"]["lr"] = None
             panels.append({"layers": layers, "widths": list(grid.widths), "curves": points})
         exit_code = 0
     finally:
+        progress.close()
         tracking.finish(loggers, exit_code)
     trained = config.problem.hidden
     return write_json(
