@@ -14,13 +14,18 @@ QUADRATIC = ROOT / "experiments" / "quadratic.yaml"
 BOUNDS = load_bounds(ROOT / "tests" / "regression_bounds.yaml", "quadratic_quick")
 
 
-def _curves(tmp_path: Path, overrides: list[str]) -> dict:
-    config = load(QUADRATIC, "quick", overrides)
+def _run(tmp_path: Path, config_file: Path, panel: str, overrides: list[str]) -> dict:
+    """Fit, tune and evaluate in the quick profile; the curves of ``panel``."""
+    config = load(config_file, "quick", overrides)
     paths = pipeline.Paths(runs=tmp_path / "runs", figures=tmp_path / "figures")
     pipeline.fit(config, paths)
     pipeline.tune(config, paths)
     pipeline.evaluate(config, paths)
-    return json.loads((paths.data / "figure4a.json").read_text())
+    return json.loads((paths.data / f"{panel}.json").read_text())
+
+
+def _curves(tmp_path: Path, overrides: list[str]) -> dict:
+    return _run(tmp_path, QUADRATIC, "figure4a", overrides)
 
 
 @pytest.mark.slow
@@ -37,15 +42,10 @@ needs_fashion = pytest.mark.skipif(
 
 
 def _fashion_curves(tmp_path: Path, overrides: list[str]) -> dict:
-    config = load(ROOT / "experiments" / "mnist.yaml", "quick", [
+    return _run(tmp_path, ROOT / "experiments" / "mnist.yaml", "figure4b", [
         "data.name=fashion_mnist", "data.download=false", "tune.optimizers=[ADAM]",
         "evaluate.panels=[{name: figure4b, title: MNIST, steps: 100}]", *overrides,
     ])
-    paths = pipeline.Paths(runs=tmp_path / "runs", figures=tmp_path / "figures")
-    pipeline.fit(config, paths)
-    pipeline.tune(config, paths)
-    pipeline.evaluate(config, paths)
-    return json.loads((paths.data / "figure4b.json").read_text())
 
 
 @pytest.mark.slow

@@ -15,25 +15,17 @@ from matplotlib.collections import PolyCollection
 from matplotlib.image import AxesImage
 
 from repro.figures import FIGURES, curves, figure3, figure4, style
-from tests.figures.helpers import curve_lines, legend_texts, render_without_warnings
+from tests.figures.helpers import (
+    curve_lines,
+    legend_texts,
+    render_without_warnings,
+    synthetic_curve,
+)
 
 PAPER_ORDER = ["ADAM", "RMSprop", "SGD", "NAG", "LSTM", "LSTM-sub"]
 FIGURES_DIR = Path(__file__).resolve().parents[2] / "repro" / "figures"
 
 
-def synthetic_curve(start: float, rate: float, steps: int = 100, **extra) -> dict:
-    """An exponential decay with a ±10% band: obviously made up."""
-    step = np.arange(1, steps + 1)
-    mean = start * np.exp(-rate * step) + 0.01
-    return {
-        "step": step.tolist(),
-        "mean": mean.tolist(),
-        "lo": (0.9 * mean).tolist(),
-        "hi": (1.1 * mean).tolist(),
-        "n": 3,
-        "lr": None,
-        **extra,
-    }
 
 
 def synthetic_envelope(names=("LSTM", "SGD", "NAG", "ADAM", "RMSprop"), figure="figure4a"):

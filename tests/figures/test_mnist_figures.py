@@ -25,7 +25,12 @@ from repro.figures import (
     make_figure6,
     style,
 )
-from tests.figures.helpers import curve_lines, legend_texts, render_without_warnings
+from tests.figures.helpers import (
+    curve_lines,
+    legend_texts,
+    render_without_warnings,
+    synthetic_curve,
+)
 
 PAPER_ORDER = ["ADAM", "RMSprop", "SGD", "NAG", "LSTM"]
 NAMES_SHUFFLED = ("LSTM", "SGD", "NAG", "ADAM", "RMSprop")
@@ -37,19 +42,6 @@ WIDTHS = [5, 10, 20, 35, 50]
 # --- synthetic data -----------------------------------------------------------------
 
 
-def synthetic_curve(start: float, rate: float, steps: int = 100, **extra) -> dict:
-    """An exponential decay with a ±10% band: obviously made up."""
-    step = np.arange(1, steps + 1)
-    mean = start * np.exp(-rate * step) + 0.01
-    return {
-        "step": step.tolist(),
-        "mean": mean.tolist(),
-        "lo": (0.9 * mean).tolist(),
-        "hi": (1.1 * mean).tolist(),
-        "n": 3,
-        "lr": None,
-        **extra,
-    }
 
 
 def synthetic_envelope(figure: str, title: str, steps: int = 100, profile: str = "quick") -> dict:
