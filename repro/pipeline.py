@@ -19,8 +19,9 @@ from repro.meta.evaluate import evaluate as evaluate_rules
 from repro.meta.evaluate import trace
 from repro.meta.learner import MetaLearner, export_optimizer, load_optimizer
 from repro.meta.tune import tune as tune_rules
-from repro.optimizees import make_family, make_source
+from repro.optimizees import ProblemSource, make_family, make_source
 from repro.optimizers.hand import make_baseline
+from repro.optimizers.lstm import LSTMOptimizer
 
 
 class MissingInputError(FileNotFoundError):
@@ -44,9 +45,9 @@ class Paths:
         """The run folder of ``command`` for ``config``."""
         return self.runs / config.experiment / command
 
-    def checkpoint(self, config: Config) -> Path:
-        """The exported best optimizer of ``config``'s meta-training."""
-        return self.runs / config.experiment / "optimizer.ckpt"
+    def checkpoint(self, experiment: str) -> Path:
+        """The exported best optimizer of ``experiment``'s meta-training."""
+        return self.runs / experiment / "optimizer.ckpt"
 
     def tuned(self, config: Config) -> Path:
         """The recorded learning-rate search of ``config``'s baselines."""
@@ -124,7 +125,7 @@ def fit(config: Config, paths: Paths) -> Path:
         tracking.finish(loggers, exit_code)
     seconds = time.perf_counter() - started
     if not trainer.is_global_zero:
-        return paths.checkpoint(config)
+        return paths.checkpoint(config.experiment)
     selected = "final"
     val_loss = None
     if best.best_model_path:
@@ -134,7 +135,7 @@ def fit(config: Config, paths: Paths) -> Path:
         val_loss = float(best.best_model_score)
     return export_optimizer(
         learner,
-        paths.checkpoint(config),
+        paths.checkpoint(config.experiment),
         selected=selected,
         val_final_loss=val_loss,
         meta_steps=int(trainer.global_step),
@@ -197,28 +198,23 @@ def _read_json(path: Path, hint: str) -> dict[str, Any]:
 
 def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> list[Path]:
     """Roll every optimizer over the test problems; write the curves and the LSTM trace."""
-    if checkpoint is None:
-        owner = config.evaluate.optimizer_from or config.experiment
-        checkpoint = paths.runs / owner / "optimizer.ckpt"
+    checkpoint = checkpoint or paths.checkpoint(
+        config.evaluate.optimizer_from or config.experiment
+    )
     lstm = load_optimizer(checkpoint, config.optimizer)
-    if config.grid.layers:
-        return [evaluate_grid(config, paths, lstm, checkpoint)]
-    tuned = _read_json(paths.tuned(config), "run 'python -m repro tune' first")
+    grid = bool(config.grid.layers)
+    tuned = None if grid else _read_json(paths.tuned(config), "run 'python -m repro tune' first")
     run_dir = paths.run_dir(config, "evaluate")
     _ensure_writable(paths.data)
     _ensure_writable(run_dir)
     device = device_for(config)
     lstm.to(device)
-    ev = config.evaluate
     source = make_source(config)
+    if grid:
+        return [evaluate_grid(config, paths, lstm, checkpoint, source, device)]
+    ev = config.evaluate
     problem = source.sample("test", 0, ev.problems, device)
-    rules: dict[str, tuple[Any, float | None]] = {}
-    for name in config.tune.optimizers:
-        if name not in tuned["optimizers"]:
-            raise MissingInputError(f"{paths.tuned(config)} has no learning rate for {name}")
-        lr = tuned["optimizers"][name]["lr"]
-        rules[name] = (make_baseline(name, lr), lr)
-    rules["LSTM"] = (lstm, None)
+    rules = _rules(tuned["optimizers"], config.tune.optimizers, lstm, paths.tuned(config))
     meta = provenance(
         paths.config_file, config.seed, profile=config.profile, checkpoint=str(checkpoint),
         problems=f"{ev.problems} test instances (split 'test')",
@@ -267,14 +263,26 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     return written
 
 
-def evaluate_grid(config: Config, paths: Paths, lstm: Any, checkpoint: Path) -> Path:
+def _rules(
+    tuned: dict[str, Any], names: list[str], lstm: LSTMOptimizer, where: Path | str
+) -> dict[str, tuple[Any, float | None]]:
+    """Each baseline at its tuned rate (``tuned[name]["lr"]``) and the LSTM, by legend name."""
+    rules: dict[str, tuple[Any, float | None]] = {}
+    for name in names:
+        if name not in tuned:
+            raise MissingInputError(f"{where} has no learning rate for {name}")
+        lr = tuned[name]["lr"]
+        rules[name] = (make_baseline(name, lr), lr)
+    rules["LSTM"] = (lstm, None)
+    return rules
+
+
+def evaluate_grid(
+    config: Config, paths: Paths, lstm: LSTMOptimizer, checkpoint: Path,
+    source: ProblemSource, device: torch.device,
+) -> Path:
     """Final loss of the LSTM and of baselines re-tuned per architecture, over the grid."""
     run_dir = paths.run_dir(config, "evaluate")
-    _ensure_writable(paths.data)
-    _ensure_writable(run_dir)
-    device = device_for(config)
-    lstm.to(device)
-    source = make_source(config)
     horizon, grid = config.meta.horizon, config.grid
     names = [*config.tune.optimizers, "LSTM"]
     panels = []
@@ -283,8 +291,9 @@ def evaluate_grid(config: Config, paths: Paths, lstm: Any, checkpoint: Path) -> 
     progress = tqdm(total=len(grid.layers) * len(grid.widths), desc="architectures", unit="net")
     try:
         for layers in grid.layers:
-            points: dict[str, dict[str, list]] = {
-                name: {"mean": [], "lo": [], "hi": [], "lr": []} for name in names
+            points: dict[str, dict[str, Any]] = {
+                name: {"mean": [], "lo": [], "hi": [], "lr": None if name == "LSTM" else []}
+                for name in names
             }
             for width in grid.widths:
                 hidden = [width] * layers
@@ -293,19 +302,18 @@ def evaluate_grid(config: Config, paths: Paths, lstm: Any, checkpoint: Path) -> 
                 val = arch_source.sample("val", 0, config.tune.problems, device)
                 test = arch_source.sample("test", 0, config.evaluate.problems, device)
                 tuned = tune_rules(val, config.tune.optimizers, config.tune.grid, horizon)
-                rules = {n: (make_baseline(n, tuned[n]["lr"]), tuned[n]["lr"]) for n in tuned}
-                rules["LSTM"] = (lstm, None)
+                rules = _rules(tuned, config.tune.optimizers, lstm, "the grid's tuning")
                 for name, curve in evaluate_rules(test, rules, horizon).items():
                     for key in ("mean", "lo", "hi"):
                         points[name][key].append(curve[key][-1])
-                    points[name]["lr"].append(curve["lr"])
+                    if name != "LSTM":
+                        points[name]["lr"].append(curve["lr"])
                     if curve["mean"][-1] is not None:
                         tracking.log_metrics(
                             loggers, {f"grid/{layers}x{width}/{name}": curve["mean"][-1]}, index
                         )
                 index += 1
                 progress.update()
-            points["LSTM"]["lr"] = None
             panels.append({"layers": layers, "widths": list(grid.widths), "curves": points})
         exit_code = 0
     finally:
