@@ -10,6 +10,7 @@ from pathlib import Path
 from repro.config import PROFILES, ConfigError, load
 
 COMMANDS = ("fit", "tune", "evaluate", "figure")
+PREEMPTED = 143  # 128 + SIGTERM: a scheduler may requeue the same command to resume
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     from repro import pipeline
     from repro.data.errors import DatasetError
     from repro.io import OutputError
-    from repro.meta.learner import CheckpointError
+    from repro.meta.learner import CheckpointError, MetaTrainingDiverged
+    from repro.meta.training import Preempted
 
     args, extra = _parser().parse_known_args(argv)
     try:
@@ -89,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except MetaTrainingDiverged as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except Preempted as error:
+        print(f"stopped: {error}", file=sys.stderr)
+        return PREEMPTED
     except KeyboardInterrupt:
         print("interrupted: nothing half-written was left behind", file=sys.stderr)
         return 130

@@ -60,7 +60,12 @@ class OptimizerConfig:
 
 @dataclass(frozen=True)
 class MetaConfig:
-    """Meta-training by truncated BPTT: ``steps`` truncations of ``unroll`` optimizee steps."""
+    """Meta-training by truncated BPTT: ``steps`` truncations of ``unroll`` optimizee steps.
+
+    ``checkpoint_every`` truncations a resumable checkpoint is written; a truncation whose
+    meta-loss or meta-gradient is not finite is skipped, and more than ``max_skips`` in a row
+    stop the run; ``clip_grad_norm`` > 0 clips the meta-gradient's norm (off in the paper).
+    """
 
     horizon: int = 100
     unroll: int = 20
@@ -69,6 +74,9 @@ class MetaConfig:
     second_order: bool = False
     val_every: int = 250
     val_problems: int = 100
+    checkpoint_every: int = 50
+    max_skips: int = 10
+    clip_grad_norm: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -124,12 +132,20 @@ class GridConfig:
 
 @dataclass(frozen=True)
 class TrainerConfig:
-    """Where and how meta-training runs; ``threads`` sets torch's CPU threads (0: its default)."""
+    """Where and how meta-training runs; ``threads`` sets torch's CPU threads (0: its default).
 
-    accelerator: str = "auto"
+    ``strategy``, ``devices`` and ``num_nodes`` go to Lightning's Trainer (``ddp`` for several
+    processes); ``resume`` continues an interrupted fit from its last checkpoint.
+    """
+
+    accelerator: Literal["auto", "cpu", "gpu", "cuda"] = "auto"
     devices: int | str = 1
+    num_nodes: int = 1
+    strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
     log_every: int = 10
     threads: int = 0
+    deterministic: bool = True
+    resume: bool = True
 
 
 @dataclass(frozen=True)
@@ -164,10 +180,11 @@ POSITIVE = {
     "meta.horizon", "meta.unroll", "meta.lr", "meta.val_every", "meta.val_problems",
     "tune.problems", "evaluate.problems", "evaluate.panels.steps", "evaluate.trace_coordinates",
     "trainer.log_every", "optimizer.output_scale", "grid.layers", "grid.widths",
+    "meta.checkpoint_every", "trainer.num_nodes",
 }
 NON_NEGATIVE = {
     "data.val_size", "problem.init_std", "meta.steps", "seed", "evaluate.trace_step",
-    "trainer.threads",
+    "trainer.threads", "meta.max_skips", "meta.clip_grad_norm",
 }
 
 
@@ -248,6 +265,9 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
 
 def _validate(config: Config) -> Config:
     meta = config.meta
+    devices = config.trainer.devices
+    if devices != "auto" and not (isinstance(devices, int) and devices > 0):
+        raise ConfigError(f"trainer.devices: expected a positive integer or auto, got {devices!r}")
     if meta.unroll > meta.horizon:
         raise ConfigError(
             f"meta.unroll ({meta.unroll}) is longer than meta.horizon ({meta.horizon}); "

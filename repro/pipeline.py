@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from tqdm import tqdm
 
 from repro import tracking
 from repro.config import Config
-from repro.io import OutputError, provenance, write_json
+from repro.io import OutputError, provenance, run_lock, write_json
 from repro.meta.evaluate import evaluate as evaluate_rules
 from repro.meta.evaluate import trace
 from repro.meta.learner import MetaLearner, export_optimizer, load_optimizer
@@ -22,6 +24,8 @@ from repro.meta.tune import tune as tune_rules
 from repro.optimizees import ProblemSource, make_family, make_source
 from repro.optimizers.hand import make_baseline
 from repro.optimizers.lstm import LSTMOptimizer
+
+T = TypeVar("T")
 
 
 class MissingInputError(FileNotFoundError):
@@ -84,46 +88,59 @@ def _ensure_writable(folder: Path) -> None:
         raise OutputError(f"cannot write to {folder}: {error.strerror or error}") from None
 
 
+def _holding_run_folder(command: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Run the decorated command with its run folder locked (see :func:`repro.io.run_lock`)."""
+
+    def decorate(function: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(function)
+        def held(config: Config, paths: Paths, *args: Any, **kwargs: Any) -> T:
+            run_dir = paths.run_dir(config, command)
+            _ensure_writable(run_dir)
+            with run_lock(run_dir):
+                return function(config, paths, *args, **kwargs)
+
+        return held
+
+    return decorate
+
+
+@_holding_run_folder("fit")
 def fit(config: Config, paths: Paths) -> Path:
-    """Meta-train the LSTM optimizer; export the best (by validation) phi; return its path."""
+    """Meta-train the LSTM optimizer; export the best (by validation) phi; return its path.
+
+    An interrupted fit of the same settings resumes from its last checkpoint; on SIGTERM the
+    fit writes that checkpoint and raises :class:`Preempted`.
+    """
     import lightning as L
-    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 
     from repro.data.problems import ProblemData
+    from repro.meta.training import Preempted, make_trainer, resume_from
 
     run_dir = paths.run_dir(config, "fit")
     _ensure_writable(run_dir)
     device_for(config)
     L.seed_everything(config.seed, workers=True, verbose=False)
+    resume = resume_from(config, run_dir)
     learner = MetaLearner(config, make_source(config))
     loggers = tracking.make_loggers(run_dir, f"{config.experiment}-fit", config.to_dict())
-    best = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="best", monitor="val/final_loss", mode="min",
-        save_top_k=1, save_last=True,
-    )
-    trainer = L.Trainer(
-        max_steps=config.meta.steps,
-        val_check_interval=config.meta.val_every,
-        check_val_every_n_epoch=None,
-        limit_val_batches=1,
-        num_sanity_val_steps=0,
-        inference_mode=False,
-        accelerator=config.trainer.accelerator,
-        devices=config.trainer.devices,
-        logger=loggers,
-        callbacks=[best, LearningRateMonitor(logging_interval="step")],
-        log_every_n_steps=config.trainer.log_every,
-        enable_model_summary=False,
-        default_root_dir=run_dir,
-    )
+    trainer, best, preemption = make_trainer(config, run_dir, loggers)
+    if resume is not None and trainer.is_global_zero:
+        print(f"resuming meta-training from {resume}")
+    if config.meta.clip_grad_norm and trainer.is_global_zero:
+        print(f"meta-gradient norm clipped at {config.meta.clip_grad_norm}")
     started = time.perf_counter()
     exit_code = 1
     try:
-        trainer.fit(learner, datamodule=ProblemData())
+        trainer.fit(learner, datamodule=ProblemData(), ckpt_path=resume)
         exit_code = 0
     finally:
         tracking.finish(loggers, exit_code)
     seconds = time.perf_counter() - started
+    if preemption.stopped_at is not None:
+        raise Preempted(
+            f"preempted after truncation {preemption.stopped_at}: checkpoint "
+            f"{preemption.last_path} written; run the same command again to resume"
+        )
     if not trainer.is_global_zero:
         return paths.checkpoint(config.experiment)
     selected = "final"
@@ -139,13 +156,18 @@ def fit(config: Config, paths: Paths) -> Path:
         selected=selected,
         val_final_loss=val_loss,
         meta_steps=int(trainer.global_step),
+        skipped_truncations=learner.skipped,
+        clip_grad_norm=config.meta.clip_grad_norm or None,
+        world_size=trainer.world_size,
+        resumed_from=str(resume) if resume else None,
         seconds=seconds,
-        seconds_per_truncation=seconds / max(int(trainer.global_step), 1),
+        seconds_per_truncation=seconds / max(learner.truncations_run, 1),
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         meta=provenance(paths.config_file, config.seed, profile=config.profile),
     )
 
 
+@_holding_run_folder("tune")
 def tune(config: Config, paths: Paths) -> Path:
     """Search each baseline's learning rate on validation problems; record it; return the file."""
     run_dir = paths.run_dir(config, "tune")
@@ -196,6 +218,7 @@ def _read_json(path: Path, hint: str) -> dict[str, Any]:
         raise MissingInputError(f"{path} is unreadable ({error}); {hint}") from None
 
 
+@_holding_run_folder("evaluate")
 def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> list[Path]:
     """Roll every optimizer over the test problems; write the curves and the LSTM trace."""
     checkpoint = checkpoint or paths.checkpoint(

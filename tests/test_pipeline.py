@@ -1,6 +1,7 @@
 """The whole quadratic pipeline (fit, tune, evaluate, figure) on a tiny configuration."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,26 @@ def test_wandb_offline_run_equals_csv_log(outputs):
     evaluated = tracking.read_offline_run(paths.run_dir(config, "evaluate"))
     curves = json.loads((paths.data / "figure4a.json").read_text())["curves"]
     assert [v for _, v in evaluated["evaluate/LSTM"]] == pytest.approx(curves["LSTM"]["mean"])
+
+
+def test_same_config_and_seed_give_identical_curves(outputs, tmp_path):
+    config, first, *_ = outputs
+    again = pipeline.Paths(runs=tmp_path / "runs", figures=tmp_path / "figures",
+                           config_file=QUADRATIC)
+    pipeline.fit(config, again)
+    pipeline.tune(config, again)
+    pipeline.evaluate(config, again)
+    for name in ("figure4a.json", "figure3.json", f"tuned_lr_{config.experiment}.json"):
+        a, b = (json.loads((p.data / name).read_text()) for p in (first, again))
+        a.pop("meta", None), b.pop("meta", None)
+        assert a == b, name
+
+
+def test_a_run_folder_is_held_by_one_run_at_a_time(tmp_path):
+    from repro.io import OutputError, run_lock
+
+    busy = pytest.raises(OutputError, match=f"in use by pid {os.getpid()}")
+    with run_lock(tmp_path), busy, run_lock(tmp_path):
+        pass
+    with run_lock(tmp_path):
+        pass

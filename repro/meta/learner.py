@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import torchmetrics
 
@@ -17,11 +19,19 @@ from repro.optimizers import make_lstm
 from repro.optimizers.lstm import LSTMOptimizer
 
 
+class MetaTrainingDiverged(RuntimeError):
+    """More truncations in a row than ``meta.max_skips`` had a non-finite meta-loss or gradient."""
+
+
 class MetaLearner(L.LightningModule):
     """Meta-trains an LSTMOptimizer on problems of the configured family by truncated BPTT.
 
-    Problems are resampled and all states reset every ``meta.horizon`` optimizee steps; theta,
+    A problem is sampled and all states reset every ``meta.horizon`` optimizee steps; theta,
     the optimizer state and the step counter are carried, detached, between truncations.
+    Under DDP each rank draws its own problems (rank r of R takes instances r, R + r, ...).
+    A truncation whose meta-loss or meta-gradient is not finite on any rank is skipped (no
+    meta-optimizer step) and its episode reset. Checkpoints hold the episode state and the
+    RNG states, so a resumed run continues exactly where it stopped.
     Validation rolls the current optimizer over fixed validation problems for the full horizon
     and logs their mean final loss, which selects the best checkpoint.
     """
@@ -34,36 +44,61 @@ class MetaLearner(L.LightningModule):
         self.optimizer_net = make_lstm(config.optimizer)
         self.val_final_loss = torchmetrics.MeanMetric()
         self.problem: Any = None
+        self.problem_index: int | None = None
         self.carry: Carry | None = None
+        self.episodes = 0
+        self.skipped = 0
+        self.skipped_in_row = 0
+        self.truncations_run = 0
+        self._loss: torch.Tensor | None = None
         self._val_problem: Any = None
 
-    @property
-    def truncations_per_episode(self) -> int:
-        """Number of truncations in one problem's horizon."""
-        return self.config.meta.horizon // self.config.meta.unroll
-
-    def _start_episode(self, episode: int) -> None:
-        index = episode * self.trainer.world_size + self.global_rank
+    def _sample(self, index: int) -> None:
         self.problem = self.source.sample("train", index, self.config.problem.batch, self.device)
+        self.problem_index = index
+
+    def _start_episode(self) -> None:
+        self._sample(self.episodes * self.trainer.world_size + self.global_rank)
+        self.episodes += 1
         self.carry = start(self.problem, self.optimizer_net)
 
     def training_step(self, batch: int, batch_idx: int) -> torch.Tensor:
-        """Unroll one truncation on the current problem and return its meta-loss.
-
-        The truncation's index is the number of meta-updates so far (no device sync).
-        """
-        index = self.global_step
-        if self.carry is None or index % self.truncations_per_episode == 0:
-            self._start_episode(index // self.truncations_per_episode)
+        """Unroll one truncation on the current problem and return its meta-loss."""
         meta = self.config.meta
+        if self.carry is None or self.carry.step >= meta.horizon:
+            self._start_episode()
+        elif self.problem is None:
+            self._sample(self.problem_index)
         losses, carry = unroll(
             self.problem, self.optimizer_net, self.carry, meta.unroll, meta.second_order
         )
         self.carry = truncate(carry)
         loss = meta_loss(losses)
+        self._loss = loss.detach()
+        self.truncations_run += 1
         self.log("train/meta_loss", loss, prog_bar=True)
         self.log("train/last_loss", carry.loss.mean())
         return loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Skip the meta-update (and reset the episode) when the truncation went non-finite."""
+        grads = [p.grad for p in self.optimizer_net.parameters() if p.grad is not None]
+        finite = torch.stack([torch.isfinite(self._loss)] + [g.isfinite().all() for g in grads])
+        if self.trainer.strategy.reduce_boolean_decision(bool(finite.all()), all=True):
+            self.skipped_in_row = 0
+        else:
+            for parameter in self.optimizer_net.parameters():
+                parameter.grad = None
+            self.carry = None
+            self.skipped += 1
+            self.skipped_in_row += 1
+            if self.skipped_in_row > self.config.meta.max_skips:
+                raise MetaTrainingDiverged(
+                    f"meta-training diverged: {self.skipped_in_row} truncations in a row had a "
+                    f"non-finite meta-loss or meta-gradient (meta.max_skips is "
+                    f"{self.config.meta.max_skips}); lower meta.lr or set meta.clip_grad_norm"
+                )
+        self.log("train/skipped", float(self.skipped))
 
     def validation_step(self, batch: int, batch_idx: int) -> None:
         """Mean final loss of the current optimizer over the validation problems."""
@@ -78,6 +113,72 @@ class MetaLearner(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """ADAM on phi, as in the paper."""
         return torch.optim.Adam(self.optimizer_net.parameters(), lr=self.config.meta.lr)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Add every rank's episode state, the skip counters and the RNG states."""
+        carry = None
+        if self.carry is not None:
+            carry = self.all_gather(
+                {"theta": self.carry.theta, "grad": self.carry.grad, "loss": self.carry.loss,
+                 "opt_state": dict(self.carry.opt_state)}
+            )
+        checkpoint["episode"] = {
+            "world_size": self.trainer.world_size,
+            "carry": carry,
+            "step": None if self.carry is None else self.carry.step,
+            "problem_index": self.all_gather(torch.tensor(self.problem_index or 0)),
+            "episodes": self.episodes,
+            "skipped": self.skipped,
+            "skipped_in_row": self.skipped_in_row,
+        }
+        checkpoint["rng"] = rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore what :meth:`on_save_checkpoint` added (episodes restart on a new world size)."""
+        episode = checkpoint["episode"]
+        self.episodes = episode["episodes"]
+        self.skipped = episode["skipped"]
+        self.skipped_in_row = episode["skipped_in_row"]
+        set_rng_states(checkpoint["rng"])
+        world = episode["world_size"]
+        if episode["carry"] is None or world != self.trainer.world_size:
+            self.carry = None
+            return
+
+        def mine(tensor: torch.Tensor) -> torch.Tensor:
+            return (tensor[self.global_rank] if world > 1 else tensor).to(self.device)
+
+        saved = episode["carry"]
+        self.carry = Carry(
+            mine(saved["theta"]),
+            {key: mine(value) for key, value in saved["opt_state"].items()},
+            mine(saved["grad"]),
+            mine(saved["loss"]),
+            episode["step"],
+        )
+        self.problem = None
+        self.problem_index = int(mine(episode["problem_index"]))
+
+
+def rng_states() -> dict[str, Any]:
+    """The states of Python's, NumPy's and torch's (CPU and CUDA) random generators."""
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    """Restore the generators from :func:`rng_states`."""
+    random.setstate(states["python"])
+    kind, keys, position, has_gauss, cached = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
 
 
 def export_optimizer(learner: MetaLearner, path: Path, **info: Any) -> Path:

@@ -15,13 +15,13 @@ def test_training_steps_carry_theta_and_reset_every_horizon(tmp_path):
     ])
     learner = MetaLearner(config, make_source(config))
     episodes = []
-    start_episode = learner._start_episode
+    sample = learner._sample
 
-    def record(episode):
-        episodes.append(episode)
-        start_episode(episode)
+    def record(index):
+        episodes.append(index)
+        sample(index)
 
-    learner._start_episode = record
+    learner._sample = record
     phi = [p.detach().clone() for p in learner.optimizer_net.parameters()]
     trainer = L.Trainer(
         max_steps=7, logger=False, enable_checkpointing=False, enable_progress_bar=False,
