@@ -37,7 +37,7 @@ def _status_cell(row: ClaimRow) -> str:
     return f'<td class="verdict {css}">{row.outcome.mark} {escape(status)}</td>'
 
 
-def claims_table(rows: list[ClaimRow]) -> str:
+def claims_table(rows: list[ClaimRow], table_id: str = "") -> str:
     """Every claim on every source: verdict, the numbers behind it, and whether it held before."""
     head = (
         "<tr><th>verdict</th><th>source</th><th>figure</th><th>claim (paper's tag)</th>"
@@ -55,7 +55,8 @@ def claims_table(rows: list[ClaimRow]) -> str:
             f"[{escape(claim.tag)}]</span></td><td>{escape(row.outcome.detail)}</td>"
             f"<td>{escape(before)}</td></tr>"
         )
-    return f'<table id="claims-table">{head}{"".join(body)}</table>'
+    ident = f' id="{escape(table_id)}"' if table_id else ""
+    return f'<table class="claims"{ident}>{head}{"".join(body)}</table>'
 
 
 def _number(value: float | None) -> str:
@@ -184,7 +185,7 @@ fail, {regressed} regressed since the record (<code>claims.json</code>); the res
 <nav><ul><li><a href="#claims">Claims</a></li><li><a href="#missing">Figures not made yet</a></li>
 {toc}</ul></nav>
 <h2 id="claims">Claims</h2>
-{claims_table(report.claims)}
+{claims_table(report.claims, "claims-table")}
 <h2 id="missing">Figures not made yet</h2>
 {missing_html(report)}
 {body}
