@@ -40,7 +40,7 @@ def _status_cell(row: ClaimRow) -> str:
 def claims_table(rows: list[ClaimRow], table_id: str = "") -> str:
     """Every claim on every source: verdict, the numbers behind it, and whether it held before."""
     head = (
-        "<tr><th>verdict</th><th>source</th><th>figure</th><th>claim (paper's tag)</th>"
+        "<tr><th>verdict</th><th>source</th><th>panel</th><th>claim (paper's tag)</th>"
         "<th>evidence</th><th>held before</th></tr>"
     )
     body = []
