@@ -81,9 +81,11 @@ class Report:
         return [(r.source.id, r.outcome) for r in self.claims if r.source is not None]
 
     def data_meta(self) -> dict[str, dict[str, Any]]:
-        """Every panel's provenance by ``source id:panel``."""
+        """The provenance of every panel a claim was checked on, by ``source id:panel``."""
         return {
-            f"{s.source.id}:{p.name}": p.meta for s in self.sections for p in s.panels if p.data
+            f"{r.source.id}:{r.outcome.claim.panel}":
+                (r.source.data(r.outcome.claim.panel) or {}).get("meta") or {}
+            for r in self.claims if r.source is not None
         }
 
 

@@ -89,7 +89,7 @@ def test_gate_records_outcomes_and_fails_on_a_regression(figures_root):
     assert code == 0 and "REGRESSED" not in text
     key = state.key("quick/fashion_mnist", "5a-lowest-at-100")
     recorded = state.load(record_file)
-    assert recorded[key]["status"] == HOLDS
+    assert recorded[key]["status"] == HOLDS and recorded[key]["data_commit"] == "abc1234"
     assert recorded[state.key("quick/fashion_mnist", "5b-lowest-at-100")]["status"] == FAILS
     assert not any(k.startswith("paper:") for k in recorded)  # the quick profile only
 
