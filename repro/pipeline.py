@@ -287,7 +287,10 @@ def evaluate_grid(
     config: Config, paths: Paths, lstm: LSTMOptimizer, checkpoint: Path,
     source: ProblemSource, device: torch.device, started: float | None = None,
 ) -> Path:
-    """Final loss of the LSTM and of baselines re-tuned per architecture, over the grid."""
+    """Final loss of the LSTM and of baselines re-tuned per architecture, over the grid.
+
+    ``started`` (a ``time.perf_counter()`` reading) is when the command began, for its wall time.
+    """
     run_dir = paths.run_dir(config, "evaluate")
     horizon, grid = config.meta.horizon, config.grid
     names = [*config.tune.optimizers, "LSTM"]
