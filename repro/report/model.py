@@ -136,8 +136,9 @@ def wall_time(meta: dict[str, Any]) -> str:
         return "not recorded"
     if not isinstance(wall, dict):
         wall = {"total": wall}
-    parts = [f"{k} {_duration(v)}" for k, v in wall.items() if v is not None]
-    return " · ".join(parts) or "not recorded"
+    return " · ".join(
+        f"{k} {'not recorded' if v is None else _duration(v)}" for k, v in wall.items()
+    )
 
 
 def _duration(seconds: float) -> str:

@@ -85,6 +85,9 @@ def test_page_shows_figures_paper_values_claims_and_provenance(figures_root):
     assert "<code>make figure7</code>" in text
     assert "No data here yet for figure4b, figure4c: <code>make figure4</code>" in text
     assert "fit 2 min 5 s · tune 9 s · evaluate 3 s" in text
+    assert model.wall_time({"wall_seconds": {"fit": 7500, "tune": None}}) == (
+        "fit 2 h 5 min · tune not recorded"
+    )
     assert "abc1234" in text and "seed" in text
 
 
