@@ -1,6 +1,7 @@
 # l2l-repro: every figure of the paper from one command. See README.md.
 #   make figure3 [PROFILE=paper|quick] [ARGS="--meta.lr 0.01"]
 #   make test | lint | figures | clean
+#   make report | claims | wandb-report
 PROFILE   ?= paper
 DATASET   ?= mnist
 DATA_ROOT ?= data
@@ -97,6 +98,17 @@ figure5: $(MFIG)/figure5.png
 figure6: $(MFIG)/figure6.png
 
 figures: figure3 figure4 figure5 figure6
+
+# ---- reports: the HTML page, the claims gate, the W&B report ---------------------------------
+# report: every figure under paper_figures/ (all profiles) in paper_figures/index.html.
+# claims: PROFILE's claims; exits 1 when one that held before (paper_figures/claims.json) fails.
+.PHONY: report claims wandb-report
+report: $(STAMP)
+	$(REPRO) report $(ARGS)
+claims: $(STAMP)
+	$(REPRO) claims --profile $(PROFILE) $(ARGS)
+wandb-report: $(STAMP)
+	$(REPRO) wandb-report $(ARGS)
 
 bench: $(STAMP)
 	PYTHONPATH=$(CURDIR) $(PY) -m bench $(ARGS)

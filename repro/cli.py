@@ -1,4 +1,5 @@
-"""Command line: ``python -m repro {fit,tune,evaluate,figure} --config FILE [--key.sub VALUE]``."""
+"""Command line: ``python -m repro {fit,tune,evaluate,figure} --config FILE [--key.sub VALUE]``,
+and ``python -m repro {report,claims,wandb-report}`` over the figures folder."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from repro.config import PROFILES, ConfigError, load
 
 COMMANDS = ("fit", "tune", "evaluate", "figure")
 PREEMPTED = 143  # 128 + SIGTERM: a scheduler may requeue the same command to resume
+REPORT_COMMANDS = ("report", "claims", "wandb-report")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,14 +21,46 @@ def _parser() -> argparse.ArgumentParser:
         description="Learning to learn by gradient descent by gradient descent: reproduction.",
         epilog="Any config value can be overridden as --section.key VALUE, e.g. --meta.lr 0.01.",
     )
-    parser.add_argument("command", choices=COMMANDS)
+    parser.add_argument("command", choices=COMMANDS + REPORT_COMMANDS)
     parser.add_argument("name", nargs="?", help="figure name (for 'figure'), e.g. figure4a")
     parser.add_argument("--config", type=Path, help="experiment YAML, e.g. experiments/x.yaml")
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "paper"), help="paper|quick")
     parser.add_argument("--runs-dir", type=Path, help="default runs/<profile>")
     parser.add_argument("--figures-dir", type=Path, help="default paper_figures[/<profile>]")
     parser.add_argument("--checkpoint", type=Path, help="optimizer checkpoint for 'evaluate'")
+    parser.add_argument("--out", type=Path, help="'report': the page (<figures>/index.html)")
+    parser.add_argument(
+        "--accept", action="store_true", help="'claims': record regressions as the new outcomes"
+    )
+    parser.add_argument("--entity", help="'wandb-report': W&B entity (default: your default)")
     return parser
+
+
+def _report_command(args: argparse.Namespace, extra: list[str]) -> int:
+    """``report``, ``claims`` or ``wandb-report`` over the figures folder (paper_figures)."""
+    from repro.io import OutputError
+    from repro.report import html, model, terminal
+
+    root = args.figures_dir or Path("paper_figures")
+    try:
+        if extra:
+            raise ConfigError(f"unexpected argument {extra[0]!r} for '{args.command}'")
+        if args.command == "report":
+            out = html.write(model.build(root), args.out or root / "index.html")
+            print(f"report written to {out}")
+            return 0
+        if args.command == "claims":
+            text, code = terminal.gate(
+                model.build(root, profile=args.profile), root / "claims.json", args.accept
+            )
+            print(text)
+            return code
+        from repro.report import wandb_report
+
+        return wandb_report.publish(model.build(root), args.runs_dir or Path("runs"), args.entity)
+    except (ConfigError, OutputError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 def _overrides(extra: list[str]) -> list[str]:
@@ -50,13 +84,16 @@ def _overrides(extra: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; a bad input ends with a one-line ``error:`` message and exit code 2."""
+    args, extra = _parser().parse_known_args(argv)
+    if args.command in REPORT_COMMANDS:
+        return _report_command(args, extra)
+
     from repro import pipeline
     from repro.data.errors import DatasetError
     from repro.io import OutputError
     from repro.meta.learner import CheckpointError, MetaTrainingDiverged
     from repro.meta.training import Preempted
 
-    args, extra = _parser().parse_known_args(argv)
     try:
         if args.profile not in PROFILES:
             raise ConfigError(

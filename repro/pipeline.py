@@ -173,6 +173,7 @@ def tune(config: Config, paths: Paths) -> Path:
     run_dir = paths.run_dir(config, "tune")
     _ensure_writable(paths.data)
     _ensure_writable(run_dir)
+    started = time.perf_counter()
     device = device_for(config)
     problem = make_source(config).sample("val", 0, config.tune.problems, device)
     loggers = tracking.make_loggers(run_dir, f"{config.experiment}-tune", config.to_dict())
@@ -204,7 +205,10 @@ def tune(config: Config, paths: Paths) -> Path:
             "steps": config.meta.horizon,
             "grid": config.tune.grid,
             "optimizers": results,
-            "meta": provenance(paths.config_file, config.seed, profile=config.profile),
+            "meta": provenance(
+                paths.config_file, config.seed, profile=config.profile,
+                wall_seconds=round(time.perf_counter() - started, 1),
+            ),
         },
     )
 
@@ -224,6 +228,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     checkpoint = checkpoint or paths.checkpoint(
         config.evaluate.optimizer_from or config.experiment
     )
+    started = time.perf_counter()
     lstm = load_optimizer(checkpoint, config.optimizer)
     grid = bool(config.grid.layers)
     tuned = None if grid else _read_json(paths.tuned(config), "run 'python -m repro tune' first")
@@ -234,14 +239,14 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     lstm.to(device)
     source = make_source(config)
     if grid:
-        return [evaluate_grid(config, paths, lstm, checkpoint, source, device)]
+        return [evaluate_grid(config, paths, lstm, checkpoint, source, device, started)]
     ev = config.evaluate
     problem = source.sample("test", 0, ev.problems, device)
     rules = _rules(tuned["optimizers"], config.tune.optimizers, lstm, paths.tuned(config))
     meta = provenance(
         paths.config_file, config.seed, profile=config.profile, checkpoint=str(checkpoint),
         problems=f"{ev.problems} test instances (split 'test')",
-        **({"dataset": config.data.name} if config.data.name != "none" else {}),
+        dataset=_dataset(config),
     )
     loggers = tracking.make_loggers(run_dir, f"{config.experiment}-evaluate", config.to_dict())
     exit_code = 1
@@ -258,6 +263,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
         exit_code = 0
     finally:
         tracking.finish(loggers, exit_code)
+    meta["wall_seconds"] = _wall_seconds(checkpoint, tuned, started)
     written = [
         write_json(
             paths.data / f"{panel.name}.json",
@@ -302,9 +308,12 @@ def _rules(
 
 def evaluate_grid(
     config: Config, paths: Paths, lstm: LSTMOptimizer, checkpoint: Path,
-    source: ProblemSource, device: torch.device,
+    source: ProblemSource, device: torch.device, started: float | None = None,
 ) -> Path:
-    """Final loss of the LSTM and of baselines re-tuned per architecture, over the grid."""
+    """Final loss of the LSTM and of baselines re-tuned per architecture, over the grid.
+
+    ``started`` (a ``time.perf_counter()`` reading) is when the command began, for its wall time.
+    """
     run_dir = paths.run_dir(config, "evaluate")
     horizon, grid = config.meta.horizon, config.grid
     names = [*config.tune.optimizers, "LSTM"]
@@ -343,6 +352,7 @@ def evaluate_grid(
         progress.close()
         tracking.finish(loggers, exit_code)
     trained = config.problem.hidden
+    wall = _wall_seconds(checkpoint, None, time.perf_counter() if started is None else started)
     return write_json(
         paths.data / f"{grid.figure}.json",
         {
@@ -354,9 +364,32 @@ def evaluate_grid(
                 paths.config_file, config.seed, profile=config.profile,
                 checkpoint=str(checkpoint), dataset=config.data.name,
                 problems=f"{config.evaluate.problems} test instances per architecture",
+                wall_seconds=wall,
             ),
         },
     )
+
+
+def _dataset(config: Config) -> str:
+    """The data an experiment's optimizees fit: the dataset's name, or ``synthetic``."""
+    return config.data.name if config.data.name != "none" else "synthetic"
+
+
+def _wall_seconds(
+    checkpoint: Path, tuned: dict[str, Any] | None, started: float
+) -> dict[str, float | None]:
+    """Wall-clock seconds of the runs behind a data file: meta-training (from the checkpoint),
+    the baselines' tuning (from its record) and this evaluation (since ``started``)."""
+    try:
+        fit_seconds = torch.load(checkpoint, map_location="cpu", weights_only=True).get("seconds")
+    except (OSError, RuntimeError, AttributeError):
+        fit_seconds = None
+    tune_seconds = ((tuned or {}).get("meta") or {}).get("wall_seconds")
+    return {
+        "fit": None if fit_seconds is None else round(float(fit_seconds), 1),
+        "tune": tune_seconds,
+        "evaluate": round(time.perf_counter() - started, 1),
+    }
 
 
 def _title(title: str, config: Config) -> str:

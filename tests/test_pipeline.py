@@ -64,6 +64,9 @@ def test_curves_follow_the_data_contract(outputs):
         assert all(lo <= m <= hi for lo, m, hi in bands)
         assert (curve["lr"] is None) == (name == "LSTM")
     assert {"config", "seed", "checkpoint", "commit", "created"} <= set(curves["meta"])
+    assert curves["meta"]["dataset"] == "synthetic"
+    wall = curves["meta"]["wall_seconds"]
+    assert set(wall) == {"fit", "tune", "evaluate"} and all(v > 0 for v in wall.values())
     trace = json.loads((paths.data / "figure3.json").read_text())
     assert trace["step"] == 3 and len(trace["coordinates"]) == 4
     for coord in trace["coordinates"]:

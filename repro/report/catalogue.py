@@ -1,0 +1,129 @@
+"""The paper's figures (paper.md §3) and where the suite writes each one.
+
+A *source* is one folder of outputs, ``paper_figures[/<profile>][/<dataset>]``, holding figure
+images and a ``data/`` folder of curves JSON. A figure is present in a source when its image
+(or the image of one of its panels) is there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from repro.config import PROFILES
+
+DATASET_FOLDERS = ("fashion_mnist",)
+"""Sub-folders that hold an MNIST-format experiment run on another dataset (``DATASET=...``)."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of the paper: its panels' data names and the make target that draws it."""
+
+    name: str
+    title: str
+    panels: tuple[str, ...]
+    target: str
+    needs: str = ""
+
+    def make_command(self, profile: str = "paper", dataset: str = "mnist") -> str:
+        """The command that makes this figure for ``profile`` and ``dataset``."""
+        words = ["make", self.target]
+        if profile != "paper":
+            words.append(f"PROFILE={profile}")
+        if dataset not in ("mnist", "synthetic") and self.needs.startswith("MNIST"):
+            words.append(f"DATASET={dataset}")
+        return " ".join(words)
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("figure3", "Figure 3: one step of the LSTM optimizer", ("figure3",), "figure3"),
+    Figure(
+        "figure4", "Figure 4: quadratics and the MNIST base network (100 and 200 steps)",
+        ("figure4a", "figure4b", "figure4c"), "figure4",
+        "MNIST-format data for panels b and c (DATA_ROOT, or DATASET=fashion_mnist)",
+    ),
+    Figure(
+        "figure5", "Figure 5: MNIST variants (40 units, 2 layers, ReLU)",
+        ("figure5a", "figure5b", "figure5c"), "figure5", "MNIST-format data",
+    ),
+    Figure(
+        "figure6", "Figure 6: final MNIST loss across optimizee architectures", ("figure6",),
+        "figure6", "MNIST-format data",
+    ),
+    Figure(
+        "figure7", "Figure 7: CIFAR-10, CIFAR-5, CIFAR-2 and LSTM-sub",
+        ("figure7a", "figure7b", "figure7c"), "figure7", "CIFAR-10 data",
+    ),
+    Figure("figure8", "Figure 8: Neural Art curves", ("figure8a", "figure8b"), "figure8"),
+    Figure("figure9", "Figure 9: Neural Art images", ("figure9",), "figure9"),
+    Figure(
+        "figure10", "Figure 10: the LSTM's proposed updates along a trajectory", ("figure10",),
+        "figure10",
+    ),
+    Figure("figure11", "Figure 11: update against gradient (1)", ("figure11",), "figure11"),
+    Figure("figure12", "Figure 12: update against gradient (2)", ("figure12",), "figure12"),
+    Figure("figure13", "Figure 13: update against gradient (3)", ("figure13",), "figure13"),
+)
+
+BY_NAME = {figure.name: figure for figure in FIGURES}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One folder of outputs: its profile and dataset folder name."""
+
+    folder: Path
+    profile: str
+    dataset: str
+
+    @property
+    def id(self) -> str:
+        """``paper``, ``paper/fashion_mnist``, ``quick``, ``quick/fashion_mnist``, ..."""
+        return self.profile if self.dataset == "mnist" else f"{self.profile}/{self.dataset}"
+
+    @property
+    def label(self) -> str:
+        """A heading for the source, e.g. ``quick profile, Fashion-MNIST``."""
+        names = {"mnist": "MNIST and quadratics", "fashion_mnist": "Fashion-MNIST"}
+        return f"{self.profile} profile, {names.get(self.dataset, self.dataset)}"
+
+    def data(self, panel: str) -> dict[str, Any] | None:
+        """The curves JSON of ``panel``, or None when absent or unreadable."""
+        path = self.folder / "data" / f"{panel}.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def images(self, figure: Figure) -> list[Path]:
+        """The figure's whole image when there is one, else the images of its panels."""
+        whole = self.folder / f"{figure.name}.png"
+        if whole.is_file():
+            return [whole]
+        return [p for p in (self.folder / f"{n}.png" for n in figure.panels) if p.is_file()]
+
+    def present(self) -> list[Figure]:
+        """The figures with at least one image in this source, in the paper's order."""
+        return [figure for figure in FIGURES if self.images(figure)]
+
+
+def sources(root: Path) -> list[Source]:
+    """Every output folder under ``root`` (``paper_figures``): the paper profile first."""
+    root = Path(root)
+    found = []
+    for profile in PROFILES:
+        base = root if profile == "paper" else root / profile
+        for dataset in ("mnist", *DATASET_FOLDERS):
+            folder = base if dataset == "mnist" else base / dataset
+            if (folder / "data").is_dir() or any(folder.glob("figure*.png")):
+                found.append(Source(folder, profile, dataset))
+    return found
+
+
+def missing(all_sources: list[Source], profile: str = "paper") -> list[Figure]:
+    """The paper's figures that no source of ``profile`` has an image of."""
+    have = {f.name for s in all_sources if s.profile == profile for f in s.present()}
+    return [figure for figure in FIGURES if figure.name not in have]

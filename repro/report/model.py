@@ -1,0 +1,173 @@
+"""What the reports show, built once from the figures folder and read by every renderer.
+
+The HTML page, the terminal's claims table and the W&B report all render one :class:`Report`:
+its sections (one per figure present in a source), the claims' outcomes, and the figures still
+missing with the command that makes each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repro.report import reference, state
+from repro.report.catalogue import BY_NAME, Figure, Source, missing, sources
+from repro.report.claims import CLAIMS, FAILS, HOLDS, NO_DATA, Outcome, check
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of a figure in one source: its data, the paper beside it, its claims."""
+
+    name: str
+    data: dict[str, Any] | None
+    comparison: reference.Comparison | None
+    outcomes: list[Outcome]
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The data file's provenance block (empty without data)."""
+        return (self.data or {}).get("meta") or {}
+
+
+@dataclass(frozen=True)
+class Section:
+    """One figure present in one source."""
+
+    figure: Figure
+    source: Source
+    images: list[Path]
+    panels: list[Panel]
+
+    @property
+    def heading(self) -> str:
+        """The section's title, the same in every renderer."""
+        return f"{self.figure.title} ({self.source.label})"
+
+    @property
+    def anchor(self) -> str:
+        """An id for links: ``paper-figure4``, ``quick-fashion_mnist-figure5``."""
+        return f"{self.source.id.replace('/', '-')}-{self.figure.name}"
+
+    @property
+    def missing_panels(self) -> list[str]:
+        """Panels of the figure with no data in this source."""
+        return [p.name for p in self.panels if p.data is None]
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    """One claim on one source (``source`` None: no source has the panel's data)."""
+
+    source: Source | None
+    outcome: Outcome
+    held_before: bool
+    regressed: bool
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the reports show."""
+
+    root: Path
+    sections: list[Section]
+    claims: list[ClaimRow]
+    missing: list[Figure]
+    sources: list[Source] = field(default_factory=list)
+
+    def results(self) -> list[tuple[str, Outcome]]:
+        """(source id, outcome) for every claim evaluated on data."""
+        return [(r.source.id, r.outcome) for r in self.claims if r.source is not None]
+
+    def data_meta(self) -> dict[str, dict[str, Any]]:
+        """The provenance of every panel a claim was checked on, by ``source id:panel``."""
+        return {
+            f"{r.source.id}:{r.outcome.claim.panel}":
+                (r.source.data(r.outcome.claim.panel) or {}).get("meta") or {}
+            for r in self.claims if r.source is not None
+        }
+
+
+def _panel(source: Source, name: str, refs: dict[str, Any]) -> Panel:
+    data = source.data(name)
+    comparison = reference.compare(name, refs, data) if name in refs and data else None
+    outcomes = [check(c, data) for c in CLAIMS if c.panel == name] if data else []
+    return Panel(name, data, comparison, outcomes)
+
+
+def build(
+    root: Path, reference_file: Path | None = None, claims_file: Path | None = None,
+    profile: str | None = None,
+) -> Report:
+    """The report of the figures under ``root`` (only ``profile``'s sources if given)."""
+    root = Path(root)
+    refs = reference.load(reference_file or root / "reference.yaml")
+    record = state.load(claims_file or root / "claims.json")
+    found = [s for s in sources(root) if profile is None or s.profile == profile]
+    sections = [
+        Section(figure, source, source.images(figure),
+                [_panel(source, p, refs) for p in figure.panels])
+        for source in found
+        for figure in source.present()
+    ]
+    rows: list[ClaimRow] = []
+    for source in found:
+        for claim in CLAIMS:
+            data = source.data(claim.panel)
+            if data is None:
+                continue
+            outcome = check(claim, data)
+            before = record.get(state.key(source.id, claim.id), {}).get("status") == HOLDS
+            rows.append(ClaimRow(source, outcome, before, before and outcome.status == FAILS))
+    checked = {row.outcome.claim.id for row in rows}
+    rows += [
+        ClaimRow(None, Outcome(c, NO_DATA, f"no {c.panel}.json yet: "
+                               f"{BY_NAME[c.figure].make_command()}"), False, False)
+        for c in CLAIMS if c.id not in checked
+    ]
+    return Report(root, sections, rows, missing(found, profile or "paper"), found)
+
+
+def wall_time(meta: dict[str, Any]) -> str:
+    """``fit 4 min 3 s · tune 12 s · evaluate 20 s`` from ``meta.wall_seconds``."""
+    wall = meta.get("wall_seconds")
+    if not wall:
+        return "not recorded"
+    if not isinstance(wall, dict):
+        wall = {"total": wall}
+    return " · ".join(
+        f"{k} {'not recorded' if v is None else _duration(v)}" for k, v in wall.items()
+    )
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(float(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def _dataset_of(meta: dict[str, Any], source: Source) -> str:
+    """Where older data files did not record it: quadratics are synthetic."""
+    return "synthetic" if "quadratic" in str(meta.get("config", "")) else source.dataset
+
+
+def provenance(panel: Panel, source: Source) -> dict[str, str]:
+    """The facts behind a panel's data, as label → text."""
+    meta = panel.meta
+    data = panel.data or {}
+    return {
+        "profile": str(data.get("profile", meta.get("profile", source.profile))),
+        "dataset": str(meta.get("dataset") or _dataset_of(meta, source)),
+        "encoder": str(meta.get("encoder") or "—"),
+        "seed": str(meta.get("seed", "—")),
+        "commit": str(meta.get("commit", "—")),
+        "wall time": wall_time(meta),
+        "test problems": str(meta.get("problems", "—")),
+        "config": str(meta.get("config", "—")),
+        "created": str(meta.get("created", "—")),
+    }
+

@@ -1,0 +1,79 @@
+"""The claims' recorded outcomes (``paper_figures/claims.json``): the regression gate's memory.
+
+A claim *held before* on a source when the record says it held there. A later check on that
+source's data that finds it failing is a regression. The record is a ratchet: outcomes seen for
+the first time and claims that newly hold are recorded; a regression is recorded only when the
+user accepts it (``accept=True``). A claim with no data now is not checked and keeps its record.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from repro.io import write_json
+from repro.report.claims import FAILS, HOLDS, NO_DATA, Outcome
+
+RULE = (
+    "A claim held before on a source when this file records it as holding there; "
+    "'make claims' fails when such a claim now fails on that source's data. New outcomes and "
+    "newly holding claims are recorded; a regression only with 'make claims ARGS=--accept'."
+)
+
+
+def key(source_id: str, claim_id: str) -> str:
+    """The record's key of one claim on one source, e.g. ``paper:4a-lowest-at-100``."""
+    return f"{source_id}:{claim_id}"
+
+
+def load(path: Path) -> dict[str, dict[str, Any]]:
+    """The recorded outcomes by key; empty when there is no record yet."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text()).get("claims", {})
+
+
+def regressions(
+    record: dict[str, dict[str, Any]], results: list[tuple[str, Outcome]]
+) -> list[tuple[str, Outcome]]:
+    """The (source id, outcome) pairs that held before and fail now."""
+    return [
+        (source_id, outcome)
+        for source_id, outcome in results
+        if outcome.status == FAILS
+        and record.get(key(source_id, outcome.claim.id), {}).get("status") == HOLDS
+    ]
+
+
+def updated(
+    record: dict[str, dict[str, Any]],
+    results: list[tuple[str, Outcome]],
+    data_meta: dict[str, dict[str, Any]],
+    accept: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """The record after this check (see the module's rule); ``data_meta`` by source:panel."""
+    new = dict(record)
+    for source_id, outcome in results:
+        if outcome.status == NO_DATA:
+            continue
+        k = key(source_id, outcome.claim.id)
+        before = record.get(k, {}).get("status")
+        if before == HOLDS and outcome.status == FAILS and not accept:
+            continue
+        meta = data_meta.get(f"{source_id}:{outcome.claim.panel}", {})
+        entry = {
+            "status": outcome.status,
+            "detail": outcome.detail,
+            "data_commit": meta.get("commit"),
+            "data_created": meta.get("created"),
+        }
+        if record.get(k) != entry and (before != outcome.status or accept):
+            new[k] = entry
+    return new
+
+
+def save(path: Path, record: dict[str, dict[str, Any]]) -> Path:
+    """Write the record with its rule, keys sorted."""
+    return write_json(path, {"rule": RULE, "claims": dict(sorted(record.items()))})

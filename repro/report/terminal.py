@@ -1,0 +1,61 @@
+"""The claims table in the terminal, and the regression gate behind ``make claims``."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+from repro.report import state
+from repro.report.claims import FAILS, HOLDS
+from repro.report.model import ClaimRow, Report
+
+
+def table(rows: list[ClaimRow], width: int | None = None) -> str:
+    """The claims as fixed-width text: verdict, source, panel, claim and evidence."""
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    sources = [r.source.id if r.source else "—" for r in rows]
+    src_w = max([len("source"), *map(len, sources)])
+    text_w = max(30, (width - src_w - 24) // 2)
+    lines = [f"{'':2} {'source':<{src_w}}  {'panel':<9} {'claim':<{text_w}}  evidence"]
+    for row, source in zip(rows, sources, strict=True):
+        claim = row.outcome.claim
+        flag = "  << REGRESSED: held before" if row.regressed else ""
+        text = textwrap.wrap(f"{claim.text} [{claim.tag}]", text_w) or [""]
+        lines.append(
+            f"{row.outcome.mark:2} {source:<{src_w}}  {claim.panel:<9} {text[0]:<{text_w}}  "
+            f"{row.outcome.detail}{flag}"
+        )
+        lines += [f"{'':2} {'':<{src_w}}  {'':<9} {more}" for more in text[1:]]
+    return "\n".join(lines)
+
+
+def gate(report: Report, record_file: Path, accept: bool = False) -> tuple[str, int]:
+    """The claims table and a summary; exit code 1 when a claim that held before now fails.
+
+    Updates ``record_file`` by the ratchet rule of :mod:`repro.report.state`.
+    """
+    record = state.load(record_file)
+    results = report.results()
+    regressed = state.regressions(record, results)
+    new = state.updated(record, results, report.data_meta(), accept)
+    if new != record:
+        state.save(record_file, new)
+    held = sum(r.outcome.status == HOLDS for r in report.claims)
+    failed = sum(r.outcome.status == FAILS for r in report.claims)
+    lines = [
+        table(report.claims),
+        "",
+        f"{held} hold, {failed} fail, {len(report.claims) - held - failed} without data; "
+        f"record: {record_file}",
+    ]
+    if regressed and not accept:
+        lines.append(
+            f"{len(regressed)} claim(s) held before and fail now: "
+            + ", ".join(f"{s}:{o.claim.id}" for s, o in regressed)
+            + ". Fix the regression, or record it with 'make claims ARGS=--accept'."
+        )
+        return "\n".join(lines), 1
+    if regressed:
+        lines.append(f"accepted {len(regressed)} regression(s) into {record_file}")
+    return "\n".join(lines), 0
