@@ -88,6 +88,13 @@ def save_torch(path: Path, obj: Any) -> Path:
     return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
+def brief(error: BaseException, limit: int = 120) -> str:
+    """``error`` as one short line: its type and the first line of its message."""
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def commit() -> str:
     """The current git commit of the suite (with ``+dirty`` if modified), or ``unknown``."""
     root = Path(__file__).resolve().parents[1]

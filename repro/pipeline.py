@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from repro import tracking
 from repro.config import Config
-from repro.io import OutputError, provenance, run_lock, write_json
+from repro.io import OutputError, brief, provenance, run_lock, write_json
 from repro.meta.evaluate import evaluate as evaluate_rules
 from repro.meta.evaluate import trace
 from repro.meta.learner import MetaLearner, export_optimizer, load_optimizer
@@ -219,7 +219,7 @@ def _read_json(path: Path, hint: str) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
-        raise MissingInputError(f"{path} is unreadable ({error}); {hint}") from None
+        raise MissingInputError(f"{path} is unreadable ({brief(error)}); {hint}") from None
 
 
 @_holding_run_folder("evaluate")

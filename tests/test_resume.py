@@ -14,9 +14,9 @@ from repro.cli import PREEMPTED
 from tests.test_config import QUADRATIC
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = 60
+STEPS = 150
 ARGS = [
-    "--problem.batch", "4", "--meta.horizon", "20", "--meta.unroll", "5",
+    "--problem.batch", "64", "--meta.horizon", "20", "--meta.unroll", "5",
     "--meta.steps", str(STEPS), "--meta.val_every", "15", "--meta.val_problems", "4",
     "--meta.checkpoint_every", "4", "--optimizer.hidden", "6", "--trainer.threads", "1",
     "--trainer.log_every", "5",

@@ -12,7 +12,7 @@ import torch
 import torchmetrics
 
 from repro.config import Config, OptimizerConfig
-from repro.io import save_torch
+from repro.io import brief, save_torch
 from repro.meta.unroll import Carry, meta_loss, rollout, start, truncate, unroll
 from repro.optimizees import ProblemSource
 from repro.optimizers import make_lstm
@@ -208,7 +208,7 @@ def load_optimizer(path: Path, expected: OptimizerConfig | None = None) -> LSTMO
         state = payload["state_dict"]
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line error
         raise CheckpointError(
-            f"checkpoint {path} is not a readable optimizer checkpoint ({error})"
+            f"checkpoint {path} is not a readable optimizer checkpoint ({brief(error)})"
         ) from None
     diff = [
         f"optimizer.{k}={getattr(settings, k)!r} (config: {getattr(expected, k)!r})"

@@ -11,7 +11,7 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from repro.config import Config
-from repro.io import save_torch
+from repro.io import brief, save_torch
 from repro.meta.learner import CheckpointError
 
 # Settings that may change between an interrupted run and its resumption.
@@ -72,7 +72,7 @@ def resume_from(config: Config, run_dir: Path) -> Path | None:
         saved = saved["config"]
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line error
         raise CheckpointError(
-            f"cannot resume from {last}: unreadable checkpoint ({error})"
+            f"cannot resume from {last}: unreadable checkpoint ({brief(error)})"
         ) from None
     mine = _flatten(config.to_dict())
     theirs = _flatten(saved)

@@ -1,0 +1,180 @@
+"""Bad inputs tried through the command line, and what each returns.
+
+Each case prepares its inputs in a fresh folder and gives the command's arguments; the test
+(``tests/test_reliability.py``) runs them and ``python -m tests.reliability_cases`` prints the
+table kept in ``docs/reliability.md`` from real runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import pathlib
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import torch
+
+from repro import cli
+from repro.data.idx import write_idx
+
+ROOT = Path(__file__).resolve().parents[1]
+QUADRATIC = str(ROOT / "experiments" / "quadratic.yaml")
+MNIST = str(ROOT / "experiments" / "mnist.yaml")
+TINY = ["--problem.batch", "2", "--meta.steps", "2", "--meta.horizon", "10", "--meta.unroll",
+        "5", "--meta.val_every", "100", "--tune.problems", "2", "--tune.grid", "[0.1]",
+        "--optimizer.hidden", "4"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: ``prepare(folder, patches)`` returns the command-line arguments."""
+
+    what: str
+    prepare: Callable[[Path, contextlib.ExitStack], list[str]]
+    message: str
+    exit_code: int = 2
+
+
+def _out(folder: Path) -> list[str]:
+    return ["--runs-dir", str(folder / "runs"), "--figures-dir", str(folder / "figures")]
+
+
+def _config(folder: Path, text: str) -> str:
+    path = folder / "bad.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def _fit(folder: Path, *extra: str) -> list[str]:
+    return ["fit", "--config", QUADRATIC, "--profile", "quick", *_out(folder), *extra]
+
+
+def _truncated_mnist(folder: Path) -> str:
+    raw = folder / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    images = torch.zeros(10, 28, 28, dtype=torch.uint8)
+    labels = torch.zeros(10, dtype=torch.uint8)
+    for split in ("train", "t10k"):
+        write_idx(raw / f"{split}-images-idx3-ubyte", images)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
+    path = raw / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-100])
+    return str(folder / "data")
+
+
+def _small_checkpoint(folder: Path, _: contextlib.ExitStack) -> list[str]:
+    runs = folder / "other"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        cli.main(["fit", "--config", QUADRATIC, "--profile", "quick", "--runs-dir", str(runs),
+                  "--figures-dir", str(folder / "other_figures"), *TINY])
+    return ["evaluate", "--config", QUADRATIC, "--profile", "quick", *_out(folder),
+            "--checkpoint", str(runs / "quadratic" / "optimizer.ckpt")]
+
+
+def _resume_other_settings(folder: Path, _: contextlib.ExitStack) -> list[str]:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        cli.main(_fit(folder, *TINY, "--meta.checkpoint_every", "1"))
+    return _fit(folder, *TINY, "--meta.lr", "0.5")
+
+
+def _disk_full(folder: Path, patches: contextlib.ExitStack) -> list[str]:
+    write_text = pathlib.Path.write_text
+
+    def full(self: Path, *args: object, **kwargs: object) -> int:
+        if self.name.endswith(".tmp"):
+            write_text(self, "{half", encoding="utf-8")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_text(self, *args, **kwargs)
+
+    patches.enter_context(mock.patch.object(pathlib.Path, "write_text", full))
+    return ["tune", "--config", QUADRATIC, "--profile", "quick", *_out(folder), *TINY]
+
+
+def _busy(folder: Path, patches: contextlib.ExitStack) -> list[str]:
+    from repro.io import run_lock
+
+    run_dir = folder / "runs" / "quadratic" / "tune"
+    run_dir.mkdir(parents=True)
+    patches.enter_context(run_lock(run_dir))
+    return ["tune", "--config", QUADRATIC, "--profile", "quick", *_out(folder), *TINY]
+
+
+CASES = [
+    Case("config file missing", lambda f, _: _fit(f) + ["--config", str(f / "nope.yaml")],
+         r"config file .*nope\.yaml does not exist"),
+    Case("config not YAML", lambda f, _: _fit(f) + ["--config", _config(f, "meta: [1,\n")],
+         r"is not valid YAML \(line \d+\)"),
+    Case("unknown key", lambda f, _: _fit(f, "--meta.learning_rate", "0.1"),
+         r"unknown key 'meta\.learning_rate'; allowed under meta: horizon, unroll"),
+    Case("wrong type", lambda f, _: _fit(f, "--meta.lr", "fast"),
+         r"meta\.lr: expected a number, got 'fast'"),
+    Case("negative count", lambda f, _: _fit(f, "--meta.steps", "-5"),
+         r"meta\.steps: must be zero or more, got -5"),
+    Case("value not in the allowed set",
+         lambda f, _: _fit(f, "--optimizer.preprocessing", "sqrt"),
+         r"optimizer\.preprocessing: 'sqrt' is not allowed; choose one of none, logsign"),
+    Case("unroll longer than horizon", lambda f, _: _fit(f, "--meta.unroll", "200"),
+         r"meta\.unroll \(200\) is longer than meta\.horizon \(100\)"),
+    Case("devices zero", lambda f, _: _fit(f, "--trainer.devices", "0"),
+         r"trainer\.devices: expected a positive integer or auto, got 0"),
+    Case("unknown profile", lambda f, _: ["fit", "--config", QUADRATIC, "--profile", "huge"],
+         r"profile 'huge' is not allowed; choose one of paper, quick"),
+    Case("dataset missing, no download",
+         lambda f, _: ["fit", "--config", MNIST, *_out(f), "--data.root", str(f / "none"),
+                       "--data.download", "false"],
+         r"MNIST not found.*" + r"|MNIST.*not found"),
+    Case("dataset file truncated",
+         lambda f, _: ["fit", "--config", MNIST, *_out(f), "--data.root", _truncated_mnist(f),
+                       "--data.download", "false"],
+         r"truncated|shorter"),
+    Case("output folder not writable", lambda f, _: _fit(f) + ["--runs-dir", "/proc/nope"],
+         r"cannot create /proc/nope"),
+    Case("checkpoint of other settings (shape of phi)", _small_checkpoint,
+         r"checkpoint .*optimizer\.ckpt was trained with optimizer\.hidden=4 \(config: 20\)"),
+    Case("checkpoint not a checkpoint",
+         lambda f, _: ["evaluate", "--config", QUADRATIC, *_out(f), "--checkpoint",
+                       _config(f, "not a checkpoint")],
+         r"is not a readable optimizer checkpoint"),
+    Case("checkpoint missing",
+         lambda f, _: ["evaluate", "--config", QUADRATIC, *_out(f)],
+         r"checkpoint .*optimizer\.ckpt does not exist; run 'python -m repro fit' first"),
+    Case("resume with other settings", _resume_other_settings,
+         r"cannot resume from .*last\.ckpt: it was trained with meta\.lr=0\.003 \(config: 0\.5\)"),
+    Case("disk full while writing", _disk_full,
+         r"cannot write .*tuned_lr_quadratic\.json: No space left on device"),
+    Case("run folder in use", _busy, r"run folder .*tune is in use by pid \d+"),
+    Case("figure without its data",
+         lambda f, _: ["figure", "figure4a", "--figures-dir", str(f / "figures")],
+         r"figure4a\.json"),
+]
+
+
+def run(case: Case, folder: Path) -> tuple[int, str]:
+    """Run ``case`` in ``folder``; its exit code and what it printed on stderr."""
+    err = io.StringIO()
+    with contextlib.ExitStack() as patches:
+        argv = case.prepare(folder, patches)
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = cli.main(argv)
+    return code, err.getvalue().strip()
+
+
+def table() -> str:
+    """The markdown table of every case, from real runs."""
+    rows = ["| bad input | exit | message |", "|---|---|---|"]
+    for case in CASES:
+        with tempfile.TemporaryDirectory() as folder:
+            code, message = run(case, Path(folder))
+        shown = message.replace(folder, "<tmp>").replace("|", "\\|")
+        rows.append(f"| {case.what} | {code} | `{shown}` |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(table() + "\n")
