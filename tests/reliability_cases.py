@@ -171,7 +171,7 @@ def table() -> str:
     for case in CASES:
         with tempfile.TemporaryDirectory() as folder:
             code, message = run(case, Path(folder))
-        shown = message.replace(folder, "<tmp>").replace("|", "\\|")
+        shown = message.replace(folder, "<tmp>").replace("|", "\\|").replace("`", "'")
         rows.append(f"| {case.what} | {code} | `{shown}` |")
     return "\n".join(rows)
 

@@ -14,11 +14,11 @@ from repro.cli import PREEMPTED
 from tests.test_config import QUADRATIC
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = 150
+STEPS = 120
 ARGS = [
-    "--problem.batch", "64", "--meta.horizon", "20", "--meta.unroll", "5",
+    "--problem.batch", "128", "--meta.horizon", "20", "--meta.unroll", "5",
     "--meta.steps", str(STEPS), "--meta.val_every", "15", "--meta.val_problems", "4",
-    "--meta.checkpoint_every", "4", "--optimizer.hidden", "6", "--trainer.threads", "1",
+    "--meta.checkpoint_every", "4", "--trainer.threads", "1",
     "--trainer.log_every", "5",
 ]
 
@@ -60,7 +60,7 @@ def test_killed_and_preempted_fit_resumes_to_the_same_optimizer(tmp_path):
     killed = interrupt(runs, 8, signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     assert 8 <= last_step(runs) < STEPS
-    preempted = interrupt(runs, last_step(runs) + 16, signal.SIGTERM)
+    preempted = interrupt(runs, last_step(runs) + 8, signal.SIGTERM)
     assert "resuming meta-training from" in preempted.stdout
     assert preempted.returncode == PREEMPTED, preempted.stderr[-2000:]
     assert "run the same command again to resume" in preempted.stderr

@@ -46,6 +46,8 @@ class Preemption(Callback):
             trainer.save_checkpoint(self.last_path)
             trainer.should_stop = True
             self.stopped_at = trainer.global_step
+            # Handled here: otherwise Lightning ends the process with exit code 0 at epoch end.
+            trainer._signal_connector.received_sigterm = False
 
     @property
     def last_path(self) -> Path:

@@ -200,3 +200,22 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
     random.random(), np.random.rand(), torch.rand(())
     set_rng_states(torch.load(tmp_path / "rng.pt", weights_only=True))
     assert (random.random(), float(np.random.rand()), float(torch.rand(()))) == expected
+
+
+def test_sigterm_writes_the_last_checkpoint_and_stops_after_the_truncation(tmp_path):
+    import os
+    import signal
+
+    class Terminate(L.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step == 5:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    config = load(QUADRATIC, "quick", [*TINY, "meta.steps=30", "meta.checkpoint_every=4"])
+    learner = MetaLearner(config, make_source(config))
+    trainer, _, preemption = make_trainer(config, tmp_path, loggers=False)
+    trainer.callbacks.insert(0, Terminate())
+    trainer.fit(learner, datamodule=ProblemData())
+    assert preemption.stopped_at == 5 == trainer.global_step
+    saved = torch.load(preemption.last_path, weights_only=False)
+    assert saved["global_step"] == 5 and saved["episode"]["step"] == 5
