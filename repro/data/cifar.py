@@ -63,7 +63,8 @@ class _BatchUnpickler(pickle.Unpickler):
 
 
 def search_dirs(root: str | os.PathLike[str] | None) -> list[Path]:
-    """The folders searched for the batches, in order: ``<root>/cifar-10-batches-py``, ``<root>``."""
+    """The folders searched for the batches, in order: ``<root>/cifar-10-batches-py``, then
+    ``<root>`` itself."""
     if root is None:
         return []
     root = Path(root).expanduser().absolute()
@@ -101,7 +102,8 @@ def _download(root: Path) -> Path:
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise _DownloadFailed(f"cannot create the folder ({type(e).__name__}: {e.strerror})") from None
+        reason = f"cannot create the folder ({type(e).__name__}: {e.strerror})"
+        raise _DownloadFailed(reason) from None
     staging: Path | None = None
     ok = False
     try:
@@ -136,9 +138,7 @@ def _download(root: Path) -> Path:
 
 
 def _not_found_message(root: str | os.PathLike[str] | None, looked: str, download: str) -> str:
-    where = (
-        f"{Path(root).expanduser().absolute() / FOLDER}" if root is not None else f"<folder>/{FOLDER}"
-    )
+    where = Path(root).expanduser().absolute() / FOLDER if root is not None else f"<root>/{FOLDER}"
     files = ", ".join(FILES)
     return (
         f"CIFAR-10 not found: looked in {looked}; {download}. To fix: put the folder {FOLDER} of "

@@ -156,7 +156,7 @@ def test_data_module_splits_and_subsets(tmp_path, classes):
     module = CIFARDataModule(tmp_path, download=False, val_size=50, seed=0, classes=classes)
     module.setup()
     full = load_cifar(tmp_path, download=False)
-    for split, (images, labels) in module.splits.items():
+    for images, labels in module.splits.values():
         assert images.dtype == torch.uint8 and images.shape[1:] == (3, 32, 32)
         assert set(labels.tolist()) == set(range(len(classes)))  # head size = len(classes)
     test_images, test_labels = module.splits["test"]
