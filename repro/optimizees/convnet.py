@@ -132,13 +132,18 @@ class ConvNetFamily:
 
 @dataclass(frozen=True)
 class ConvNetProblems:
-    """B conv-net instances on one dataset: ``theta0 [B, n]``, minibatch stream keys ``[B]``."""
+    """B conv-net instances on one dataset: ``theta0 [B, n]``, minibatch stream keys ``[B]``.
+
+    ``linearised`` (default) makes the first-order loss carry its meta-gradient without the
+    network's graph: see :meth:`loss_and_grad`. ``False`` keeps autograd's graph of the loss.
+    """
 
     family: ConvNetFamily
     theta0: Tensor
     keys: Tensor
     images: Tensor
     labels: Tensor
+    linearised: bool = True
 
     @property
     def batch(self) -> int:
@@ -176,8 +181,10 @@ class ConvNetProblems:
         for k, out in enumerate(fam.channels, 1):
             weight = p[f"w{k}"].reshape(b * out, *p[f"w{k}"].shape[2:])
             h = F.conv2d(h, weight, p[f"b{k}"].reshape(-1), padding=fam.kernel // 2, groups=b)
+            beta = p[f"beta{k}"].reshape(-1)
+            # An explicit unit scale: torch's double backward of batch_norm needs a weight.
             h = F.batch_norm(
-                h, None, None, None, p[f"beta{k}"].reshape(-1), training=True, eps=BN_EPS
+                h, None, None, torch.ones_like(beta), beta, training=True, eps=BN_EPS
             )
             h = F.max_pool2d(F.relu(h), 2)
         h = h.reshape(m, b, -1).transpose(0, 1)
@@ -203,5 +210,18 @@ class ConvNetProblems:
     def loss_and_grad(
         self, theta: Tensor, step: int = 0, create_graph: bool = False
     ) -> tuple[Tensor, Tensor]:
-        """Losses ``[B]`` (with graph to theta) and the gradient ``[B, n]`` by autograd."""
-        return autograd_loss_and_grad(lambda th: self.loss(th, step), theta, create_graph)
+        """Losses ``[B]`` (with graph to theta) and the gradient ``[B, n]`` by autograd.
+
+        First order (``create_graph`` false), the meta-gradient needs only d f / d theta at
+        theta, which is the gradient itself: with ``linearised`` the loss is returned as
+        ``f.detach() + <grad, theta - theta.detach()>``, equal in value and in its gradient
+        with respect to theta, so the network's activations are freed at once and the
+        meta-backward never runs through the network again.
+        """
+        if create_graph or not self.linearised:
+            return autograd_loss_and_grad(lambda th: self.loss(th, step), theta, create_graph)
+        loss, grad = autograd_loss_and_grad(lambda th: self.loss(th, step), theta.detach())
+        loss = loss.detach()
+        if theta.requires_grad:
+            loss = loss + (grad * (theta - theta.detach())).sum(-1)
+        return loss, grad

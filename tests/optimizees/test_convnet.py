@@ -117,3 +117,24 @@ def test_rejects_images_of_the_wrong_shape(data):
     images, labels = data
     with pytest.raises(ValueError, match="images must be"):
         ConvNetFamily().sample(0, "train", 0, 1, images[:, :, :28, :28], labels)
+
+
+@pytest.mark.parametrize("second_order", [False, True])
+def test_linearised_loss_gives_autograds_meta_gradient(data, second_order):
+    from repro.meta.unroll import meta_loss, start, unroll
+    from repro.optimizers.lstm import LSTMOptimizer
+
+    images, labels = data
+    problems = ConvNetFamily(batch_size=8).sample(0, "train", 0, 2, images, labels)
+    grads = []
+    for linearised in (True, False):
+        torch.manual_seed(0)
+        lstm = LSTMOptimizer(preprocessing="logsign", output_scale=0.1)
+        problem = replace(problems, linearised=linearised)
+        losses, _ = unroll(problem, lstm, start(problem, lstm), 3, second_order)
+        grads.append(torch.autograd.grad(meta_loss(losses), list(lstm.parameters())))
+        if linearised:
+            first = losses.detach()
+    torch.testing.assert_close(first, losses.detach(), rtol=1e-6, atol=1e-6)
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-6)
