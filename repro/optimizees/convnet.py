@@ -49,6 +49,8 @@ class ConvNetFamily:
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.kernel % 2 == 0:
+            raise ValueError(f"kernel {self.kernel} must be odd (SAME padding keeps the size)")
         side = self.image[1]
         if self.image[1] != self.image[2] or side % 2 ** len(self.channels):
             raise ValueError(

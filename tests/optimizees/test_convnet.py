@@ -117,6 +117,8 @@ def test_rejects_images_of_the_wrong_shape(data):
     images, labels = data
     with pytest.raises(ValueError, match="images must be"):
         ConvNetFamily().sample(0, "train", 0, 1, images[:, :, :28, :28], labels)
+    with pytest.raises(ValueError, match="must be odd"):
+        ConvNetFamily(kernel=4)
 
 
 @pytest.mark.parametrize("second_order", [False, True])
