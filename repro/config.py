@@ -26,7 +26,7 @@ class ConfigError(ValueError):
 class ProblemConfig:
     """The optimizee family and the size of one meta-training problem."""
 
-    family: Literal["quadratic", "mlp"] = "quadratic"
+    family: Literal["quadratic", "mlp", "convnet"] = "quadratic"
     dim: int = 10
     scale: Literal["mean", "sum"] = "mean"
     init_std: float = 0.01
@@ -34,21 +34,28 @@ class ProblemConfig:
     hidden: list[int] = field(default_factory=lambda: [20])
     activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid"
     minibatch: int = 128
+    channels: list[int] = field(default_factory=lambda: [16, 16, 16])
+    kernel: int = 5
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """The dataset an MLP optimizee trains on (``none`` for quadratics)."""
+    """The dataset an MLP or conv-net optimizee trains on (``none`` for quadratics).
 
-    name: Literal["none", "mnist", "fashion_mnist"] = "none"
+    ``classes`` keeps only those CIFAR-10 labels, renumbered in that order (empty: all ten).
+    """
+
+    name: Literal["none", "mnist", "fashion_mnist", "cifar10"] = "none"
     root: str = "data"
     download: bool = True
     val_size: int = 5000
+    classes: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class OptimizerConfig:
-    """The coordinatewise LSTM optimizer."""
+    """The coordinatewise LSTM optimizer; ``groups`` names the family's parameter groups that
+    each get an LSTM of their own (empty: one LSTM for all of theta)."""
 
     hidden: int = 20
     layers: int = 2
@@ -56,6 +63,7 @@ class OptimizerConfig:
     p: float = 10.0
     output_scale: float = 1.0
     compile: bool = False
+    groups: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -106,7 +114,8 @@ class EvaluateConfig:
     """Held-out evaluation: the curves ``panels`` and the LSTM's one-step ``trace`` (if named).
 
     ``optimizer_from`` names another experiment whose trained optimizer is evaluated here
-    (empty: this experiment's own).
+    (empty: this experiment's own); ``lstm_sub_from`` names one more whose optimizer is drawn
+    as the curve ``LSTM-sub`` (empty: none).
     """
 
     problems: int = 100
@@ -115,6 +124,7 @@ class EvaluateConfig:
     trace: str = "figure3"
     trace_step: int = 10
     trace_coordinates: int = 4
+    lstm_sub_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,11 +190,11 @@ POSITIVE = {
     "meta.horizon", "meta.unroll", "meta.lr", "meta.val_every", "meta.val_problems",
     "tune.problems", "evaluate.problems", "evaluate.panels.steps", "evaluate.trace_coordinates",
     "trainer.log_every", "optimizer.output_scale", "grid.layers", "grid.widths",
-    "meta.checkpoint_every", "trainer.num_nodes",
+    "meta.checkpoint_every", "trainer.num_nodes", "problem.channels", "problem.kernel",
 }
 NON_NEGATIVE = {
     "data.val_size", "problem.init_std", "meta.steps", "seed", "evaluate.trace_step",
-    "trainer.threads", "meta.max_skips", "meta.clip_grad_norm",
+    "trainer.threads", "meta.max_skips", "meta.clip_grad_norm", "data.classes",
 }
 
 
@@ -294,11 +304,34 @@ def _validate(config: Config) -> Config:
         config.grid.layers and config.problem.family != "mlp"
     ):
         raise ConfigError("grid: set both grid.layers and grid.widths, for an mlp problem")
-    if (config.problem.family == "mlp") != (config.data.name != "none"):
+    if config.problem.family != "convnet" and (
+        (config.problem.family == "mlp") != (config.data.name not in ("none", "cifar10"))
+    ):
         raise ConfigError(
             f"problem.family {config.problem.family!r} needs "
             + ("a dataset: set data.name to mnist or fashion_mnist"
                if config.problem.family == "mlp" else "data.name: none")
+        )
+    return _validate_cifar(config)
+
+
+def _validate_cifar(config: Config) -> Config:
+    """The conv-net family, CIFAR-10, label subsets and parameter groups go together."""
+    convnet, data = config.problem.family == "convnet", config.data
+    if convnet != (data.name == "cifar10"):
+        raise ConfigError(
+            "problem.family convnet and data.name cifar10 go together; got "
+            f"problem.family {config.problem.family!r} with data.name {data.name!r}"
+        )
+    if data.classes and (not convnet or len(set(data.classes)) != len(data.classes)
+                         or len(data.classes) < 2 or max(data.classes) > 9):
+        raise ConfigError(
+            f"data.classes: {data.classes!r} must be two or more distinct CIFAR-10 labels "
+            "(0..9), for data.name cifar10"
+        )
+    if config.optimizer.groups and not convnet:
+        raise ConfigError(
+            "optimizer.groups: only the convnet family has parameter groups (conv, fc)"
         )
     return config
 

@@ -19,7 +19,8 @@ from repro.config import Config
 from repro.io import OutputError, brief, provenance, run_lock, write_json
 from repro.meta.evaluate import evaluate as evaluate_rules
 from repro.meta.evaluate import trace
-from repro.meta.learner import MetaLearner, export_optimizer, load_optimizer
+from repro.meta.learned import load_learned
+from repro.meta.learner import MetaLearner, export_optimizer
 from repro.meta.tune import tune as tune_rules
 from repro.optimizees import ProblemSource, make_family, make_source
 from repro.optimizers.hand import make_baseline
@@ -229,7 +230,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
         config.evaluate.optimizer_from or config.experiment
     )
     started = time.perf_counter()
-    lstm = load_optimizer(checkpoint, config.optimizer)
+    lstm = load_learned(checkpoint, config)
     grid = bool(config.grid.layers)
     tuned = None if grid else _read_json(paths.tuned(config), "run 'python -m repro tune' first")
     run_dir = paths.run_dir(config, "evaluate")
@@ -243,10 +244,18 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     ev = config.evaluate
     problem = source.sample("test", 0, ev.problems, device)
     rules = _rules(tuned["optimizers"], config.tune.optimizers, lstm, paths.tuned(config))
+    if ev.lstm_sub_from:
+        sub = load_learned(paths.checkpoint(ev.lstm_sub_from), config).to(device)
+        rules["LSTM-sub"] = (sub, None)
     meta = provenance(
         paths.config_file, config.seed, profile=config.profile, checkpoint=str(checkpoint),
         problems=f"{ev.problems} test instances (split 'test')",
         dataset=_dataset(config),
+        **({"classes": config.data.classes} if config.data.classes else {}),
+        **(
+            {"lstm_sub_checkpoint": str(paths.checkpoint(ev.lstm_sub_from))}
+            if ev.lstm_sub_from else {}
+        ),
     )
     loggers = tracking.make_loggers(run_dir, f"{config.experiment}-evaluate", config.to_dict())
     exit_code = 1

@@ -18,6 +18,7 @@ from repro.figures.figure3 import make_figure3
 from repro.figures.figure4 import make_figure4, make_figure4a, make_figure4b, make_figure4c
 from repro.figures.figure5 import make_figure5, make_figure5a, make_figure5b, make_figure5c
 from repro.figures.figure6 import make_figure6
+from repro.figures.figure7 import make_figure7, make_figure7a, make_figure7b, make_figure7c
 
 FIGURES: dict[str, Callable[[Path, Path], None]] = {
     "figure3": make_figure3,
@@ -28,16 +29,21 @@ FIGURES: dict[str, Callable[[Path, Path], None]] = {
     "figure5b": make_figure5b,
     "figure5c": make_figure5c,
     "figure6": make_figure6,
+    "figure7a": make_figure7a,
+    "figure7b": make_figure7b,
+    "figure7c": make_figure7c,
 }
 
 COMPOSITES: dict[str, tuple[str, ...]] = {
     "figure4": ("figure4a", "figure4b", "figure4c"),
     "figure5": ("figure5a", "figure5b", "figure5c"),
+    "figure7": ("figure7a", "figure7b", "figure7c"),
 }
 
 COMPOSITE_MAKERS: dict[str, Callable[[Path, Path], None]] = {
     "figure4": make_figure4,
     "figure5": make_figure5,
+    "figure7": make_figure7,
 }
 
 __all__ = [
@@ -54,4 +60,8 @@ __all__ = [
     "make_figure5b",
     "make_figure5c",
     "make_figure6",
+    "make_figure7",
+    "make_figure7a",
+    "make_figure7b",
+    "make_figure7c",
 ]

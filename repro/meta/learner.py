@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import torchmetrics
 
 from repro.config import Config, OptimizerConfig
 from repro.io import brief, save_torch
+from repro.meta.learned import make_learned
 from repro.meta.unroll import Carry, meta_loss, rollout, start, truncate, unroll
 from repro.optimizees import ProblemSource
 from repro.optimizers import make_lstm
@@ -41,7 +43,7 @@ class MetaLearner(L.LightningModule):
         self.config = config
         self.save_hyperparameters({"config": config.to_dict()})
         self.source = source
-        self.optimizer_net = make_lstm(config.optimizer)
+        self.optimizer_net = make_learned(config)
         self.val_final_loss = torchmetrics.MeanMetric()
         self.problem: Any = None
         self.problem_index: int | None = None
@@ -197,8 +199,10 @@ class CheckpointError(ValueError):
     """A missing or incompatible optimizer checkpoint; the message is one line."""
 
 
-def load_optimizer(path: Path, expected: OptimizerConfig | None = None) -> LSTMOptimizer:
-    """The LSTMOptimizer stored at ``path``; checks it against ``expected`` if given."""
+def load_optimizer(
+    path: Path, expected: OptimizerConfig | None = None, build: Callable = make_lstm
+) -> LSTMOptimizer:
+    """The optimizer stored at ``path``, made by ``build``; checks it against ``expected``."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; run 'python -m repro fit' first")
@@ -217,7 +221,7 @@ def load_optimizer(path: Path, expected: OptimizerConfig | None = None) -> LSTMO
     ]
     if diff:
         raise CheckpointError(f"checkpoint {path} was trained with {', '.join(diff)}")
-    lstm = make_lstm(settings if expected is None else expected)
+    lstm = build(settings if expected is None else expected)
     try:
         lstm.load_state_dict(state)
     except RuntimeError:

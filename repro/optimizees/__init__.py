@@ -10,13 +10,20 @@ from torch import Tensor
 
 from repro.config import Config
 from repro.optimizees.base import Problem
+from repro.optimizees.convnet import ConvNetFamily
 from repro.optimizees.mlp import MLPFamily
 from repro.optimizees.quadratic import QuadraticFamily
 
 
-def make_family(config: Config) -> QuadraticFamily | MLPFamily:
+def make_family(config: Config) -> QuadraticFamily | MLPFamily | ConvNetFamily:
     """The problem family ``config.problem`` describes."""
     problem = config.problem
+    if problem.family == "convnet":
+        return ConvNetFamily(
+            channels=tuple(problem.channels), kernel=problem.kernel, hidden=tuple(problem.hidden),
+            classes=len(config.data.classes) or 10, init_std=problem.init_std,
+            batch_size=problem.minibatch,
+        )
     if problem.family == "mlp":
         return MLPFamily(
             hidden=tuple(problem.hidden), activation=problem.activation,
@@ -57,7 +64,16 @@ class ProblemSource:
 def make_source(config: Config) -> ProblemSource:
     """The problem source of ``config``, loading its dataset when it has one."""
     splits = None
-    if config.data.name != "none":
+    if config.data.name == "cifar10":
+        from repro.data.cifar import CIFARDataModule
+
+        cifar = CIFARDataModule(
+            config.data.root, config.data.download, config.data.val_size, config.seed,
+            config.data.classes or range(10),
+        )
+        cifar.setup()
+        splits = cifar.splits
+    elif config.data.name != "none":
         from repro.data.mnist import MNISTDataModule
 
         data = MNISTDataModule(

@@ -1,0 +1,48 @@
+"""The learned optimizer an experiment meta-trains: one LSTM, or one LSTM per parameter group.
+
+With ``optimizer.groups`` empty this is the paper's single coordinatewise LSTM. Otherwise
+(CIFAR, paper.md §2.5) it is a :class:`~repro.optimizers.grouped.GroupedRule` of one freshly
+initialised LSTM per named group of the optimizee family (``conv``, ``fc``), so one checkpoint
+holds every LSTM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from torch import nn
+
+from repro.config import Config, ConfigError, OptimizerConfig
+from repro.optimizees import make_family
+from repro.optimizers import make_lstm
+from repro.optimizers.grouped import GroupedRule
+
+
+def make_learned(config: Config) -> nn.Module:
+    """A freshly initialised learned optimizer for ``config``'s problem family."""
+    settings = config.optimizer
+    if not settings.groups:
+        return make_lstm(settings)
+    family = make_family(config)
+    parts = family.groups()
+    if list(settings.groups) != list(parts):
+        raise ConfigError(
+            f"optimizer.groups: {settings.groups!r} must list the {config.problem.family} "
+            f"family's groups in order: {list(parts)}"
+        )
+    return GroupedRule([(name, parts[name], make_lstm(settings)) for name in settings.groups])
+
+
+def load_learned(path: Path, config: Config) -> nn.Module:
+    """The learned optimizer stored at ``path``, built for ``config``'s problem family.
+
+    A grouped optimizer's LSTMs act coordinatewise, so they load into any network of the
+    family (another label subset's classifier head included).
+    """
+    from repro.meta.learner import load_optimizer
+
+    def build(settings: OptimizerConfig) -> nn.Module:
+        return make_learned(replace(config, optimizer=settings))
+
+    return load_optimizer(path, config.optimizer, build=build)
