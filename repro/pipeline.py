@@ -219,6 +219,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
         paths.config_file, config.seed, profile=config.profile, checkpoint=str(checkpoint),
         problems=f"{ev.problems} test instances (split 'test')",
         **({"dataset": config.data.name} if config.data.name != "none" else {}),
+        **({"encoder": source.family.encoder.description} if _is_art(config) else {}),
     )
     loggers = tracking.make_loggers(run_dir, f"{config.experiment}-evaluate", config.to_dict())
     exit_code = 1
@@ -260,6 +261,28 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
                 },
             )
         )
+    if _is_art(config):
+        written += _art_outputs(config, paths, problem, rules, meta)
+    return written
+
+
+def _is_art(config: Config) -> bool:
+    return config.problem.family == "neural_art"
+
+
+def _art_outputs(
+    config: Config, paths: Paths, problem: Any, rules: dict[str, tuple[Any, float | None]],
+    meta: dict[str, Any],
+) -> list[Path]:
+    """Neural Art's image triple and update-rule views, as ``config.art`` asks."""
+    from repro import art
+
+    written = []
+    if config.art.images:
+        title = config.evaluate.panels[0].title
+        written += art.write_images(config, paths.data, problem, rules["LSTM"][0], meta, title)
+    if config.art.update_views:
+        written += art.write_update_views(config, paths.data, problem, rules, meta)
     return written
 
 

@@ -11,12 +11,17 @@ from torch import Tensor
 from repro.config import Config
 from repro.optimizees.base import Problem
 from repro.optimizees.mlp import MLPFamily
+from repro.optimizees.neural_art import NeuralArtFamily
 from repro.optimizees.quadratic import QuadraticFamily
 
 
-def make_family(config: Config) -> QuadraticFamily | MLPFamily:
+def make_family(config: Config) -> QuadraticFamily | MLPFamily | NeuralArtFamily:
     """The problem family ``config.problem`` describes."""
     problem = config.problem
+    if problem.family == "neural_art":
+        from repro.optimizees.neural_art import build_family
+
+        return build_family(config.art)
     if problem.family == "mlp":
         return MLPFamily(
             hidden=tuple(problem.hidden), activation=problem.activation,
