@@ -279,7 +279,7 @@ def _art_outputs(
 
     written = []
     if config.art.images:
-        title = config.evaluate.panels[0].title
+        title = _title(config.evaluate.panels[0].title, config)
         written += art.write_images(config, paths.data, problem, rules["LSTM"][0], meta, title)
     if config.art.update_views:
         written += art.write_update_views(config, paths.data, problem, rules, meta)
@@ -360,7 +360,8 @@ def evaluate_grid(
 
 
 def _title(title: str, config: Config) -> str:
-    """A panel's title, naming Fashion-MNIST where it replaces MNIST."""
+    """A panel's title, naming Fashion-MNIST where it replaces MNIST; ``{size}``: art.size."""
+    title = title.replace("{size}", str(config.art.size))
     return title.replace("MNIST", "Fashion-MNIST") if config.data.name == "fashion_mnist" else title
 
 
