@@ -54,7 +54,8 @@ def update_histories(
     Returns ``{"grad": {i: [...]}, "updates": {name: {i: [...]}}, "loss": [...],
     "responses": {i: [{"step", "grad", "x", "updates": {name: [...]}}]}}`` with steps
     1..``steps`` (step t's update is proposed from the gradient at theta_{t-1}); responses at
-    each of ``response_steps`` span +-3 times the coordinate's largest gradient magnitude.
+    each of ``response_steps`` span +-3 times the coordinate's largest gradient magnitude,
+    with the gradient seen at that step inserted at position ``seen_at``.
     """
     carry = start(problem, rules[driver])
     theta, grad, loss = carry.theta, carry.grad, carry.loss
@@ -83,16 +84,18 @@ def update_histories(
     responses: dict[int, list[dict[str, Any]]] = {i: [] for i in coordinates}
     for i in coordinates:
         scale = 3 * max(*(abs(g) for g in grads[i]), 1e-12)
-        x = torch.linspace(-scale, scale, response_points, dtype=theta.dtype, device=theta.device)
+        grid = torch.linspace(-scale, scale, response_points, dtype=theta.dtype).to(theta.device)
         for t in response_steps:
+            seen = held_grad[t][0, i]
+            x, order = torch.sort(torch.cat((grid, seen.reshape(1))))
             proposals = {}
             for name, rule in rules.items():
-                state = _coordinate_state(held[t][name], theta.shape, i, response_points)
+                state = _coordinate_state(held[t][name], theta.shape, i, len(x))
                 update, _ = rule.step(x.unsqueeze(0), state)
                 proposals[name] = update.reshape(-1).tolist()
             responses[i].append(
-                {"step": t, "grad": float(held_grad[t][0, i]), "x": x.tolist(),
-                 "updates": proposals}
+                {"step": t, "grad": float(seen), "seen_at": int((order == len(grid)).nonzero()),
+                 "x": x.tolist(), "updates": proposals}
             )
     return {
         "steps": list(range(1, steps + 1)),
