@@ -66,3 +66,17 @@ def test_instances_follow_their_seed_and_split(family):
     # the first instance of a stream does not depend on how many are drawn
     first = family.sample(0, "test", 0, 1).content[0]
     assert torch.equal(first, family.sample(0, "test", 0, 3).content[0])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("art.size=8", "art.size: must be 16 or more"), ("art.encoder=vgg16", "art.encoder")],
+)
+def test_bad_art_settings_stop_with_one_line(override, message):
+    from pathlib import Path
+
+    from repro.config import ConfigError, load
+
+    config = Path(__file__).resolve().parents[2] / "experiments" / "neural_art.yaml"
+    with pytest.raises(ConfigError, match=message):
+        load(config, "quick", [override])
