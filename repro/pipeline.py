@@ -142,7 +142,9 @@ def fit(config: Config, paths: Paths) -> Path:
         seconds=seconds,
         seconds_per_truncation=seconds / max(int(trainer.global_step), 1),
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        meta=provenance(paths.config_file, config.seed, profile=config.profile),
+        meta=provenance(
+            paths.config_file, config.seed, profile=config.profile, **_encoder_meta(learner.source)
+        ),
     )
 
 
@@ -210,6 +212,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     device = device_for(config)
     lstm.to(device)
     source = make_source(config)
+    _check_encoder(checkpoint, source)
     if grid:
         return [evaluate_grid(config, paths, lstm, checkpoint, source, device)]
     ev = config.evaluate
@@ -219,7 +222,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
         paths.config_file, config.seed, profile=config.profile, checkpoint=str(checkpoint),
         problems=f"{ev.problems} test instances (split 'test')",
         **({"dataset": config.data.name} if config.data.name != "none" else {}),
-        **({"encoder": source.family.encoder.description} if _is_art(config) else {}),
+        **_encoder_meta(source),
     )
     loggers = tracking.make_loggers(run_dir, f"{config.experiment}-evaluate", config.to_dict())
     exit_code = 1
@@ -268,6 +271,23 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
 
 def _is_art(config: Config) -> bool:
     return config.problem.family == "neural_art"
+
+
+def _encoder_meta(source: ProblemSource) -> dict[str, str]:
+    """``{"encoder": description}`` for a family with a feature encoder (Neural Art), else {}."""
+    encoder = getattr(source.family, "encoder", None)
+    return {"encoder": encoder.description} if encoder is not None else {}
+
+
+def _check_encoder(checkpoint: Path, source: ProblemSource) -> None:
+    """Say so when the optimizer was meta-trained with another encoder than the one now used."""
+    now = _encoder_meta(source).get("encoder")
+    if now is None:
+        return
+    trained = (torch.load(checkpoint, map_location="cpu", weights_only=True).get("meta") or {})
+    if trained.get("encoder") not in (None, now):
+        print(f"note: the optimizer was meta-trained with encoder {trained['encoder']}; "
+              f"evaluating with {now}")
 
 
 def _art_outputs(

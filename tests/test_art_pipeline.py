@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from repro import pipeline
 from repro.config import load
@@ -50,6 +51,8 @@ def test_curves_of_both_conditions_name_the_encoder(outputs):
         assert list(data["curves"]) == ["ADAM", "RMSprop", "SGD", "NAG", "LSTM"]
         assert all(len(c["step"]) == 8 and c["n"] == 2 for c in data["curves"].values())
         assert data["meta"]["encoder"] == "random (seed 0, width 0.125)"
+    trained = torch.load(paths.checkpoint("neural_art"), weights_only=True)
+    assert trained["meta"]["encoder"] == "random (seed 0, width 0.125)"
 
 
 def test_image_triples_are_saved_with_their_data(outputs):
