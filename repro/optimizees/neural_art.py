@@ -74,12 +74,11 @@ class NeuralArtFamily:
         """Coordinates of theta: 3 * size * size."""
         return 3 * self.size * self.size
 
-    def content_images(self, seed: int, split: str, index: int, count: int) -> Tensor:
-        """The ``count`` content crops ``[count, 3, size, size]`` of (seed, split, index)."""
+    def content_images(self, split: str, count: int, gen: torch.Generator) -> Tensor:
+        """``count`` content crops ``[count, 3, size, size]`` of ``split``, drawn from ``gen``."""
         photos = self.contents.get(split) or []
         if not photos:
             raise ValueError(f"no content images for split {split!r}")
-        gen = generator(seed, split, index)
         crops = []
         for _ in range(count):
             photo = photos[int(torch.randint(0, len(photos), (), generator=gen))]
@@ -90,8 +89,8 @@ class NeuralArtFamily:
         self, seed: int, split: str, index: int, count: int, device: torch.device | str = "cpu"
     ) -> NeuralArtProblems:
         """``count`` instances of the stream (seed, split, index) on ``device``."""
-        content = self.content_images(seed, split, index, count)
-        gen = generator(seed, split, index + 1_000_003)
+        gen = generator(seed, split, index)
+        content = self.content_images(split, count, gen)
         noise = torch.randn(content.shape, generator=gen) * self.init_noise
         self.encoder.to(device)
         content = content.to(device)
