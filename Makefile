@@ -19,6 +19,7 @@ REPRO  := PYTHONPATH=$(CURDIR) $(PY) -m repro
 COMMON = --profile $(PROFILE) --runs-dir $(RUNS) --figures-dir $(FIGDIR) $(ARGS)
 
 .PHONY: setup test lint figures figure3 figure4a figure4 figure5 figure6 bench clean
+.PHONY: figure8 figure9 figure10 figure11 figure12 figure13
 .DELETE_ON_ERROR:
 
 setup: $(STAMP)
@@ -130,7 +131,39 @@ $(FIGDIR)/figure7.png: $(DATA)/figure7a.json $(DATA)/figure7b.json $(DATA)/figur
 .PHONY: figure7
 figure7: $(FIGDIR)/figure7.png
 
-figures: figure3 figure4 figure5 figure6
+
+# ---- Neural Art: Figure 8 (curves), Figure 9 (images), appendix Figures 10-13 -------------
+# The LSTM is meta-trained at 64x64 on the training style (neural_art.yaml); the test
+# condition (neural_art_test.yaml) runs it on a new style at 128x128, its baselines re-tuned.
+ART  := experiments/neural_art.yaml
+ARTT := experiments/neural_art_test.yaml
+ART_VIEWS := figure10 figure11 figure12 figure13
+
+$(RUNS)/neural_art/optimizer.ckpt: $(ART) | $(STAMP)
+	$(REPRO) fit --config $(ART) $(COMMON)
+
+$(DATA)/tuned_lr_neural_art.json: $(ART) | $(STAMP)
+	$(REPRO) tune --config $(ART) $(COMMON)
+$(DATA)/tuned_lr_neural_art_test.json: $(ARTT) | $(STAMP)
+	$(REPRO) tune --config $(ARTT) $(COMMON)
+
+$(DATA)/figure8a.json $(DATA)/figure9a.json $(ART_VIEWS:%=$(DATA)/%.json) &: $(RUNS)/neural_art/optimizer.ckpt $(DATA)/tuned_lr_neural_art.json
+	$(REPRO) evaluate --config $(ART) $(COMMON)
+$(DATA)/figure8b.json $(DATA)/figure9b.json &: $(RUNS)/neural_art/optimizer.ckpt $(DATA)/tuned_lr_neural_art_test.json $(ARTT)
+	$(REPRO) evaluate --config $(ARTT) $(COMMON)
+
+$(FIGDIR)/figure8.png: $(DATA)/figure8a.json $(DATA)/figure8b.json | $(STAMP)
+	$(REPRO) figure figure8 --profile $(PROFILE) --figures-dir $(FIGDIR)
+$(FIGDIR)/figure9.png: $(DATA)/figure9a.json $(DATA)/figure9b.json | $(STAMP)
+	$(REPRO) figure figure9 --profile $(PROFILE) --figures-dir $(FIGDIR)
+$(ART_VIEWS:%=$(FIGDIR)/%.png): $(FIGDIR)/%.png: $(DATA)/%.json | $(STAMP)
+	$(REPRO) figure $* --profile $(PROFILE) --figures-dir $(FIGDIR)
+
+figure8: $(FIGDIR)/figure8.png
+figure9: $(FIGDIR)/figure9.png
+$(ART_VIEWS): %: $(FIGDIR)/%.png
+
+figures: figure3 figure4 figure5 figure6 figure8 figure9 $(ART_VIEWS) figure7
 
 # ---- reports: the HTML page, the claims gate, the W&B report ---------------------------------
 # report: every figure under paper_figures/ (all profiles) in paper_figures/index.html.

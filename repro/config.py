@@ -26,7 +26,7 @@ class ConfigError(ValueError):
 class ProblemConfig:
     """The optimizee family and the size of one meta-training problem."""
 
-    family: Literal["quadratic", "mlp", "convnet"] = "quadratic"
+    family: Literal["quadratic", "mlp", "convnet", "neural_art"] = "quadratic"
     dim: int = 10
     scale: Literal["mean", "sum"] = "mean"
     init_std: float = 0.01
@@ -141,6 +141,38 @@ class GridConfig:
 
 
 @dataclass(frozen=True)
+class ArtConfig:
+    """Neural Art: encoder, images, loss weights, and the extra outputs of its evaluation.
+
+    ``encoder``: ``vgg19`` (torchvision's pretrained weights at ``weights``, or the torch hub
+    cache when empty), ``random`` (VGG-19-shaped, He-normal from ``encoder_seed``, channels x
+    ``width``) or ``auto`` (vgg19 when its weights file exists, else random). Images are
+    scikit-image data names, files or folders. ``images`` names the data of the image triples
+    (e.g. ``figure9a``); ``update_views`` writes the appendix's figure10-figure13 data.
+    """
+
+    encoder: Literal["auto", "vgg19", "random"] = "auto"
+    weights: str = ""
+    encoder_seed: int = 0
+    width: float = 1.0
+    size: int = 64
+    style: str = "ihc"
+    train_contents: list[str] = field(
+        default_factory=lambda: [
+            "astronaut", "camera", "coins", "motorcycle_left", "motorcycle_right",
+        ]
+    )
+    val_contents: list[str] = field(default_factory=lambda: ["rocket"])
+    test_contents: list[str] = field(default_factory=lambda: ["chelsea", "coffee"])
+    content_weight: float = 1.0
+    style_weight: float = 1.0
+    tv_weight: float = 0.0
+    init_noise: float = 0.0
+    images: str = ""
+    update_views: bool = False
+
+
+@dataclass(frozen=True)
 class TrainerConfig:
     """Where and how meta-training runs; ``threads`` sets torch's CPU threads (0: its default).
 
@@ -171,6 +203,7 @@ class Config:
     tune: TuneConfig = field(default_factory=TuneConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     grid: GridConfig = field(default_factory=GridConfig)
+    art: ArtConfig = field(default_factory=ArtConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     profile: Literal["paper", "quick"] = "paper"
 
@@ -191,10 +224,13 @@ POSITIVE = {
     "tune.problems", "evaluate.problems", "evaluate.panels.steps", "evaluate.trace_coordinates",
     "trainer.log_every", "optimizer.output_scale", "grid.layers", "grid.widths",
     "meta.checkpoint_every", "trainer.num_nodes", "problem.channels", "problem.kernel",
+    "art.width", "art.size",
 }
 NON_NEGATIVE = {
     "data.val_size", "problem.init_std", "meta.steps", "seed", "evaluate.trace_step",
     "trainer.threads", "meta.max_skips", "meta.clip_grad_norm", "data.classes",
+    "art.encoder_seed", "art.content_weight", "art.style_weight", "art.tv_weight",
+    "art.init_noise",
 }
 
 
@@ -293,6 +329,10 @@ def _validate(config: Config) -> Config:
         raise ConfigError(
             f"evaluate.trace_step ({ev.trace_step}) must be below the longest panel's steps "
             f"({steps})"
+        )
+    if config.problem.family == "neural_art" and config.art.size < 16:
+        raise ConfigError(
+            f"art.size: must be 16 or more (the encoder pools 4 times), got {config.art.size}"
         )
     quadratic = config.problem.family == "quadratic"
     if ev.trace and quadratic and ev.trace_coordinates > config.problem.dim:

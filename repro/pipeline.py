@@ -164,7 +164,9 @@ def fit(config: Config, paths: Paths) -> Path:
         seconds=seconds,
         seconds_per_truncation=seconds / max(learner.truncations_run, 1),
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        meta=provenance(paths.config_file, config.seed, profile=config.profile),
+        meta=provenance(
+            paths.config_file, config.seed, profile=config.profile, **_encoder_meta(learner.source)
+        ),
     )
 
 
@@ -239,6 +241,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     device = device_for(config)
     lstm.to(device)
     source = make_source(config)
+    _check_encoder(checkpoint, source)
     if grid:
         return [evaluate_grid(config, paths, lstm, checkpoint, source, device, started)]
     ev = config.evaluate
@@ -256,6 +259,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
             {"lstm_sub_checkpoint": str(paths.checkpoint(ev.lstm_sub_from))}
             if ev.lstm_sub_from else {}
         ),
+        **_encoder_meta(source),
     )
     loggers = tracking.make_loggers(run_dir, f"{config.experiment}-evaluate", config.to_dict())
     exit_code = 1
@@ -298,6 +302,45 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
                 },
             )
         )
+    if _is_art(config):
+        written += _art_outputs(config, paths, problem, rules, meta)
+    return written
+
+
+def _is_art(config: Config) -> bool:
+    return config.problem.family == "neural_art"
+
+
+def _encoder_meta(source: ProblemSource) -> dict[str, str]:
+    """``{"encoder": description}`` for a family with a feature encoder (Neural Art), else {}."""
+    encoder = getattr(source.family, "encoder", None)
+    return {"encoder": encoder.description} if encoder is not None else {}
+
+
+def _check_encoder(checkpoint: Path, source: ProblemSource) -> None:
+    """Say so when the optimizer was meta-trained with another encoder than the one now used."""
+    now = _encoder_meta(source).get("encoder")
+    if now is None:
+        return
+    trained = (torch.load(checkpoint, map_location="cpu", weights_only=True).get("meta") or {})
+    if trained.get("encoder") not in (None, now):
+        print(f"note: the optimizer was meta-trained with encoder {trained['encoder']}; "
+              f"evaluating with {now}")
+
+
+def _art_outputs(
+    config: Config, paths: Paths, problem: Any, rules: dict[str, tuple[Any, float | None]],
+    meta: dict[str, Any],
+) -> list[Path]:
+    """Neural Art's image triple and update-rule views, as ``config.art`` asks."""
+    from repro import art
+
+    written = []
+    if config.art.images:
+        title = _title(config.evaluate.panels[0].title, config)
+        written += art.write_images(config, paths.data, problem, rules["LSTM"][0], meta, title)
+    if config.art.update_views:
+        written += art.write_update_views(config, paths.data, problem, rules, meta)
     return written
 
 
@@ -402,7 +445,8 @@ def _wall_seconds(
 
 
 def _title(title: str, config: Config) -> str:
-    """A panel's title, naming Fashion-MNIST where it replaces MNIST."""
+    """A panel's title, naming Fashion-MNIST where it replaces MNIST; ``{size}``: art.size."""
+    title = title.replace("{size}", str(config.art.size))
     return title.replace("MNIST", "Fashion-MNIST") if config.data.name == "fashion_mnist" else title
 
 

@@ -19,6 +19,9 @@ from repro.figures.figure4 import make_figure4, make_figure4a, make_figure4b, ma
 from repro.figures.figure5 import make_figure5, make_figure5a, make_figure5b, make_figure5c
 from repro.figures.figure6 import make_figure6
 from repro.figures.figure7 import make_figure7, make_figure7a, make_figure7b, make_figure7c
+from repro.figures.figure8 import make_figure8, make_figure8a, make_figure8b
+from repro.figures.figure9 import make_figure9
+from repro.figures.figure10 import make_figure10, make_figure11, make_figure12, make_figure13
 
 FIGURES: dict[str, Callable[[Path, Path], None]] = {
     "figure3": make_figure3,
@@ -32,18 +35,28 @@ FIGURES: dict[str, Callable[[Path, Path], None]] = {
     "figure7a": make_figure7a,
     "figure7b": make_figure7b,
     "figure7c": make_figure7c,
+    "figure8a": make_figure8a,
+    "figure8b": make_figure8b,
+    "figure10": make_figure10,
+    "figure11": make_figure11,
+    "figure12": make_figure12,
+    "figure13": make_figure13,
 }
 
 COMPOSITES: dict[str, tuple[str, ...]] = {
     "figure4": ("figure4a", "figure4b", "figure4c"),
     "figure5": ("figure5a", "figure5b", "figure5c"),
     "figure7": ("figure7a", "figure7b", "figure7c"),
+    "figure8": ("figure8a", "figure8b"),
+    "figure9": ("figure9a", "figure9b"),
 }
 
 COMPOSITE_MAKERS: dict[str, Callable[[Path, Path], None]] = {
     "figure4": make_figure4,
     "figure5": make_figure5,
     "figure7": make_figure7,
+    "figure8": make_figure8,
+    "figure9": make_figure9,
 }
 
 __all__ = [
@@ -64,4 +77,12 @@ __all__ = [
     "make_figure7a",
     "make_figure7b",
     "make_figure7c",
+    "make_figure8",
+    "make_figure8a",
+    "make_figure8b",
+    "make_figure9",
+    "make_figure10",
+    "make_figure11",
+    "make_figure12",
+    "make_figure13",
 ]

@@ -12,10 +12,13 @@ from repro.config import Config
 from repro.optimizees.base import Problem
 from repro.optimizees.convnet import ConvNetFamily
 from repro.optimizees.mlp import MLPFamily
+from repro.optimizees.neural_art import NeuralArtFamily
 from repro.optimizees.quadratic import QuadraticFamily
 
 
-def make_family(config: Config) -> QuadraticFamily | MLPFamily | ConvNetFamily:
+def make_family(
+    config: Config,
+) -> QuadraticFamily | MLPFamily | ConvNetFamily | NeuralArtFamily:
     """The problem family ``config.problem`` describes."""
     problem = config.problem
     if problem.family == "convnet":
@@ -24,6 +27,10 @@ def make_family(config: Config) -> QuadraticFamily | MLPFamily | ConvNetFamily:
             classes=len(config.data.classes) or 10, init_std=problem.init_std,
             batch_size=problem.minibatch,
         )
+    if problem.family == "neural_art":
+        from repro.optimizees.neural_art import build_family
+
+        return build_family(config.art)
     if problem.family == "mlp":
         return MLPFamily(
             hidden=tuple(problem.hidden), activation=problem.activation,

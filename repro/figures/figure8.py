@@ -1,0 +1,52 @@
+"""Figure 8 (NIPS / arXiv v2): Neural Art optimization curves on test content images.
+
+Two panels, loss (log) against steps 1-128 (paper.md §2.6):
+
+* a, training style at the training resolution (64x64);
+* b, a style never seen in training at double resolution (128x128).
+
+Each panel's data is its own curves envelope (``figure8a.json``, ``figure8b.json``); the
+stamp names the profile and the encoder (pretrained VGG-19 or random) that made them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from repro.figures import curves, figure4, style
+
+PANELS: dict[str, tuple[tuple[int, int], str]] = {
+    "figure8a": ((1, 128), "Training style, 64x64"),
+    "figure8b": ((1, 128), "Test style, 128x128"),
+}
+
+
+def build_figure8(datas: Sequence[Mapping[str, Any]]) -> Figure:
+    """Both panels of Figure 8 from the figure8a and figure8b envelopes."""
+    names = list(PANELS)
+    if len(datas) != len(names):
+        raise ValueError(f"figure8 has {len(names)} panels, got {len(datas)}")
+    for data, name in zip(datas, names, strict=True):
+        figure4.check_figure(data, name)
+    steps = [(1, len(data["curves"]["LSTM"]["step"])) for data in datas]
+    return figure4.build_composite(datas, steps, [title for _, title in PANELS.values()])
+
+
+def make_figure8(data_dir: Path, out_stem: Path) -> None:
+    """Read ``data_dir/figure8{a,b}.json``; write ``out_stem.png`` and ``out_stem.pdf``."""
+    datas = figure4.load_panels(data_dir, list(PANELS), "figure8")
+    style.save(build_figure8(datas), Path(out_stem))
+
+
+def make_figure8a(data_path: Path, out_stem: Path) -> None:
+    """Read ``figure8a.json`` (training style, 64x64) and write ``out_stem.{png,pdf}``."""
+    style.save(figure4.build_panel(curves.load(Path(data_path)), "figure8a", PANELS), out_stem)
+
+
+def make_figure8b(data_path: Path, out_stem: Path) -> None:
+    """Read ``figure8b.json`` (test style, 128x128) and write ``out_stem.{png,pdf}``."""
+    style.save(figure4.build_panel(curves.load(Path(data_path)), "figure8b", PANELS), out_stem)
