@@ -18,7 +18,6 @@ from repro.meta.learned import make_learned
 from repro.meta.unroll import Carry, meta_loss, rollout, start, truncate, unroll
 from repro.optimizees import ProblemSource
 from repro.optimizers import make_lstm
-from repro.optimizers.lstm import LSTMOptimizer
 
 
 class MetaTrainingDiverged(RuntimeError):
@@ -201,7 +200,7 @@ class CheckpointError(ValueError):
 
 def load_optimizer(
     path: Path, expected: OptimizerConfig | None = None, build: Callable = make_lstm
-) -> LSTMOptimizer:
+) -> torch.nn.Module:
     """The optimizer stored at ``path``, made by ``build``; checks it against ``expected``."""
     path = Path(path)
     if not path.is_file():
