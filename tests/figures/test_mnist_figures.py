@@ -335,7 +335,7 @@ def test_registry_single_panels_and_composites(tmp_path, saved_png):
     write_figure4_data(data_dir)
     write_figure5_data(data_dir)
     write_json(data_dir / "figure6.json", synthetic_figure6())
-    assert COMPOSITES == {
+    assert {name: COMPOSITES[name] for name in ("figure4", "figure5")} == {
         "figure4": ("figure4a", "figure4b", "figure4c"),
         "figure5": ("figure5a", "figure5b", "figure5c"),
     }
@@ -343,7 +343,7 @@ def test_registry_single_panels_and_composites(tmp_path, saved_png):
     assert COMPOSITE_MAKERS["figure5"] is make_figure5
     assert set(COMPOSITE_MAKERS) == set(COMPOSITES)
     names = ["figure4b", "figure4c", "figure5a", "figure5b", "figure5c", "figure6"]
-    assert {"figure3", "figure4a", *names} == set(FIGURES)
+    assert {"figure3", "figure4a", *names} <= set(FIGURES)
     for name in names:
         FIGURES[name](data_dir / f"{name}.json", out_dir / name)
         assert_outputs(out_dir, name, min_px=(130, 160), pdf=False)
