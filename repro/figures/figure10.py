@@ -9,7 +9,8 @@ gradients, each keeping its own state, and their proposals are recorded, not app
   step, with the gradient the rules saw underneath.
 * Figures 11-13 (``figure11.json`` ...): for one coordinate each, at selected steps, the
   update each rule would propose as a function of the current gradient, its state held as
-  the trajectory left it; a dotted line marks the gradient actually seen at that step.
+  the trajectory left it; a dotted line marks the gradient actually seen at that step. The
+  y range fits the LSTM's and ADAM's responses; SGD's straight line may run off the panel.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from matplotlib.figure import Figure
 from repro.figures import style
 
 RULES = ("ADAM", "SGD", "LSTM")
+# The response panels' y range fits these rules; SGD's straight line may leave the panel.
+ZOOM_ON = ("LSTM", "ADAM")
 
 
 def _load(path: Path, name: str) -> dict[str, Any]:
@@ -88,9 +91,12 @@ def build_response(data: Mapping[str, Any]) -> Figure:
         ax.axvline(panel["grad"], color="0.3", lw=0.8, linestyle=":")
         ax.axhline(0, color="0.6", lw=0.6)
         ax.axvline(0, color="0.6", lw=0.6)
+        span = max(abs(v) for name in ZOOM_ON for v in panel["updates"][name])
+        if span > 0:
+            ax.set_ylim(-1.3 * span, 1.3 * span)
         ax.set_title(f"Step {panel['step']}", fontsize=9)
         ax.set_xlabel("current gradient")
-        ax.ticklabel_format(axis="both", style="sci", scilimits=(-2, 3))
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
     axes[0].set_ylabel("proposed update")
     axes[0].legend(fontsize=6, loc="best")
     fig.suptitle(f"{data.get('title', '')}: {_coordinate(data['coordinate'])}", fontsize=10)

@@ -6,7 +6,9 @@ Two panels, loss (log) against steps 1-128 (paper.md §2.6):
 * b, a style never seen in training at double resolution (128x128).
 
 Each panel's data is its own curves envelope (``figure8a.json``, ``figure8b.json``); the
-stamp names the profile and the encoder (pretrained VGG-19 or random) that made them.
+stamp names the profile and the encoder (pretrained VGG-19 or random) that made them. The y
+axis is zoomed to the curves that stayed finite; optimizers that diverged are named in the
+panel (their lines stop at an ``x`` above it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from repro.figures import curves, figure4, style
@@ -33,7 +36,25 @@ def build_figure8(datas: Sequence[Mapping[str, Any]]) -> Figure:
     for data, name in zip(datas, names, strict=True):
         figure4.check_figure(data, name)
     steps = [(1, len(data["curves"]["LSTM"]["step"])) for data in datas]
-    return figure4.build_composite(datas, steps, [title for _, title in PANELS.values()])
+    fig = figure4.build_composite(datas, steps, [title for _, title in PANELS.values()])
+    for ax, data in zip(fig.axes, datas, strict=True):
+        zoom(ax, data)
+    return fig
+
+
+def zoom(ax: Axes, data: Mapping[str, Any]) -> None:
+    """Fit the y axis to the curves that did not diverge; name the ones that did."""
+    kept = [c for c in data["curves"].values() if c.get("diverged_at") is None]
+    values = [v for c in kept for v in c["mean"] if v is not None and v > 0]
+    if values:
+        ax.set_ylim(min(values) / 1.3, max(values) * 1.3)
+    diverged = [
+        f"{name} (step {c['diverged_at']})" for name, c in data["curves"].items()
+        if c.get("diverged_at") is not None
+    ]
+    if diverged:
+        ax.text(0.02, 0.02, "diverged: " + ", ".join(diverged), transform=ax.transAxes,
+                fontsize=7, color="0.25", va="bottom")
 
 
 def make_figure8(data_dir: Path, out_stem: Path) -> None:
