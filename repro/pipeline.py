@@ -424,6 +424,8 @@ def evaluate_grid(
 
 def _dataset(config: Config) -> str:
     """The data an experiment's optimizees fit: the dataset's name, or ``synthetic``."""
+    if config.problem.family == "neural_art":
+        return "images"
     return config.data.name if config.data.name != "none" else "synthetic"
 
 

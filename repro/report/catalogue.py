@@ -87,7 +87,7 @@ class Source:
     @property
     def label(self) -> str:
         """A heading for the source, e.g. ``quick profile, Fashion-MNIST``."""
-        names = {"mnist": "MNIST and quadratics", "fashion_mnist": "Fashion-MNIST"}
+        names = {"mnist": "default datasets", "fashion_mnist": "Fashion-MNIST"}
         return f"{self.profile} profile, {names.get(self.dataset, self.dataset)}"
 
     def data(self, panel: str) -> dict[str, Any] | None:

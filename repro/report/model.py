@@ -152,7 +152,10 @@ def _duration(seconds: float) -> str:
 
 def _dataset_of(meta: dict[str, Any], source: Source) -> str:
     """Where older data files did not record it: quadratics are synthetic."""
-    return "synthetic" if "quadratic" in str(meta.get("config", "")) else source.dataset
+    config = str(meta.get("config", ""))
+    if "quadratic" in config:
+        return "synthetic"
+    return "images" if "neural_art" in config else source.dataset
 
 
 def provenance(panel: Panel, source: Source) -> dict[str, str]:
