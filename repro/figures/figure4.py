@@ -130,15 +130,36 @@ def build_figure4a(data: Mapping[str, Any]) -> Figure:
     return fig
 
 
-def build_figure4(datas: Sequence[Mapping[str, Any]]) -> Figure:
-    """The three panels of Figure 4 from the figure4a, figure4b and figure4c envelopes."""
-    names = list(PANELS)
+def check_panels(
+    datas: Sequence[Mapping[str, Any]], panels: Mapping[str, Any], figure: str
+) -> None:
+    """Raise ValueError unless ``datas`` are the envelopes of ``panels``, in order."""
+    names = list(panels)
     if len(datas) != len(names):
-        raise ValueError(f"figure4 has {len(names)} panels, got {len(datas)}")
+        raise ValueError(f"{figure} has {len(names)} panels, got {len(datas)}")
     for data, name in zip(datas, names, strict=True):
         check_figure(data, name)
-    steps, titles = zip(*PANELS.values(), strict=True)
+
+
+def build_panels(
+    datas: Sequence[Mapping[str, Any]], panels: Mapping[str, tuple[Any, str]], figure: str
+) -> Figure:
+    """A composite of ``panels`` (name -> (step range, title)) from their envelopes."""
+    check_panels(datas, panels, figure)
+    steps, titles = zip(*panels.values(), strict=True)
     return build_composite(datas, steps, titles)
+
+
+def make_panel(
+    name: str, data_path: Path, out_stem: Path, panels: Mapping[str, tuple[Any, str]]
+) -> None:
+    """Read one panel's JSON and write it alone to ``out_stem.{png,pdf}``."""
+    style.save(build_panel(curves.load(Path(data_path)), name, panels), Path(out_stem))
+
+
+def build_figure4(datas: Sequence[Mapping[str, Any]]) -> Figure:
+    """The three panels of Figure 4 from the figure4a, figure4b and figure4c envelopes."""
+    return build_panels(datas, PANELS, "figure4")
 
 
 def make_figure4(data_dir: Path, out_stem: Path) -> None:

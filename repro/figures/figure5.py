@@ -19,7 +19,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from repro.figures import curves, figure4, style
+from repro.figures import figure4, style
 
 # Panel name -> (steps shown, default title when the JSON has none).
 PANELS: dict[str, tuple[tuple[int, int], str]] = {
@@ -31,13 +31,7 @@ PANELS: dict[str, tuple[tuple[int, int], str]] = {
 
 def build_figure5(datas: Sequence[Mapping[str, Any]]) -> Figure:
     """The three panels of Figure 5 from the figure5a, figure5b and figure5c envelopes."""
-    names = list(PANELS)
-    if len(datas) != len(names):
-        raise ValueError(f"figure5 has {len(names)} panels, got {len(datas)}")
-    for data, name in zip(datas, names, strict=True):
-        figure4.check_figure(data, name)
-    steps, titles = zip(*PANELS.values(), strict=True)
-    return figure4.build_composite(datas, steps, titles)
+    return figure4.build_panels(datas, PANELS, "figure5")
 
 
 def make_figure5(data_dir: Path, out_stem: Path) -> None:
@@ -46,21 +40,16 @@ def make_figure5(data_dir: Path, out_stem: Path) -> None:
     style.save(build_figure5(datas), Path(out_stem))
 
 
-def _make_panel(name: str, data_path: Path, out_stem: Path) -> None:
-    data = curves.load(Path(data_path))
-    style.save(figure4.build_panel(data, name, PANELS), Path(out_stem))
-
-
 def make_figure5a(data_path: Path, out_stem: Path) -> None:
     """Read ``figure5a.json`` (MNIST, 40 units) and write ``out_stem.{png,pdf}``."""
-    _make_panel("figure5a", data_path, out_stem)
+    figure4.make_panel("figure5a", data_path, out_stem, PANELS)
 
 
 def make_figure5b(data_path: Path, out_stem: Path) -> None:
     """Read ``figure5b.json`` (MNIST, 2 layers) and write ``out_stem.{png,pdf}``."""
-    _make_panel("figure5b", data_path, out_stem)
+    figure4.make_panel("figure5b", data_path, out_stem, PANELS)
 
 
 def make_figure5c(data_path: Path, out_stem: Path) -> None:
     """Read ``figure5c.json`` (MNIST, ReLU) and write ``out_stem.{png,pdf}``."""
-    _make_panel("figure5c", data_path, out_stem)
+    figure4.make_panel("figure5c", data_path, out_stem, PANELS)

@@ -30,11 +30,7 @@ PANELS: dict[str, tuple[tuple[int, int], str]] = {
 
 def build_figure8(datas: Sequence[Mapping[str, Any]]) -> Figure:
     """Both panels of Figure 8 from the figure8a and figure8b envelopes."""
-    names = list(PANELS)
-    if len(datas) != len(names):
-        raise ValueError(f"figure8 has {len(names)} panels, got {len(datas)}")
-    for data, name in zip(datas, names, strict=True):
-        figure4.check_figure(data, name)
+    figure4.check_panels(datas, PANELS, "figure8")
     steps = [(1, len(data["curves"]["LSTM"]["step"])) for data in datas]
     fig = figure4.build_composite(datas, steps, [title for _, title in PANELS.values()])
     for ax, data in zip(fig.axes, datas, strict=True):
