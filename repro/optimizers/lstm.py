@@ -9,6 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from repro.optimizers import native
 from repro.optimizers.base import State
 from repro.optimizers.preprocess import n_features, preprocess
 
@@ -61,6 +62,37 @@ class _LSTMLayer(torch.autograd.Function):
         return dxh[:, : ctx.inputs], dxh[:, ctx.inputs :], dc * f, dweight, dbias
 
 
+class _NativeLSTMLayer(torch.autograd.Function):
+    """The same layer on the fused CPU kernel of :mod:`repro.optimizers.native` (the CPU fast
+    path): one pass over the coordinates forward and one backward, no intermediate tensors."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor):
+        h_new, c_new, act, tanh_c = native.forward(x, h, c, weight, bias, save=True)
+        ctx.save_for_backward(x, h, c, weight, act, tanh_c)
+        return h_new, c_new
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dh: Tensor, dc_new: Tensor):
+        x, h, c, weight, act, tanh_c = ctx.saved_tensors
+        dx, dh_prev, dc_prev, dweight, dbias = native.backward(
+            x, h, c, weight, act, tanh_c, dh, dc_new, need_dx=ctx.needs_input_grad[0]
+        )
+        return dx, dh_prev, dc_prev, dweight, dbias
+
+
+def _native_layer(x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor):
+    """The kernel's layer, through autograd only when a gradient will be asked for."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (x, h, c, weight, bias)):
+        return _NativeLSTMLayer.apply(x, h, c, weight, bias)
+    h_new, c_new, _, _ = native.forward(x, h, c, weight, bias, save=False)
+    return h_new, c_new
+
+
+KERNELS = ("auto", "native", "torch")
+
+
 def _lstm_layer_reference(
     x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor
 ) -> tuple[Tensor, Tensor]:
@@ -90,9 +122,12 @@ class LSTMOptimizer(nn.Module):
     Each layer's input and recurrent products are fused into one matrix product over all
     coordinates of all problems at once; gates are ordered (input, forget, output, cell) so the
     three sigmoid gates are one call; ``fused=True`` uses a hand-written backward per layer
-    instead of recording every elementwise op (same numbers, fewer graph nodes);
-    ``compiled=True`` instead runs the plain-op layer through ``torch.compile`` (a cold compile
-    costs tens of seconds on a CPU, so it is opt-in). Weights follow
+    instead of recording every elementwise op (same numbers, fewer graph nodes), and on the CPU
+    the fused kernel of :mod:`repro.optimizers.native` for the whole layer: ``kernel`` "auto"
+    takes it wherever it applies (float32, hidden size 20) and builds, "native" insists on it,
+    "torch" keeps the PyTorch layer. ``compiled=True`` instead runs the plain-op layer through
+    ``torch.compile`` (a cold compile costs tens of seconds on a CPU, so it is opt-in). Weights
+    follow
     Sonnet's defaults (truncated normal with std 1/sqrt(fan_in)); the forget-gate bias starts at 1.
     The update is the linear head's output times ``output_scale``.
     """
@@ -106,8 +141,14 @@ class LSTMOptimizer(nn.Module):
         output_scale: float = 1.0,
         fused: bool = True,
         compiled: bool = False,
+        kernel: str = "auto",
     ) -> None:
         super().__init__()
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+        if kernel == "native" and (reason := native.unavailable() or _no_native(hidden)):
+            raise RuntimeError(f"optimizer.kernel native: {reason}")
+        self.kernel = kernel
         self.fused = fused
         self.compiled = compiled
         self.hidden = hidden
@@ -141,10 +182,7 @@ class LSTMOptimizer(nn.Module):
     def step(self, grad: Tensor, state: State) -> tuple[Tensor, State]:
         """Propose an update for every coordinate of ``grad`` in one pass."""
         x = preprocess(grad.reshape(-1), self.preprocessing, self.p)
-        if self.compiled:
-            layer_fn = _compiled_layer()
-        else:
-            layer_fn = _LSTMLayer.apply if self.fused else _lstm_layer_reference
+        layer_fn = self._layer(x)
         new_state: State = {}
         for layer in range(self.layers):
             h, c = layer_fn(
@@ -155,3 +193,25 @@ class LSTMOptimizer(nn.Module):
             x = h
         update = torch.addmm(self.head_bias, x, self.head_weight) * self.output_scale
         return update.reshape(grad.shape), new_state
+
+    def _layer(self, x: Tensor) -> Callable[..., tuple[Tensor, Tensor]]:
+        """The layer implementation for this input: compiled, plain, native kernel or fused."""
+        if self.compiled:
+            return _compiled_layer()
+        if not self.fused:
+            return _lstm_layer_reference
+        if self.kernel != "torch" and native.supports(x, self.hidden, self.weights[0]):
+            return _native_layer
+        if self.kernel == "native":
+            raise RuntimeError(
+                "optimizer.kernel native runs float32 CPU tensors only; "
+                f"got {x.dtype} on {x.device}"
+            )
+        return _LSTMLayer.apply
+
+
+def _no_native(hidden: int) -> str | None:
+    """Why the native kernel cannot serve an LSTM of this hidden size, or None."""
+    if hidden != native.HIDDEN:
+        return f"the fused kernel is built for hidden size {native.HIDDEN}, not {hidden}"
+    return None

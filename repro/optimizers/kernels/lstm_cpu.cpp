@@ -1,0 +1,273 @@
+// One coordinatewise LSTM layer (hidden size 20) over all coordinates, forward and backward,
+// fused on the CPU.
+//
+// Row-major float32: x [N, I], h and c [N, 20], weight [I + 20, 80] with gate blocks
+// (i, f, o, g), bias [80]. Rows are taken two at a time, so that a gate block of a pair is 40
+// floats, five 8-wide vectors: the products accumulate in registers and the gate arithmetic
+// never leaves the core's cache. The forward saves the activations of a pair as
+// [i(40) f(40) o(40) g(40)] (``act``, [ceil(N/2), 160]) and tanh(c') ([N, 20]) for the backward,
+// which returns the gradients of x (optional), h, c, weight and bias. OpenMP splits the pairs
+// over ``threads`` threads.
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+constexpr int H = 20;
+constexpr int G = 4 * H;
+constexpr int P = 2 * H;        // floats of one gate block of a pair of rows
+constexpr int V = P / 8;        // vectors in it
+constexpr int kMaxFanIn = 64;
+constexpr int64_t kPairsPerItem = 32;
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+inline v8 load(const float* p) {
+  v8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
+
+inline v8 splat(float a) { return v8{a, a, a, a, a, a, a, a}; }
+
+// e^x, clamped to [-87.3, 88.3], about 1 ulp (Cephes' polynomial); NaN stays NaN.
+inline v8 exp8(v8 x) {
+  x = x < -87.3f ? splat(-87.3f) : x;
+  x = x > 88.3f ? splat(88.3f) : x;
+  const v8 n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const v8 r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  v8 p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const v8i bits = (__builtin_convertvector(n, v8i) + 127) << 23;
+  v8 scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+// 1/d by the hardware's estimate and one Newton step (relative error about 1e-7).
+inline v8 reciprocal8(v8 d) {
+#if defined(__AVX__)
+  const v8 r = __builtin_ia32_rcpps256(d);
+  return r * (2.0f - d * r);
+#else
+  return 1.0f / d;
+#endif
+}
+
+inline v8 sigmoid8(v8 z) { return reciprocal8(1.0f + exp8(-z)); }
+
+// The two rows' pre-activations: z[block][pair position], cell block doubled by the weights.
+inline void pair_gates(int fan_in, const float* xh0, const float* xh1, const float* weight,
+                       const float* bias, float* z) {
+  for (int half = 0; half < 2; ++half) {
+    v8 a0[5], a1[5];
+    for (int m = 0; m < 5; ++m) a0[m] = a1[m] = load(bias + half * 40 + 8 * m);
+    for (int k = 0; k < fan_in; ++k) {
+      const float* w = weight + k * G + half * 40;
+      const v8 b0 = splat(xh0[k]), b1 = splat(xh1[k]);
+      for (int m = 0; m < 5; ++m) {
+        const v8 wm = load(w + 8 * m);
+        a0[m] += b0 * wm;
+        a1[m] += b1 * wm;
+      }
+    }
+    float r0[40], r1[40];
+    for (int m = 0; m < 5; ++m) {
+      store(r0 + 8 * m, a0[m]);
+      store(r1 + 8 * m, a1[m]);
+    }
+    for (int b = 0; b < 2; ++b) {  // gate blocks 2·half and 2·half + 1
+      std::memcpy(z + (2 * half + b) * P, r0 + b * H, H * sizeof(float));
+      std::memcpy(z + (2 * half + b) * P + H, r1 + b * H, H * sizeof(float));
+    }
+  }
+}
+
+// Forward of two rows. c, h_out, c_out, tanh_c point at the pair's 40 contiguous floats.
+inline void pair_forward(int fan_in, const float* xh0, const float* xh1, const float* c,
+                         const float* weight, const float* bias, float* h_out, float* c_out,
+                         float* act, float* tanh_c) {
+  alignas(32) float z[4 * P];
+  pair_gates(fan_in, xh0, xh1, weight, bias, z);
+#pragma GCC unroll 4
+  for (int m = 0; m < 4 * V; ++m) store(z + 8 * m, sigmoid8(load(z + 8 * m)));
+  for (int m = 0; m < V; ++m) {
+    const v8 i = load(z + 8 * m), f = load(z + P + 8 * m), o = load(z + 2 * P + 8 * m);
+    const v8 g = load(z + 3 * P + 8 * m) * 2.0f - 1.0f;
+    const v8 cn = f * load(c + 8 * m) + i * g;
+    const v8 t = sigmoid8(cn * 2.0f) * 2.0f - 1.0f;
+    store(c_out + 8 * m, cn);
+    store(h_out + 8 * m, o * t);
+    if (act != nullptr) {
+      store(z + 3 * P + 8 * m, g);
+      store(tanh_c + 8 * m, t);
+    }
+  }
+  if (act != nullptr) std::memcpy(act, z, sizeof z);
+}
+
+// Gathers a row's layer input [x, h] into xh.
+inline void gather(int inputs, const float* x, const float* h, float* xh) {
+  for (int k = 0; k < inputs; ++k) xh[k] = x[k];
+  for (int k = 0; k < H; ++k) xh[inputs + k] = h[k];
+}
+
+}  // namespace
+
+extern "C" {
+
+int lstm_hidden() { return H; }
+
+int lstm_max_fan_in() { return kMaxFanIn; }
+
+void lstm_forward(int64_t n, int inputs, const float* x, const float* h, const float* c,
+                  const float* weight, const float* bias, float* h_out, float* c_out, float* act,
+                  float* tanh_c, int threads) {
+  const int fan_in = inputs + H;
+  std::vector<float> scaled(weight, weight + static_cast<int64_t>(fan_in) * G);
+  std::vector<float> scaled_bias(bias, bias + G);
+  for (int k = 0; k < fan_in; ++k)
+    for (int j = 3 * H; j < G; ++j) scaled[k * G + j] *= 2.0f;
+  for (int j = 3 * H; j < G; ++j) scaled_bias[j] *= 2.0f;
+  const int64_t pairs = (n + 1) / 2;
+  const int64_t items = (pairs + kPairsPerItem - 1) / kPairsPerItem;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t last = (item + 1) * kPairsPerItem < pairs ? (item + 1) * kPairsPerItem : pairs;
+    float xh0[kMaxFanIn], xh1[kMaxFanIn];
+    for (int64_t pair = item * kPairsPerItem; pair < last; ++pair) {
+      const int64_t r0 = 2 * pair;
+      float* a = act == nullptr ? nullptr : act + pair * 4 * P;
+      gather(inputs, x + r0 * inputs, h + r0 * H, xh0);
+      if (r0 + 1 < n) {
+        gather(inputs, x + (r0 + 1) * inputs, h + (r0 + 1) * H, xh1);
+        pair_forward(fan_in, xh0, xh1, c + r0 * H, scaled.data(), scaled_bias.data(),
+                     h_out + r0 * H, c_out + r0 * H, a,
+                     tanh_c == nullptr ? nullptr : tanh_c + r0 * H);
+      } else {  // an odd last row: its partner is zero and its outputs are dropped
+        float c2[P] = {}, h2[P], c2_out[P], t2[P];
+        std::memset(xh1, 0, sizeof xh1);
+        std::memcpy(c2, c + r0 * H, H * sizeof(float));
+        pair_forward(fan_in, xh0, xh1, c2, scaled.data(), scaled_bias.data(), h2, c2_out, a,
+                     t2);
+        std::memcpy(h_out + r0 * H, h2, H * sizeof(float));
+        std::memcpy(c_out + r0 * H, c2_out, H * sizeof(float));
+        if (tanh_c != nullptr) std::memcpy(tanh_c + r0 * H, t2, H * sizeof(float));
+      }
+    }
+  }
+}
+
+void lstm_backward(int64_t n, int inputs, const float* x, const float* h, const float* c,
+                   const float* weight, const float* act, const float* tanh_c,
+                   const float* dh_out, const float* dc_out, float* dx, float* dh, float* dc,
+                   float* dweight, float* dbias, int threads) {
+  const int fan_in = inputs + H;
+  const int width = (fan_in + 7) / 8 * 8;
+  std::vector<float> wt(static_cast<size_t>(G) * width, 0.0f);  // weight^T, rows padded
+  for (int k = 0; k < fan_in; ++k)
+    for (int j = 0; j < G; ++j) wt[j * width + k] = weight[k * G + j];
+  std::memset(dweight, 0, sizeof(float) * fan_in * G);
+  std::memset(dbias, 0, sizeof(float) * G);
+  const int64_t pairs = (n + 1) / 2;
+  const int64_t items = (pairs + kPairsPerItem - 1) / kPairsPerItem;
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> dw(static_cast<size_t>(fan_in) * G, 0.0f);
+    v8 db[G / 8];
+    for (auto& v : db) v = splat(0.0f);
+#pragma omp for schedule(static)
+    for (int64_t item = 0; item < items; ++item) {
+      const int64_t last =
+          (item + 1) * kPairsPerItem < pairs ? (item + 1) * kPairsPerItem : pairs;
+      alignas(32) float xh0[kMaxFanIn] = {}, xh1[kMaxFanIn] = {};
+      alignas(32) float dz0[G], dz1[G];
+      for (int64_t pair = item * kPairsPerItem; pair < last; ++pair) {
+        const int64_t r0 = 2 * pair;
+        const bool both = r0 + 1 < n;
+        const int valid = both ? P : H;
+        alignas(32) float cb[P] = {}, tb[P] = {}, ghb[P] = {}, gcb[P] = {}, dcb[P];
+        std::memcpy(cb, c + r0 * H, valid * sizeof(float));
+        std::memcpy(tb, tanh_c + r0 * H, valid * sizeof(float));
+        std::memcpy(ghb, dh_out + r0 * H, valid * sizeof(float));
+        if (dc_out != nullptr) std::memcpy(gcb, dc_out + r0 * H, valid * sizeof(float));
+        const float* a = act + pair * 4 * P;
+        alignas(32) float dzp[4 * P];
+        for (int m = 0; m < V; ++m) {
+          const v8 i = load(a + 8 * m), f = load(a + P + 8 * m), o = load(a + 2 * P + 8 * m);
+          const v8 g = load(a + 3 * P + 8 * m), t = load(tb + 8 * m), gh = load(ghb + 8 * m);
+          const v8 d = gh * o * (1.0f - t * t) + load(gcb + 8 * m);
+          store(dzp + 8 * m, d * g * i * (1.0f - i));
+          store(dzp + P + 8 * m, d * load(cb + 8 * m) * f * (1.0f - f));
+          store(dzp + 2 * P + 8 * m, gh * t * o * (1.0f - o));
+          store(dzp + 3 * P + 8 * m, d * i * (1.0f - g * g));
+          store(dcb + 8 * m, d * f);
+        }
+        std::memcpy(dc + r0 * H, dcb, valid * sizeof(float));
+        for (int b = 0; b < 4; ++b) {
+          std::memcpy(dz0 + b * H, dzp + b * P, H * sizeof(float));
+          std::memcpy(dz1 + b * H, dzp + b * P + H, H * sizeof(float));
+        }
+        gather(inputs, x + r0 * inputs, h + r0 * H, xh0);
+        if (both) gather(inputs, x + (r0 + 1) * inputs, h + (r0 + 1) * H, xh1);
+        else std::memset(xh1, 0, sizeof xh1);
+        // d[x, h] = dz weight^T, two rows at once.
+        float out0[kMaxFanIn], out1[kMaxFanIn];
+        for (int k0 = 0; k0 < width; k0 += 24) {
+          const int count = width - k0 < 24 ? (width - k0) / 8 : 3;
+          v8 s0[3] = {}, s1[3] = {};
+          for (int j = 0; j < G; ++j) {
+            const v8 b0 = splat(dz0[j]), b1 = splat(dz1[j]);
+            const float* w = wt.data() + j * width + k0;
+            for (int m = 0; m < count; ++m) {
+              const v8 wm = load(w + 8 * m);
+              s0[m] += b0 * wm;
+              s1[m] += b1 * wm;
+            }
+          }
+          for (int m = 0; m < count; ++m) {
+            store(out0 + k0 + 8 * m, s0[m]);
+            store(out1 + k0 + 8 * m, s1[m]);
+          }
+        }
+        if (dx != nullptr) {
+          for (int k = 0; k < inputs; ++k) dx[r0 * inputs + k] = out0[k];
+          if (both)
+            for (int k = 0; k < inputs; ++k) dx[(r0 + 1) * inputs + k] = out1[k];
+        }
+        std::memcpy(dh + r0 * H, out0 + inputs, H * sizeof(float));
+        if (both) std::memcpy(dh + (r0 + 1) * H, out1 + inputs, H * sizeof(float));
+        // weight gradient += [x, h]^T dz, in halves of five vectors held in registers.
+        for (int half = 0; half < 2; ++half) {
+          v8 e0[5], e1[5];
+          for (int m = 0; m < 5; ++m) {
+            e0[m] = load(dz0 + half * 40 + 8 * m);
+            e1[m] = load(dz1 + half * 40 + 8 * m);
+          }
+          for (int k = 0; k < fan_in; ++k) {
+            float* w = dw.data() + k * G + half * 40;
+            const v8 b0 = splat(xh0[k]), b1 = splat(xh1[k]);
+            for (int m = 0; m < 5; ++m) store(w + 8 * m, load(w + 8 * m) + b0 * e0[m] + b1 * e1[m]);
+          }
+          for (int m = 0; m < 5; ++m) db[half * 5 + m] += e0[m] + e1[m];
+        }
+      }
+    }
+#pragma omp critical
+    {
+      for (int64_t e = 0; e < static_cast<int64_t>(fan_in) * G; ++e) dweight[e] += dw[e];
+      for (int m = 0; m < G / 8; ++m)
+        for (int l = 0; l < 8; ++l) dbias[8 * m + l] += db[m][l];
+    }
+  }
+}
+}

@@ -1,0 +1,151 @@
+"""The fused CPU kernel of the coordinatewise LSTM layer (``kernels/lstm_cpu.cpp``).
+
+The C++ source is compiled on first use with the machine's C++ compiler (``$CXX``, else
+``g++``) for this CPU, into a cache folder (``$REPRO_KERNEL_CACHE``, else
+``~/.cache/l2l-repro/kernels``) keyed by the source, the flags, the compiler and the CPU, and
+loaded with ctypes. Where it cannot be built, :func:`unavailable` says why and the LSTM keeps
+its PyTorch layer.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+SOURCE = Path(__file__).resolve().parent / "kernels" / "lstm_cpu.cpp"
+FLAGS = (
+    "-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-fPIC",
+    "-shared",
+)
+HIDDEN = 20
+MAX_FAN_IN = 64
+
+_P = ctypes.c_void_p
+
+
+def _cpu_id() -> str:
+    """The CPU's model name and instruction-set flags (``-march=native`` depends on them)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    keep = [line for line in text.splitlines() if line.startswith(("model name", "flags"))]
+    return "\n".join(sorted(set(keep)))
+
+
+def _compiler() -> str:
+    return os.environ.get("CXX", "g++")
+
+
+def cache_dir() -> Path:
+    """Where compiled kernels are kept."""
+    default = Path.home() / ".cache" / "l2l-repro" / "kernels"
+    return Path(os.environ.get("REPRO_KERNEL_CACHE", default))
+
+
+def _build() -> Path:
+    """The compiled library for this source, compiler and CPU, built if not cached."""
+    compiler = _compiler()
+    version = subprocess.run(
+        [compiler, "--version"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    key = hashlib.sha256(
+        "\0".join((SOURCE.read_text(), " ".join(FLAGS), version, _cpu_id())).encode()
+    ).hexdigest()[:16]
+    folder = cache_dir()
+    target = folder / f"lstm_cpu_{key}.so"
+    if target.is_file():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        staged = Path(tmp) / target.name
+        done = subprocess.run(
+            [compiler, *FLAGS, "-o", str(staged), str(SOURCE)],
+            capture_output=True, text=True, timeout=300,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{compiler} failed: {done.stderr.strip()[:500]}")
+        os.replace(staged, target)
+    return target
+
+
+@functools.cache
+def _library() -> ctypes.CDLL | str:
+    """The loaded kernel library, or the reason it is not available."""
+    try:
+        library = ctypes.CDLL(str(_build()))
+    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+        return f"the fused CPU kernel could not be built ({error})"
+    library.lstm_forward.argtypes = [ctypes.c_int64, ctypes.c_int, *[_P] * 9, ctypes.c_int]
+    library.lstm_forward.restype = None
+    library.lstm_backward.argtypes = [ctypes.c_int64, ctypes.c_int, *[_P] * 13, ctypes.c_int]
+    library.lstm_backward.restype = None
+    return library
+
+
+def unavailable() -> str | None:
+    """Why the kernel cannot be used on this machine, or None when it can."""
+    library = _library()
+    return library if isinstance(library, str) else None
+
+
+def supports(x: Tensor, hidden: int, weight: Tensor) -> bool:
+    """Whether the kernel can run this layer: float32 CPU tensors, hidden size 20, fan-in ≤ 64."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype == weight.dtype == torch.float32
+        and hidden == HIDDEN
+        and weight.shape[0] <= MAX_FAN_IN
+        and unavailable() is None
+    )
+
+
+def _ptr(tensor: Tensor | None) -> int | None:
+    return None if tensor is None else tensor.data_ptr()
+
+
+def forward(
+    x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor, save: bool
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    """``(h', c', act, tanh_c)`` of one layer; ``act`` and ``tanh_c`` only when ``save``."""
+    library = _library()
+    assert not isinstance(library, str), library
+    x, h, c, weight, bias = (t.contiguous() for t in (x, h, c, weight, bias))
+    rows, inputs = x.shape
+    h_out, c_out = torch.empty_like(h), torch.empty_like(c)
+    act = x.new_empty((rows + 1) // 2, 8 * HIDDEN) if save else None
+    tanh_c = torch.empty_like(c) if save else None
+    library.lstm_forward(
+        rows, inputs, *map(_ptr, (x, h, c, weight, bias, h_out, c_out, act, tanh_c)),
+        torch.get_num_threads(),
+    )
+    return h_out, c_out, act, tanh_c
+
+
+def backward(
+    x: Tensor, h: Tensor, c: Tensor, weight: Tensor, act: Tensor, tanh_c: Tensor,
+    dh_out: Tensor, dc_out: Tensor, need_dx: bool,
+) -> tuple[Tensor | None, Tensor, Tensor, Tensor, Tensor]:
+    """Gradients ``(dx, dh, dc, dweight, dbias)`` of one layer from those of ``(h', c')``."""
+    library = _library()
+    assert not isinstance(library, str), library
+    x, h, c, weight = (t.contiguous() for t in (x, h, c, weight))
+    dh_out, dc_out = dh_out.contiguous(), dc_out.contiguous()
+    rows, inputs = x.shape
+    dx = torch.empty_like(x) if need_dx else None
+    dh, dc = torch.empty_like(h), torch.empty_like(c)
+    dweight, dbias = torch.empty_like(weight), weight.new_empty(weight.shape[1])
+    library.lstm_backward(
+        rows, inputs,
+        *map(_ptr, (x, h, c, weight, act, tanh_c, dh_out, dc_out, dx, dh, dc, dweight, dbias)),
+        torch.get_num_threads(),
+    )
+    return dx, dh, dc, dweight, dbias
