@@ -21,6 +21,7 @@ import torch
 from repro.io import commit, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
 
 def lstm_flops_per_coordinate_step(inputs: int, hidden: int = 20, layers: int = 2) -> int:
@@ -36,6 +37,13 @@ def lstm_flops_per_coordinate_step(inputs: int, hidden: int = 20, layers: int = 
         width = hidden
     forward += 2 * hidden
     return 3 * forward
+
+
+def native_kernel_status() -> str:
+    """"built" or why the fused CPU kernel is not available here."""
+    from repro.optimizers import native
+
+    return native.unavailable() or "built"
 
 
 def _sync(device: torch.device) -> None:
@@ -66,24 +74,46 @@ def _rss_mib() -> float:
 
 
 def _problem_and_lstm(spec: dict[str, Any], device: torch.device):
-    """The benchmark's problem batch and a fresh LSTM set up as the experiment's config."""
+    """The benchmark's problem batch and a fresh learned optimizer set up as the experiment's
+    config (throughput does not depend on pixel values: random images of the right shape stand
+    in for MNIST and CIFAR-10)."""
     from repro.optimizees.mlp import MLPFamily
     from repro.optimizees.quadratic import QuadraticFamily
     from repro.optimizers.lstm import LSTMOptimizer
 
-    fused, compiled = spec.get("fused", True), spec.get("compiled", False)
+    options = {"fused": spec.get("fused", True), "compiled": spec.get("compiled", False),
+               "kernel": spec.get("kernel", "auto")}
+    gen = torch.Generator().manual_seed(0)
     if spec["experiment"] == "quadratic":
         problem = QuadraticFamily().sample(0, "train", 0, spec["batch"], device)
-        return problem, LSTMOptimizer(fused=fused, compiled=compiled).to(device)
-    # Throughput does not depend on pixel values: MNIST-shaped random data stands in.
-    gen = torch.Generator().manual_seed(0)
-    images = torch.rand(10_000, 784, generator=gen)
-    labels = torch.randint(0, 10, (10_000,), generator=gen)
-    problem = MLPFamily().sample(0, "train", 0, spec["batch"], images, labels, device)
-    lstm = LSTMOptimizer(
-        preprocessing="logsign", output_scale=0.1, fused=fused, compiled=compiled
-    )
-    return problem, lstm.to(device)
+        return problem, LSTMOptimizer(**options).to(device)
+    if spec["experiment"] == "mnist":
+        images = torch.rand(10_000, 784, generator=gen)
+        labels = torch.randint(0, 10, (10_000,), generator=gen)
+        problem = MLPFamily().sample(0, "train", 0, spec["batch"], images, labels, device)
+        lstm = LSTMOptimizer(preprocessing="logsign", output_scale=0.1, **options)
+        return problem, lstm.to(device)
+    return _configured(spec, device, gen)
+
+
+def _configured(spec: dict[str, Any], device: torch.device, gen: torch.Generator):
+    """Problem and learned optimizer of ``experiments/<experiment>.yaml`` in ``spec``'s profile."""
+    from dataclasses import replace
+
+    from repro.config import load
+    from repro.meta.learned import make_learned
+    from repro.optimizees import make_family
+
+    config = load(EXPERIMENTS / f"{spec['experiment']}.yaml", spec.get("profile", "paper"))
+    config = replace(config, optimizer=replace(config.optimizer, kernel=spec.get("kernel", "auto")))
+    family = make_family(config)
+    if config.problem.family == "convnet":
+        images = torch.randint(0, 256, (2_000, *family.image), generator=gen, dtype=torch.uint8)
+        labels = torch.randint(0, family.classes, (2_000,), generator=gen)
+        problem = family.sample(0, "train", 0, spec["batch"], images, labels, device)
+    else:
+        problem = family.sample(0, "train", 0, spec["batch"], device)
+    return problem, make_learned(config).to(device)
 
 
 def _case(spec: dict[str, Any]) -> dict[str, Any]:
@@ -94,8 +124,10 @@ def _case(spec: dict[str, Any]) -> dict[str, Any]:
         reference_mlp_truncation,
         reference_truncation,
     )
+    from repro.memory import keep_freed_memory
     from repro.meta.unroll import meta_loss, rollout, start, truncate, unroll
 
+    keep_freed_memory()  # as every ``python -m repro`` run does
     torch.set_num_threads(spec["threads"])
     device = torch.device(spec["device"])
     torch.manual_seed(0)
@@ -193,9 +225,16 @@ def main(argv: list[str] | None = None) -> int:
     quad = {**base, "experiment": "quadratic"}
     # The MNIST MLP: one network per problem, as in the paper (15,910 coordinates).
     mnist = {**base, "experiment": "mnist", "batch": 1, "truncations": 30 if not quick else 5}
+    cifar = {**base, "experiment": "cifar10", "batch": 1, "warmup": 1,
+             "truncations": 3 if not quick else 1}
+    # Neural Art in the quick profile (encoder width 0.25): the full-width random VGG costs ~12 s
+    # per truncation here.
+    art = {**cifar, "experiment": "neural_art", "profile": "quick"}
     cases = {
         "quadratic/meta-train/ours": {**quad, "kind": "ours"},
         "quadratic/meta-train/reference": {**quad, "kind": "reference", "truncations": short},
+        "quadratic/meta-train/ours-torch-layer": {**quad, "kind": "ours", "kernel": "torch",
+                                                  "truncations": short},
         "quadratic/meta-train/ours-unfused": {**quad, "kind": "ours", "fused": False,
                                               "truncations": short},
         "quadratic/evaluate/ours": {**quad, "kind": "evaluate", "steps": 100},
@@ -205,7 +244,13 @@ def main(argv: list[str] | None = None) -> int:
         "mnist/meta-train/ours": {**mnist, "kind": "ours"},
         "mnist/meta-train/reference": {**mnist, "kind": "reference",
                                        "truncations": 10 if not quick else 3},
+        "mnist/meta-train/ours-torch-layer": {**mnist, "kind": "ours", "kernel": "torch",
+                                              "truncations": 10 if not quick else 3},
         "mnist/evaluate/ours": {**mnist, "kind": "evaluate", "steps": 100 if not quick else 20},
+        "cifar10/meta-train/ours": {**cifar, "kind": "ours"},
+        "cifar10/evaluate/ours": {**cifar, "kind": "evaluate", "steps": 20},
+        "neural_art-quick/meta-train/ours": {**art, "kind": "ours"},
+        "neural_art-quick/evaluate/ours": {**art, "kind": "evaluate", "steps": 20},
     }
     results = {}
     for name, spec in cases.items():
@@ -226,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             "quadratic": lstm_flops_per_coordinate_step(inputs=1),
             "mnist": lstm_flops_per_coordinate_step(inputs=2),
         },
+        "kernel": native_kernel_status(),
         "limit_coord_steps_per_s": {"quadratic": limit, "mnist": mnist_limit},
         "cases": results,
         "ratios": {
@@ -235,10 +281,19 @@ def main(argv: list[str] | None = None) -> int:
             / results["mnist/meta-train/reference"]["coord_steps_per_s"],
             "mnist_fraction_of_limit": mnist_ours["coord_steps_per_s"] / mnist_limit,
             "mnist_seconds_per_100_step_episode": 100 / mnist_ours["steps_per_s"],
+            "quadratic_vs_torch_layer": ours["coord_steps_per_s"]
+            / results["quadratic/meta-train/ours-torch-layer"]["coord_steps_per_s"],
+            "mnist_vs_torch_layer": mnist_ours["coord_steps_per_s"]
+            / results["mnist/meta-train/ours-torch-layer"]["coord_steps_per_s"],
+            "cifar10_fraction_of_limit": results["cifar10/meta-train/ours"]["coord_steps_per_s"]
+            / mnist_limit,
+            "neural_art_quick_fraction_of_limit":
+            results["neural_art-quick/meta-train/ours"]["coord_steps_per_s"] / mnist_limit,
         },
     }
-    if ours.get("rss_after_5_mib"):
-        summary["ratios"]["quadratic_rss_growth"] = ours["rss_last_mib"] / ours["rss_after_5_mib"]
+    for name, row in (("quadratic", ours), ("mnist", mnist_ours)):
+        if row.get("rss_after_5_mib"):
+            summary["ratios"][f"{name}_rss_growth"] = row["rss_last_mib"] / row["rss_after_5_mib"]
     write_json(args.out, summary)
     print(_table(summary))
     print(f"written to {args.out}")
@@ -262,6 +317,7 @@ def _table(summary: dict[str, Any]) -> str:
             f"({summary['matmul_gflops']:.0f} GFLOP/s measured, "
             f"{summary['lstm_flops_per_coordinate_step'][name]} FLOP per coordinate-step)"
         )
+    lines.append(f"fused CPU kernel: {summary['kernel']}")
     for key, value in summary["ratios"].items():
         lines.append(f"{key}: {value:.3g}")
     return "\n".join(lines)

@@ -91,9 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     from repro import pipeline
     from repro.data.errors import DatasetError
     from repro.io import OutputError
+    from repro.memory import keep_freed_memory
     from repro.meta.learner import CheckpointError, MetaTrainingDiverged
     from repro.meta.training import Preempted
 
+    keep_freed_memory()
     try:
         if args.profile not in PROFILES:
             raise ConfigError(

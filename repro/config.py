@@ -55,7 +55,8 @@ class DataConfig:
 @dataclass(frozen=True)
 class OptimizerConfig:
     """The coordinatewise LSTM optimizer; ``groups`` names the family's parameter groups that
-    each get an LSTM of their own (empty: one LSTM for all of theta)."""
+    each get an LSTM of their own (empty: one LSTM for all of theta). ``compile`` and ``kernel``
+    choose how it runs, not what it computes (see ``LSTMOptimizer``)."""
 
     hidden: int = 20
     layers: int = 2
@@ -63,7 +64,12 @@ class OptimizerConfig:
     p: float = 10.0
     output_scale: float = 1.0
     compile: bool = False
+    kernel: Literal["auto", "native", "torch"] = "auto"
     groups: list[str] = field(default_factory=list)
+
+
+EXECUTION_SETTINGS = ("compile", "kernel")
+"""Optimizer settings that choose how it runs; a checkpoint loads under any of their values."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torchmetrics
 
-from repro.config import Config, OptimizerConfig
+from repro.config import EXECUTION_SETTINGS, Config, OptimizerConfig
 from repro.io import brief, save_torch
 from repro.meta.learned import make_learned
 from repro.meta.unroll import Carry, meta_loss, rollout, start, truncate, unroll
@@ -207,7 +207,7 @@ def load_optimizer(
         raise CheckpointError(f"checkpoint {path} does not exist; run 'python -m repro fit' first")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        settings = OptimizerConfig(**{"compile": False, **payload["optimizer"]})
+        settings = OptimizerConfig(**payload["optimizer"])
         state = payload["state_dict"]
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line error
         raise CheckpointError(
@@ -216,7 +216,9 @@ def load_optimizer(
     diff = [
         f"optimizer.{k}={getattr(settings, k)!r} (config: {getattr(expected, k)!r})"
         for k in OptimizerConfig.__dataclass_fields__
-        if expected is not None and k != "compile" and getattr(settings, k) != getattr(expected, k)
+        if expected is not None
+        and k not in EXECUTION_SETTINGS
+        and getattr(settings, k) != getattr(expected, k)
     ]
     if diff:
         raise CheckpointError(f"checkpoint {path} was trained with {', '.join(diff)}")

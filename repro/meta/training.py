@@ -16,7 +16,8 @@ from repro.meta.learner import CheckpointError
 
 # Settings that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = ("meta.steps", "meta.val_every", "meta.checkpoint_every", "meta.max_skips",
-                     "trainer", "tune", "evaluate", "grid", "profile")
+                     "optimizer.compile", "optimizer.kernel", "trainer", "tune", "evaluate",
+                     "grid", "profile")
 
 
 class Preempted(RuntimeError):

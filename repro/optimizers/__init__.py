@@ -15,4 +15,5 @@ def make_lstm(config: OptimizerConfig) -> LSTMOptimizer:
         p=config.p,
         output_scale=config.output_scale,
         compiled=config.compile,
+        kernel=config.kernel,
     )

@@ -69,7 +69,7 @@ def _build() -> Path:
         staged = Path(tmp) / target.name
         done = subprocess.run(
             [compiler, *FLAGS, "-o", str(staged), str(SOURCE)],
-            capture_output=True, text=True, timeout=300,
+            check=False, capture_output=True, text=True, timeout=300,
         )
         if done.returncode != 0:
             raise RuntimeError(f"{compiler} failed: {done.stderr.strip()[:500]}")

@@ -9,6 +9,7 @@
 // which returns the gradients of x (optional), h, c, weight and bias. OpenMP splits the pairs
 // over ``threads`` threads.
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -20,6 +21,7 @@ constexpr int P = 2 * H;        // floats of one gate block of a pair of rows
 constexpr int V = P / 8;        // vectors in it
 constexpr int kMaxFanIn = 64;
 constexpr int64_t kPairsPerItem = 32;
+constexpr int kRowsPerItem = 2 * kPairsPerItem;
 
 typedef float v8 __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
@@ -121,6 +123,36 @@ inline void gather(int inputs, const float* x, const float* h, float* xh) {
   for (int k = 0; k < H; ++k) xh[inputs + k] = h[k];
 }
 
+// out[r][0..8M) = dz[r] weight^T for R consecutive rows of dz ([R, 80]), wt = weight^T [80, 8M].
+template <int R, int M>
+inline void rows_times_wt(const float* dz, const float* wt, float (*out)[kMaxFanIn]) {
+  v8 s[R][M];
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < M; ++m) s[r][m] = splat(0.0f);
+  for (int j = 0; j < G; ++j) {
+    const float* w = wt + j * 8 * M;
+    v8 wm[M];
+    for (int m = 0; m < M; ++m) wm[m] = load(w + 8 * m);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const v8 b = splat(dz[r * G + j]);
+#pragma GCC unroll 8
+      for (int m = 0; m < M; ++m) s[r][m] += b * wm[m];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < M; ++m) store(out[r] + 8 * m, s[r][m]);
+}
+
+inline void rows_times_wt_any(int width, const float* dz, const float* wt,
+                              float (*out)[kMaxFanIn]) {
+  for (int r = 0; r < 4; ++r) {
+    for (int k = 0; k < width; ++k) out[r][k] = 0.0f;
+    for (int j = 0; j < G; ++j)
+      for (int k = 0; k < width; ++k) out[r][k] += dz[r * G + j] * wt[j * width + k];
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -172,8 +204,9 @@ void lstm_backward(int64_t n, int inputs, const float* x, const float* h, const 
                    const float* dh_out, const float* dc_out, float* dx, float* dh, float* dc,
                    float* dweight, float* dbias, int threads) {
   const int fan_in = inputs + H;
-  const int width = (fan_in + 7) / 8 * 8;
-  std::vector<float> wt(static_cast<size_t>(G) * width, 0.0f);  // weight^T, rows padded
+  const int width = (fan_in + 7) / 8 * 8;   // weight^T rows, padded to whole vectors
+  const int padded = (fan_in + 5) / 6 * 6;  // [x, h] rows of a block, padded to k-tiles
+  std::vector<float> wt(static_cast<size_t>(G) * width, 0.0f);
   for (int k = 0; k < fan_in; ++k)
     for (int j = 0; j < G; ++j) wt[j * width + k] = weight[k * G + j];
   std::memset(dweight, 0, sizeof(float) * fan_in * G);
@@ -182,26 +215,25 @@ void lstm_backward(int64_t n, int inputs, const float* x, const float* h, const 
   const int64_t items = (pairs + kPairsPerItem - 1) / kPairsPerItem;
 #pragma omp parallel num_threads(threads)
   {
-    std::vector<float> dw(static_cast<size_t>(fan_in) * G, 0.0f);
+    std::vector<float> dw(static_cast<size_t>(padded) * G, 0.0f);
+    std::vector<float> dzb(kRowsPerItem * G), xhb(kRowsPerItem * padded);
     v8 db[G / 8];
     for (auto& v : db) v = splat(0.0f);
 #pragma omp for schedule(static)
     for (int64_t item = 0; item < items; ++item) {
-      const int64_t last =
-          (item + 1) * kPairsPerItem < pairs ? (item + 1) * kPairsPerItem : pairs;
-      alignas(32) float xh0[kMaxFanIn] = {}, xh1[kMaxFanIn] = {};
-      alignas(32) float dz0[G], dz1[G];
-      for (int64_t pair = item * kPairsPerItem; pair < last; ++pair) {
-        const int64_t r0 = 2 * pair;
-        const bool both = r0 + 1 < n;
-        const int valid = both ? P : H;
-        alignas(32) float cb[P] = {}, tb[P] = {}, ghb[P] = {}, gcb[P] = {}, dcb[P];
+      const int64_t first = item * kRowsPerItem;
+      const int rows = static_cast<int>(n - first < kRowsPerItem ? n - first : kRowsPerItem);
+      std::fill(dzb.begin(), dzb.end(), 0.0f);
+      std::fill(xhb.begin(), xhb.end(), 0.0f);
+      for (int q = 0; q < rows; q += 2) {
+        const int64_t r0 = first + q;
+        const int valid = q + 1 < rows ? P : H;
+        alignas(32) float cb[P] = {}, tb[P] = {}, ghb[P] = {}, gcb[P] = {}, dcb[P], dzp[4 * P];
         std::memcpy(cb, c + r0 * H, valid * sizeof(float));
         std::memcpy(tb, tanh_c + r0 * H, valid * sizeof(float));
         std::memcpy(ghb, dh_out + r0 * H, valid * sizeof(float));
         if (dc_out != nullptr) std::memcpy(gcb, dc_out + r0 * H, valid * sizeof(float));
-        const float* a = act + pair * 4 * P;
-        alignas(32) float dzp[4 * P];
+        const float* a = act + (r0 / 2) * 4 * P;
         for (int m = 0; m < V; ++m) {
           const v8 i = load(a + 8 * m), f = load(a + P + 8 * m), o = load(a + 2 * P + 8 * m);
           const v8 g = load(a + 3 * P + 8 * m), t = load(tb + 8 * m), gh = load(ghb + 8 * m);
@@ -213,54 +245,49 @@ void lstm_backward(int64_t n, int inputs, const float* x, const float* h, const 
           store(dcb + 8 * m, d * f);
         }
         std::memcpy(dc + r0 * H, dcb, valid * sizeof(float));
-        for (int b = 0; b < 4; ++b) {
-          std::memcpy(dz0 + b * H, dzp + b * P, H * sizeof(float));
-          std::memcpy(dz1 + b * H, dzp + b * P + H, H * sizeof(float));
-        }
-        gather(inputs, x + r0 * inputs, h + r0 * H, xh0);
-        if (both) gather(inputs, x + (r0 + 1) * inputs, h + (r0 + 1) * H, xh1);
-        else std::memset(xh1, 0, sizeof xh1);
-        // d[x, h] = dz weight^T, two rows at once.
-        float out0[kMaxFanIn], out1[kMaxFanIn];
-        for (int k0 = 0; k0 < width; k0 += 24) {
-          const int count = width - k0 < 24 ? (width - k0) / 8 : 3;
-          v8 s0[3] = {}, s1[3] = {};
-          for (int j = 0; j < G; ++j) {
-            const v8 b0 = splat(dz0[j]), b1 = splat(dz1[j]);
-            const float* w = wt.data() + j * width + k0;
-            for (int m = 0; m < count; ++m) {
-              const v8 wm = load(w + 8 * m);
-              s0[m] += b0 * wm;
-              s1[m] += b1 * wm;
-            }
-          }
-          for (int m = 0; m < count; ++m) {
-            store(out0 + k0 + 8 * m, s0[m]);
-            store(out1 + k0 + 8 * m, s1[m]);
-          }
-        }
-        if (dx != nullptr) {
-          for (int k = 0; k < inputs; ++k) dx[r0 * inputs + k] = out0[k];
-          if (both)
-            for (int k = 0; k < inputs; ++k) dx[(r0 + 1) * inputs + k] = out1[k];
-        }
-        std::memcpy(dh + r0 * H, out0 + inputs, H * sizeof(float));
-        if (both) std::memcpy(dh + (r0 + 1) * H, out1 + inputs, H * sizeof(float));
-        // weight gradient += [x, h]^T dz, in halves of five vectors held in registers.
-        for (int half = 0; half < 2; ++half) {
-          v8 e0[5], e1[5];
-          for (int m = 0; m < 5; ++m) {
-            e0[m] = load(dz0 + half * 40 + 8 * m);
-            e1[m] = load(dz1 + half * 40 + 8 * m);
-          }
-          for (int k = 0; k < fan_in; ++k) {
-            float* w = dw.data() + k * G + half * 40;
-            const v8 b0 = splat(xh0[k]), b1 = splat(xh1[k]);
-            for (int m = 0; m < 5; ++m) store(w + 8 * m, load(w + 8 * m) + b0 * e0[m] + b1 * e1[m]);
-          }
-          for (int m = 0; m < 5; ++m) db[half * 5 + m] += e0[m] + e1[m];
+        for (int r = 0; r < valid / H; ++r) {
+          float* z = dzb.data() + (q + r) * G;
+          for (int b = 0; b < 4; ++b) std::memcpy(z + b * H, dzp + b * P + r * H, H * sizeof(float));
+          gather(inputs, x + (r0 + r) * inputs, h + (r0 + r) * H, xhb.data() + (q + r) * padded);
         }
       }
+      // d[x, h] = dz weight^T, row by row of the block.
+      float out[4][kMaxFanIn];
+      for (int q = 0; q < rows; q += 4) {
+        if (width == 24) rows_times_wt<4, 3>(dzb.data() + q * G, wt.data(), out);
+        else if (width == 32) rows_times_wt<3, 4>(dzb.data() + q * G, wt.data(), out),
+             rows_times_wt<1, 4>(dzb.data() + (q + 3) * G, wt.data(), out + 3);
+        else if (width == 40) rows_times_wt<2, 5>(dzb.data() + q * G, wt.data(), out),
+             rows_times_wt<2, 5>(dzb.data() + (q + 2) * G, wt.data(), out + 2);
+        else rows_times_wt_any(width, dzb.data() + q * G, wt.data(), out);
+        for (int r = 0; r < 4 && q + r < rows; ++r) {
+          const int64_t row = first + q + r;
+          if (dx != nullptr) std::memcpy(dx + row * inputs, out[r], inputs * sizeof(float));
+          std::memcpy(dh + row * H, out[r] + inputs, H * sizeof(float));
+        }
+      }
+      // weight gradient += [x, h]^T dz over the block: 6 x 16 tiles held in registers.
+      for (int k0 = 0; k0 < padded; k0 += 6) {
+        for (int j0 = 0; j0 < G; j0 += 16) {
+          v8 acc[6][2];
+          for (int kk = 0; kk < 6; ++kk)
+            for (int l = 0; l < 2; ++l) acc[kk][l] = load(dw.data() + (k0 + kk) * G + j0 + 8 * l);
+          for (int r = 0; r < rows; ++r) {
+            const v8 a0 = load(dzb.data() + r * G + j0), a1 = load(dzb.data() + r * G + j0 + 8);
+            const float* xr = xhb.data() + r * padded + k0;
+#pragma GCC unroll 6
+            for (int kk = 0; kk < 6; ++kk) {
+              const v8 b = splat(xr[kk]);
+              acc[kk][0] += b * a0;
+              acc[kk][1] += b * a1;
+            }
+          }
+          for (int kk = 0; kk < 6; ++kk)
+            for (int l = 0; l < 2; ++l) store(dw.data() + (k0 + kk) * G + j0 + 8 * l, acc[kk][l]);
+        }
+      }
+      for (int r = 0; r < rows; ++r)
+        for (int m = 0; m < G / 8; ++m) db[m] += load(dzb.data() + r * G + 8 * m);
     }
 #pragma omp critical
     {
