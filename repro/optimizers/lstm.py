@@ -68,7 +68,7 @@ class _NativeLSTMLayer(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor):
-        h_new, c_new, act, tanh_c = native.forward(x, h, c, weight, bias, save=True)
+        h_new, c_new, act, tanh_c, _ = native.forward(x, h, c, weight, bias, save=True)
         ctx.save_for_backward(x, h, c, weight, act, tanh_c)
         return h_new, c_new
 
@@ -76,18 +76,54 @@ class _NativeLSTMLayer(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, dh: Tensor, dc_new: Tensor):
         x, h, c, weight, act, tanh_c = ctx.saved_tensors
-        dx, dh_prev, dc_prev, dweight, dbias = native.backward(
+        dx, dh_prev, dc_prev, dweight, dbias, _, _ = native.backward(
             x, h, c, weight, act, tanh_c, dh, dc_new, need_dx=ctx.needs_input_grad[0]
         )
         return dx, dh_prev, dc_prev, dweight, dbias
 
 
+class _NativeHeadLayer(torch.autograd.Function):
+    """The last layer with the linear head on the kernel: returns (h', c', update)."""
+
+    @staticmethod
+    def forward(ctx, x, h, c, weight, bias, head_weight, head_bias, scale: float):
+        head = native.Head(head_weight, head_bias, scale)
+        h_new, c_new, act, tanh_c, update = native.forward(x, h, c, weight, bias, True, head)
+        ctx.save_for_backward(x, h, c, weight, act, tanh_c, head_weight, head_bias)
+        ctx.scale = scale
+        return h_new, c_new, update
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dh: Tensor, dc_new: Tensor, d_update: Tensor):
+        x, h, c, weight, act, tanh_c, head_weight, head_bias = ctx.saved_tensors
+        head = native.Head(head_weight, head_bias, ctx.scale)
+        grads = native.backward(
+            x, h, c, weight, act, tanh_c, dh, dc_new, ctx.needs_input_grad[0], head, d_update
+        )
+        return (*grads, None)
+
+
 def _native_layer(x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor):
     """The kernel's layer, through autograd only when a gradient will be asked for."""
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (x, h, c, weight, bias)):
+    if _recording(x, h, c, weight, bias):
         return _NativeLSTMLayer.apply(x, h, c, weight, bias)
-    h_new, c_new, _, _ = native.forward(x, h, c, weight, bias, save=False)
+    h_new, c_new, _, _, _ = native.forward(x, h, c, weight, bias, save=False)
     return h_new, c_new
+
+
+def _native_head_layer(
+    x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor, head: native.Head
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The kernel's last layer and head: (h', c', update [N])."""
+    if _recording(x, h, c, weight, bias, head.weight, head.bias):
+        return _NativeHeadLayer.apply(x, h, c, weight, bias, head.weight, head.bias, head.scale)
+    h_new, c_new, _, _, update = native.forward(x, h, c, weight, bias, False, head)
+    return h_new, c_new, update
+
+
+def _recording(*tensors: Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 KERNELS = ("auto", "native", "torch")
@@ -184,14 +220,20 @@ class LSTMOptimizer(nn.Module):
         x = preprocess(grad.reshape(-1), self.preprocessing, self.p)
         layer_fn = self._layer(x)
         new_state: State = {}
+        update = None
         for layer in range(self.layers):
-            h, c = layer_fn(
-                x, state[f"h{layer}"], state[f"c{layer}"], self.weights[layer], self.biases[layer]
-            )
+            args = (x, state[f"h{layer}"], state[f"c{layer}"], self.weights[layer],
+                    self.biases[layer])
+            if layer_fn is _native_layer and layer == self.layers - 1:
+                head = native.Head(self.head_weight.view(-1), self.head_bias, self.output_scale)
+                h, c, update = _native_head_layer(*args, head)
+            else:
+                h, c = layer_fn(*args)
             new_state[f"h{layer}"] = h
             new_state[f"c{layer}"] = c
             x = h
-        update = torch.addmm(self.head_bias, x, self.head_weight) * self.output_scale
+        if update is None:
+            update = torch.addmm(self.head_bias, x, self.head_weight) * self.output_scale
         return update.reshape(grad.shape), new_state
 
     def _layer(self, x: Tensor) -> Callable[..., tuple[Tensor, Tensor]]:

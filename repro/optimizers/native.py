@@ -15,6 +15,7 @@ import hashlib
 import os
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -84,9 +85,12 @@ def _library() -> ctypes.CDLL | str:
         library = ctypes.CDLL(str(_build()))
     except (OSError, RuntimeError, subprocess.SubprocessError) as error:
         return f"the fused CPU kernel could not be built ({error})"
-    library.lstm_forward.argtypes = [ctypes.c_int64, ctypes.c_int, *[_P] * 9, ctypes.c_int]
+    head = [_P, _P, ctypes.c_float, _P]
+    library.lstm_forward.argtypes = [ctypes.c_int64, ctypes.c_int, *[_P] * 9, *head, ctypes.c_int]
     library.lstm_forward.restype = None
-    library.lstm_backward.argtypes = [ctypes.c_int64, ctypes.c_int, *[_P] * 13, ctypes.c_int]
+    library.lstm_backward.argtypes = [
+        ctypes.c_int64, ctypes.c_int, *[_P] * 13, _P, _P, ctypes.c_float, _P, _P, ctypes.c_int
+    ]
     library.lstm_backward.restype = None
     return library
 
@@ -112,10 +116,28 @@ def _ptr(tensor: Tensor | None) -> int | None:
     return None if tensor is None else tensor.data_ptr()
 
 
+@dataclass(frozen=True)
+class Head:
+    """The optimizer's linear head on a layer's output: update = (h' · weight + bias) · scale.
+
+    ``weight`` holds the 20 weights and ``bias`` the one bias, both contiguous.
+    """
+
+    weight: Tensor
+    bias: Tensor
+    scale: float
+
+    def __post_init__(self) -> None:
+        if not (self.weight.is_contiguous() and self.bias.is_contiguous()):
+            raise ValueError("the head's weight and bias must be contiguous")
+
+
 def forward(
-    x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor, save: bool
-) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-    """``(h', c', act, tanh_c)`` of one layer; ``act`` and ``tanh_c`` only when ``save``."""
+    x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor, save: bool,
+    head: Head | None = None,
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
+    """``(h', c', act, tanh_c, update)`` of one layer: ``act`` and ``tanh_c`` (what the backward
+    needs) only when ``save``, ``update`` ``[N]`` only with a ``head``."""
     library = _library()
     assert not isinstance(library, str), library
     x, h, c, weight, bias = (t.contiguous() for t in (x, h, c, weight, bias))
@@ -123,18 +145,21 @@ def forward(
     h_out, c_out = torch.empty_like(h), torch.empty_like(c)
     act = x.new_empty((rows + 1) // 2, 8 * HIDDEN) if save else None
     tanh_c = torch.empty_like(c) if save else None
+    update = x.new_empty(rows) if head is not None else None
     library.lstm_forward(
         rows, inputs, *map(_ptr, (x, h, c, weight, bias, h_out, c_out, act, tanh_c)),
-        torch.get_num_threads(),
+        *_head_args(head), _ptr(update), torch.get_num_threads(),
     )
-    return h_out, c_out, act, tanh_c
+    return h_out, c_out, act, tanh_c, update
 
 
 def backward(
     x: Tensor, h: Tensor, c: Tensor, weight: Tensor, act: Tensor, tanh_c: Tensor,
-    dh_out: Tensor, dc_out: Tensor, need_dx: bool,
-) -> tuple[Tensor | None, Tensor, Tensor, Tensor, Tensor]:
-    """Gradients ``(dx, dh, dc, dweight, dbias)`` of one layer from those of ``(h', c')``."""
+    dh_out: Tensor, dc_out: Tensor, need_dx: bool, head: Head | None = None,
+    d_update: Tensor | None = None,
+) -> tuple[Tensor | None, Tensor, Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
+    """Gradients ``(dx, dh, dc, dweight, dbias, d_head_weight, d_head_bias)`` of one layer from
+    those of ``(h', c')`` and, with a ``head``, of its ``update``."""
     library = _library()
     assert not isinstance(library, str), library
     x, h, c, weight = (t.contiguous() for t in (x, h, c, weight))
@@ -143,9 +168,21 @@ def backward(
     dx = torch.empty_like(x) if need_dx else None
     dh, dc = torch.empty_like(h), torch.empty_like(c)
     dweight, dbias = torch.empty_like(weight), weight.new_empty(weight.shape[1])
+    d_head_w = d_head_b = None
+    if head is not None:
+        d_update = d_update.contiguous()
+        d_head_w, d_head_b = torch.empty_like(head.weight), torch.empty_like(head.bias)
     library.lstm_backward(
         rows, inputs,
         *map(_ptr, (x, h, c, weight, act, tanh_c, dh_out, dc_out, dx, dh, dc, dweight, dbias)),
+        _ptr(None if head is None else head.weight), _ptr(d_update),
+        1.0 if head is None else head.scale, _ptr(d_head_w), _ptr(d_head_b),
         torch.get_num_threads(),
     )
-    return dx, dh, dc, dweight, dbias
+    return dx, dh, dc, dweight, dbias, d_head_w, d_head_b
+
+
+def _head_args(head: Head | None) -> tuple[int | None, int | None, float]:
+    if head is None:
+        return None, None, 1.0
+    return _ptr(head.weight), _ptr(head.bias), head.scale

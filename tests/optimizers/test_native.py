@@ -44,17 +44,41 @@ def test_layer_matches_autograd_in_float64(rows, inputs):
         assert (g.double() - g_ref).abs().max().item() <= 1e-5 * max(scale, 1.0), name
 
 
+@pytest.mark.parametrize("rows", [1, 6, 131])
+def test_last_layer_with_the_head_matches_autograd_in_float64(rows):
+    from repro.optimizers.lstm import _NativeHeadLayer
+
+    tensors = _layer_inputs(rows, 20, seed=rows)
+    gen = torch.Generator().manual_seed(11)
+    tensors += [torch.randn(20, generator=gen) * 0.3, torch.randn(1, generator=gen)]
+    ours = [t.clone().requires_grad_() for t in tensors]
+    ref = [t.double().requires_grad_() for t in tensors]
+    h, c, update = _NativeHeadLayer.apply(*ours, 0.1)
+    h_ref, c_ref = _lstm_layer_reference(*ref[:5])
+    update_ref = (h_ref @ ref[5] + ref[6]) * 0.1
+    torch.testing.assert_close(update.double(), update_ref, rtol=0, atol=1e-6)
+    dh, dc, du = (torch.randn(s, generator=gen) for s in ((rows, 20), (rows, 20), (rows,)))
+    grads = torch.autograd.grad((h, c, update), ours, (dh, dc, du))
+    grads_ref = torch.autograd.grad(
+        (h_ref, c_ref, update_ref), ref, (dh.double(), dc.double(), du.double())
+    )
+    names = ("x", "h", "c", "weight", "bias", "head weight", "head bias")
+    for name, g, g_ref in zip(names, grads, grads_ref, strict=True):
+        scale = g_ref.abs().max().item()
+        assert (g.double() - g_ref).abs().max().item() <= 1e-5 * max(scale, 1.0), name
+
+
 def test_without_gradients_the_forward_saves_nothing_and_agrees():
     x, h, c, w, b = _layer_inputs(33, 2, seed=1)
     saved = native.forward(x, h, c, w, b, save=True)
     bare = native.forward(x, h, c, w, b, save=False)
-    assert bare[2] is None and bare[3] is None
+    assert bare[2] is None and bare[3] is None and bare[4] is None
     assert torch.equal(saved[0], bare[0]) and torch.equal(saved[1], bare[1])
 
 
 def test_input_gradient_is_skipped_when_not_needed():
     x, h, c, w, b = _layer_inputs(9, 2, seed=2)
-    h_new, c_new, act, tanh_c = native.forward(x, h, c, w, b, save=True)
+    h_new, c_new, act, tanh_c, _ = native.forward(x, h, c, w, b, save=True)
     ones = torch.ones_like(h_new)
     dx, dh, *_ = native.backward(x, h, c, w, act, tanh_c, ones, ones, need_dx=False)
     assert dx is None and torch.isfinite(dh).all()

@@ -6,8 +6,9 @@
 // floats, five 8-wide vectors: the products accumulate in registers and the gate arithmetic
 // never leaves the core's cache. The forward saves the activations of a pair as
 // [i(40) f(40) o(40) g(40)] (``act``, [ceil(N/2), 160]) and tanh(c') ([N, 20]) for the backward,
-// which returns the gradients of x (optional), h, c, weight and bias. OpenMP splits the pairs
-// over ``threads`` threads.
+// which returns the gradients of x (optional), h, c, weight and bias. The last layer may carry
+// the optimizer's linear head (update = (h' . head_w + head_b) * scale, one value per row) and
+// its gradients. OpenMP splits the pairs over ``threads`` threads.
 #include <cstdint>
 #include <algorithm>
 #include <cstring>
@@ -163,7 +164,8 @@ int lstm_max_fan_in() { return kMaxFanIn; }
 
 void lstm_forward(int64_t n, int inputs, const float* x, const float* h, const float* c,
                   const float* weight, const float* bias, float* h_out, float* c_out, float* act,
-                  float* tanh_c, int threads) {
+                  float* tanh_c, const float* head_w, const float* head_b, float scale,
+                  float* update, int threads) {
   const int fan_in = inputs + H;
   std::vector<float> scaled(weight, weight + static_cast<int64_t>(fan_in) * G);
   std::vector<float> scaled_bias(bias, bias + G);
@@ -196,13 +198,22 @@ void lstm_forward(int64_t n, int inputs, const float* x, const float* h, const f
         if (tanh_c != nullptr) std::memcpy(tanh_c + r0 * H, t2, H * sizeof(float));
       }
     }
+    if (head_w != nullptr) {  // the linear head: update = (h' . head_w + head_b) * scale
+      const int64_t end = 2 * last < n ? 2 * last : n;
+      for (int64_t row = 2 * item * kPairsPerItem; row < end; ++row) {
+        float sum = head_b[0];
+        for (int j = 0; j < H; ++j) sum += h_out[row * H + j] * head_w[j];
+        update[row] = sum * scale;
+      }
+    }
   }
 }
 
 void lstm_backward(int64_t n, int inputs, const float* x, const float* h, const float* c,
                    const float* weight, const float* act, const float* tanh_c,
                    const float* dh_out, const float* dc_out, float* dx, float* dh, float* dc,
-                   float* dweight, float* dbias, int threads) {
+                   float* dweight, float* dbias, const float* head_w, const float* d_update,
+                   float scale, float* d_head_w, float* d_head_b, int threads) {
   const int fan_in = inputs + H;
   const int width = (fan_in + 7) / 8 * 8;   // weight^T rows, padded to whole vectors
   const int padded = (fan_in + 5) / 6 * 6;  // [x, h] rows of a block, padded to k-tiles
@@ -211,11 +222,16 @@ void lstm_backward(int64_t n, int inputs, const float* x, const float* h, const 
     for (int j = 0; j < G; ++j) wt[j * width + k] = weight[k * G + j];
   std::memset(dweight, 0, sizeof(float) * fan_in * G);
   std::memset(dbias, 0, sizeof(float) * G);
+  if (head_w != nullptr) {
+    std::memset(d_head_w, 0, sizeof(float) * H);
+    d_head_b[0] = 0.0f;
+  }
   const int64_t pairs = (n + 1) / 2;
   const int64_t items = (pairs + kPairsPerItem - 1) / kPairsPerItem;
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> dw(static_cast<size_t>(padded) * G, 0.0f);
+    float dhw[H] = {}, dhb = 0.0f;
     std::vector<float> dzb(kRowsPerItem * G), xhb(kRowsPerItem * padded);
     v8 db[G / 8];
     for (auto& v : db) v = splat(0.0f);
@@ -234,6 +250,16 @@ void lstm_backward(int64_t n, int inputs, const float* x, const float* h, const 
         std::memcpy(ghb, dh_out + r0 * H, valid * sizeof(float));
         if (dc_out != nullptr) std::memcpy(gcb, dc_out + r0 * H, valid * sizeof(float));
         const float* a = act + (r0 / 2) * 4 * P;
+        if (head_w != nullptr) {  // the head's share: dh' += d_update * scale * head_w
+          for (int r = 0; r < valid / H; ++r) {
+            const float du = d_update[r0 + r] * scale;
+            dhb += du;
+            for (int j = 0; j < H; ++j) {
+              ghb[r * H + j] += du * head_w[j];
+              dhw[j] += du * a[2 * P + r * H + j] * tb[r * H + j];
+            }
+          }
+        }
         for (int m = 0; m < V; ++m) {
           const v8 i = load(a + 8 * m), f = load(a + P + 8 * m), o = load(a + 2 * P + 8 * m);
           const v8 g = load(a + 3 * P + 8 * m), t = load(tb + 8 * m), gh = load(ghb + 8 * m);
@@ -294,6 +320,10 @@ void lstm_backward(int64_t n, int inputs, const float* x, const float* h, const 
       for (int64_t e = 0; e < static_cast<int64_t>(fan_in) * G; ++e) dweight[e] += dw[e];
       for (int m = 0; m < G / 8; ++m)
         for (int l = 0; l < 8; ++l) dbias[8 * m + l] += db[m][l];
+      if (head_w != nullptr) {
+        for (int j = 0; j < H; ++j) d_head_w[j] += dhw[j];
+        d_head_b[0] += dhb;
+      }
     }
   }
 }
