@@ -57,3 +57,28 @@ def autograd_loss_and_grad(
             loss.sum(), theta, create_graph=create_graph, retain_graph=True
         )
     return loss, grad if create_graph else grad.detach()
+
+
+class _Linearised(torch.autograd.Function):
+    """f(theta) whose gradient with respect to theta is the given ``grad`` (one graph node)."""
+
+    @staticmethod
+    def forward(ctx, theta: Tensor, loss: Tensor, grad: Tensor) -> Tensor:
+        ctx.save_for_backward(grad)
+        return loss.clone()
+
+    @staticmethod
+    def backward(ctx, d_loss: Tensor):
+        (grad,) = ctx.saved_tensors
+        return grad * d_loss.unsqueeze(-1), None, None
+
+
+def linearised_loss(loss: Tensor, grad: Tensor, theta: Tensor) -> Tensor:
+    """The first-order loss ``[B]``: the value of ``loss`` and, with respect to ``theta``, the
+    gradient ``grad`` ``[B, n]`` — what the meta-gradient needs when second derivatives are
+    dropped, without the optimizee's graph (its activations are freed at once and the
+    meta-backward never runs through the optimizee again)."""
+    loss, grad = loss.detach(), grad.detach()
+    if theta.requires_grad and torch.is_grad_enabled():
+        return _Linearised.apply(theta, loss, grad)
+    return loss

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from repro.optimizees.base import autograd_loss_and_grad, generator
+from repro.optimizees.base import autograd_loss_and_grad, generator, linearised_loss
 from repro.optimizees.mlp import minibatch_indices
 
 BN_EPS = 1e-3
@@ -216,14 +216,10 @@ class ConvNetProblems:
 
         First order (``create_graph`` false), the meta-gradient needs only d f / d theta at
         theta, which is the gradient itself: with ``linearised`` the loss is returned as
-        ``f.detach() + <grad, theta - theta.detach()>``, equal in value and in its gradient
-        with respect to theta, so the network's activations are freed at once and the
-        meta-backward never runs through the network again.
+        :func:`~repro.optimizees.base.linearised_loss`, equal in value and in its gradient
+        with respect to theta.
         """
         if create_graph or not self.linearised:
             return autograd_loss_and_grad(lambda th: self.loss(th, step), theta, create_graph)
         loss, grad = autograd_loss_and_grad(lambda th: self.loss(th, step), theta.detach())
-        loss = loss.detach()
-        if theta.requires_grad:
-            loss = loss + (grad * (theta - theta.detach())).sum(-1)
-        return loss, grad
+        return linearised_loss(loss, grad, theta), grad

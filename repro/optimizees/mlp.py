@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from repro.optimizees.base import autograd_loss_and_grad, generator
+from repro.optimizees.base import autograd_loss_and_grad, generator, linearised_loss
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
 
@@ -224,17 +224,19 @@ class MLPProblems:
         if not self.analytic:
             return autograd_loss_and_grad(lambda th: self.loss(th, step), theta, create_graph)
         x, y = self.minibatch(step)
+        if create_graph:
+            loss, log_probs, acts = self._loss(theta, x, y)
+            return loss, self._backward(theta, log_probs, y, acts)
+        with torch.no_grad():  # first order: the loss carries its gradient (linearised_loss)
+            loss, log_probs, acts = self._loss(theta.detach(), x, y)
+            grad = self._backward(theta.detach(), log_probs, y, acts)
+        return linearised_loss(loss, grad, theta), grad
+
+    def _loss(self, theta: Tensor, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """Mean cross-entropy ``[B]``, the log-probabilities and the layer inputs."""
         logits, acts = self._forward(theta, x)
         log_probs = torch.log_softmax(logits, dim=-1)
-        loss = -log_probs.gather(-1, y.unsqueeze(-1)).squeeze(-1).mean(-1)
-        if create_graph:
-            grad = self._backward(theta, log_probs, y, acts)
-        else:
-            with torch.no_grad():
-                grad = self._backward(
-                    theta.detach(), log_probs.detach(), y, [a.detach() for a in acts]
-                )
-        return loss, grad
+        return -log_probs.gather(-1, y.unsqueeze(-1)).squeeze(-1).mean(-1), log_probs, acts
 
     def _backward(self, theta: Tensor, log_probs: Tensor, y: Tensor, acts: list[Tensor]) -> Tensor:
         """d(mean CE)/d theta from the forward's log-probabilities and layer inputs."""
