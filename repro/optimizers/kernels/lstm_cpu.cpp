@@ -23,6 +23,8 @@ constexpr int V = P / 8;        // vectors in it
 constexpr int kMaxFanIn = 64;
 constexpr int64_t kPairsPerItem = 32;
 constexpr int kRowsPerItem = 2 * kPairsPerItem;
+constexpr int kTileRows = 6;       // rows of a register tile of the forward's product
+constexpr int kForwardRows = 60;   // rows per work item of the forward: ten tiles
 
 typedef float v8 __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
@@ -39,8 +41,13 @@ inline v8 splat(float a) { return v8{a, a, a, a, a, a, a, a}; }
 
 // e^x, clamped to [-87.3, 88.3], about 1 ulp (Cephes' polynomial); NaN stays NaN.
 inline v8 exp8(v8 x) {
+#if defined(__AVX__)
+  // max/min return their second operand when either is NaN: NaN passes through.
+  x = __builtin_ia32_minps256(splat(88.3f), __builtin_ia32_maxps256(splat(-87.3f), x));
+#else
   x = x < -87.3f ? splat(-87.3f) : x;
   x = x > 88.3f ? splat(88.3f) : x;
+#endif
   const v8 n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   const v8 r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
   v8 p = splat(1.9875691500e-4f);
@@ -68,39 +75,40 @@ inline v8 reciprocal8(v8 d) {
 
 inline v8 sigmoid8(v8 z) { return reciprocal8(1.0f + exp8(-z)); }
 
-// The two rows' pre-activations: z[block][pair position], cell block doubled by the weights.
-inline void pair_gates(int fan_in, const float* xh0, const float* xh1, const float* weight,
-                       const float* bias, float* z) {
-  for (int half = 0; half < 2; ++half) {
-    v8 a0[5], a1[5];
-    for (int m = 0; m < 5; ++m) a0[m] = a1[m] = load(bias + half * 40 + 8 * m);
-    for (int k = 0; k < fan_in; ++k) {
-      const float* w = weight + k * G + half * 40;
-      const v8 b0 = splat(xh0[k]), b1 = splat(xh1[k]);
-      for (int m = 0; m < 5; ++m) {
-        const v8 wm = load(w + 8 * m);
-        a0[m] += b0 * wm;
-        a1[m] += b1 * wm;
+// zb[r] = xhb[r] weight + bias ([80], cell block doubled by the weights) for the block's rows,
+// in tiles of six rows by sixteen gates held in registers; xhb has a whole number of tiles.
+inline void block_gates(int fan_in, int rows, const float* xhb, const float* weight,
+                        const float* bias, float* zb) {
+  for (int r0 = 0; r0 < rows; r0 += kTileRows) {
+    for (int j0 = 0; j0 < G; j0 += 16) {
+      v8 acc[kTileRows][2];
+      const v8 b0 = load(bias + j0), b1 = load(bias + j0 + 8);
+      for (int r = 0; r < kTileRows; ++r) {
+        acc[r][0] = b0;
+        acc[r][1] = b1;
       }
-    }
-    float r0[40], r1[40];
-    for (int m = 0; m < 5; ++m) {
-      store(r0 + 8 * m, a0[m]);
-      store(r1 + 8 * m, a1[m]);
-    }
-    for (int b = 0; b < 2; ++b) {  // gate blocks 2·half and 2·half + 1
-      std::memcpy(z + (2 * half + b) * P, r0 + b * H, H * sizeof(float));
-      std::memcpy(z + (2 * half + b) * P + H, r1 + b * H, H * sizeof(float));
+      const float* x = xhb + r0 * fan_in;
+      for (int k = 0; k < fan_in; ++k) {
+        const v8 w0 = load(weight + k * G + j0), w1 = load(weight + k * G + j0 + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < kTileRows; ++r) {
+          const v8 v = splat(x[r * fan_in + k]);
+          acc[r][0] += v * w0;
+          acc[r][1] += v * w1;
+        }
+      }
+      for (int r = 0; r < kTileRows; ++r) {
+        store(zb + (r0 + r) * G + j0, acc[r][0]);
+        store(zb + (r0 + r) * G + j0 + 8, acc[r][1]);
+      }
     }
   }
 }
 
-// Forward of two rows. c, h_out, c_out, tanh_c point at the pair's 40 contiguous floats.
-inline void pair_forward(int fan_in, const float* xh0, const float* xh1, const float* c,
-                         const float* weight, const float* bias, float* h_out, float* c_out,
-                         float* act, float* tanh_c) {
-  alignas(32) float z[4 * P];
-  pair_gates(fan_in, xh0, xh1, weight, bias, z);
+// The gate arithmetic of two rows whose pre-activations z are in pair layout
+// [i(40) f(40) o(40) g(40)]. c, h_out, c_out, tanh_c point at the pair's 40 contiguous floats.
+inline void pair_activate(float* z, const float* c, float* h_out, float* c_out, float* act,
+                          float* tanh_c) {
 #pragma GCC unroll 4
   for (int m = 0; m < 4 * V; ++m) store(z + 8 * m, sigmoid8(load(z + 8 * m)));
   for (int m = 0; m < V; ++m) {
@@ -115,7 +123,7 @@ inline void pair_forward(int fan_in, const float* xh0, const float* xh1, const f
       store(tanh_c + 8 * m, t);
     }
   }
-  if (act != nullptr) std::memcpy(act, z, sizeof z);
+  if (act != nullptr) std::memcpy(act, z, 4 * P * sizeof(float));
 }
 
 // Gathers a row's layer input [x, h] into xh.
@@ -172,35 +180,39 @@ void lstm_forward(int64_t n, int inputs, const float* x, const float* h, const f
   for (int k = 0; k < fan_in; ++k)
     for (int j = 3 * H; j < G; ++j) scaled[k * G + j] *= 2.0f;
   for (int j = 3 * H; j < G; ++j) scaled_bias[j] *= 2.0f;
-  const int64_t pairs = (n + 1) / 2;
-  const int64_t items = (pairs + kPairsPerItem - 1) / kPairsPerItem;
+  const int64_t items = (n + kForwardRows - 1) / kForwardRows;
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t item = 0; item < items; ++item) {
-    const int64_t last = (item + 1) * kPairsPerItem < pairs ? (item + 1) * kPairsPerItem : pairs;
-    float xh0[kMaxFanIn], xh1[kMaxFanIn];
-    for (int64_t pair = item * kPairsPerItem; pair < last; ++pair) {
-      const int64_t r0 = 2 * pair;
-      float* a = act == nullptr ? nullptr : act + pair * 4 * P;
-      gather(inputs, x + r0 * inputs, h + r0 * H, xh0);
-      if (r0 + 1 < n) {
-        gather(inputs, x + (r0 + 1) * inputs, h + (r0 + 1) * H, xh1);
-        pair_forward(fan_in, xh0, xh1, c + r0 * H, scaled.data(), scaled_bias.data(),
-                     h_out + r0 * H, c_out + r0 * H, a,
-                     tanh_c == nullptr ? nullptr : tanh_c + r0 * H);
-      } else {  // an odd last row: its partner is zero and its outputs are dropped
+    const int64_t first = item * kForwardRows;
+    const int rows = static_cast<int>(n - first < kForwardRows ? n - first : kForwardRows);
+    const int tiled = (rows + kTileRows - 1) / kTileRows * kTileRows;
+    alignas(32) float xhb[kForwardRows * kMaxFanIn], zb[kForwardRows * G];
+    for (int r = 0; r < rows; ++r)
+      gather(inputs, x + (first + r) * inputs, h + (first + r) * H, xhb + r * fan_in);
+    std::memset(xhb + rows * fan_in, 0, sizeof(float) * (tiled - rows) * fan_in);
+    block_gates(fan_in, tiled, xhb, scaled.data(), scaled_bias.data(), zb);
+    for (int q = 0; q < rows; q += 2) {
+      const int64_t r0 = first + q;
+      float* a = act == nullptr ? nullptr : act + (r0 / 2) * 4 * P;
+      alignas(32) float z[4 * P];
+      for (int b = 0; b < 4; ++b) {
+        std::memcpy(z + b * P, zb + q * G + b * H, H * sizeof(float));
+        std::memcpy(z + b * P + H, zb + (q + 1) * G + b * H, H * sizeof(float));
+      }
+      if (q + 1 < rows) {
+        pair_activate(z, c + r0 * H, h_out + r0 * H, c_out + r0 * H, a,
+                      tanh_c == nullptr ? nullptr : tanh_c + r0 * H);
+      } else {  // an odd last row: its partner's outputs are dropped
         float c2[P] = {}, h2[P], c2_out[P], t2[P];
-        std::memset(xh1, 0, sizeof xh1);
         std::memcpy(c2, c + r0 * H, H * sizeof(float));
-        pair_forward(fan_in, xh0, xh1, c2, scaled.data(), scaled_bias.data(), h2, c2_out, a,
-                     t2);
+        pair_activate(z, c2, h2, c2_out, a, t2);
         std::memcpy(h_out + r0 * H, h2, H * sizeof(float));
         std::memcpy(c_out + r0 * H, c2_out, H * sizeof(float));
         if (tanh_c != nullptr) std::memcpy(tanh_c + r0 * H, t2, H * sizeof(float));
       }
     }
     if (head_w != nullptr) {  // the linear head: update = (h' . head_w + head_b) * scale
-      const int64_t end = 2 * last < n ? 2 * last : n;
-      for (int64_t row = 2 * item * kPairsPerItem; row < end; ++row) {
+      for (int64_t row = first; row < first + rows; ++row) {
         float sum = head_b[0];
         for (int j = 0; j < H; ++j) sum += h_out[row * H + j] * head_w[j];
         update[row] = sum * scale;
