@@ -42,6 +42,12 @@ def test_fit_exports_the_validated_optimizer(outputs):
     assert sum(p.numel() for p in lstm.parameters()) > 0
     with pytest.raises(CheckpointError, match="optimizer.hidden=20"):
         load_optimizer(ckpt, load(QUADRATIC, overrides=["optimizer.hidden=8"]).optimizer)
+    # how the LSTM runs is not part of what it is: any kernel loads the same phi
+    other = load(QUADRATIC, overrides=["optimizer.kernel=torch"]).optimizer
+    loaded = load_optimizer(ckpt, other)
+    assert loaded.kernel == "torch"
+    for a, b in zip(loaded.parameters(), lstm.parameters(), strict=True):
+        assert torch.equal(a, b)
 
 
 def test_tuning_records_every_rate_and_picks_the_lowest(outputs):
