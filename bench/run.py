@@ -181,6 +181,8 @@ def _case(spec: dict[str, Any]) -> dict[str, Any]:
     for _ in range(spec["warmup"]):
         one()
     _sync(device)
+    if spec.get("profile"):
+        return {"profile": _profile(one, truncations)}
     began = time.perf_counter()
     for _ in range(truncations):
         one()
@@ -199,6 +201,16 @@ def _case(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _profile(one, truncations: int, rows: int = 20) -> str:
+    """torch.profiler's table of the ops that took the most time over ``truncations`` calls."""
+    from torch.profiler import profile
+
+    with profile() as prof:
+        for _ in range(truncations):
+            one()
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+
+
 def _in_subprocess(spec: dict[str, Any]) -> dict[str, Any]:
     with mp.get_context("spawn").Pool(1) as pool:
         return pool.apply(_case, (spec,))
@@ -213,7 +225,21 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads per case"
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--profile", action="store_true",
+        help="only profile MNIST meta-training (ops by time) into bench/profile_mnist.txt",
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        spec = {"device": args.device, "threads": args.threads, "unroll": 20, "batch": 1,
+                "warmup": 2, "truncations": 5, "experiment": "mnist", "kind": "ours",
+                "profile": True}
+        table = _in_subprocess(spec)["profile"]
+        target = args.out.parent / "profile_mnist.txt"
+        target.write_text(f"commit {commit()}, {args.threads} threads, {args.device}\n{table}")
+        print(table)
+        print(f"written to {target}")
+        return 0
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
     quick = args.quick

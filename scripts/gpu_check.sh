@@ -12,5 +12,5 @@ if [[ -z "$DRY" ]]; then
   "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device')"
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 fi
-run $DRY timeout 150 "$PY" -m pytest -q -m gpu tests
-run $DRY timeout 120 "$PY" -m bench --quick --device cuda --out "${OUT:-bench}/results_gpu.json"
+run $DRY timeout 90 "$PY" -m pytest -q -m gpu tests
+run $DRY timeout 200 "$PY" -m bench --quick --device cuda --out "${OUT:-bench}/results_gpu.json"

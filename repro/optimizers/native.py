@@ -15,6 +15,7 @@ import hashlib
 import os
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,7 +85,9 @@ def _library() -> ctypes.CDLL | str:
     try:
         library = ctypes.CDLL(str(_build()))
     except (OSError, RuntimeError, subprocess.SubprocessError) as error:
-        return f"the fused CPU kernel could not be built ({error})"
+        reason = f"the fused CPU kernel could not be built ({error})"
+        warnings.warn(f"{reason}; the LSTM runs its PyTorch layer", RuntimeWarning, stacklevel=2)
+        return reason
     head = [_P, _P, ctypes.c_float, _P]
     library.lstm_forward.argtypes = [ctypes.c_int64, ctypes.c_int, *[_P] * 9, *head, ctypes.c_int]
     library.lstm_forward.restype = None

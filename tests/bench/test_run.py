@@ -35,3 +35,10 @@ def test_flop_count_of_the_paper_lstm():
 
 def test_kernel_status_is_reported():
     assert native_kernel_status() == "built"
+
+
+def test_profile_lists_the_kernel():
+    spec = {"device": "cpu", "threads": 1, "unroll": 2, "batch": 1, "warmup": 1,
+            "truncations": 1, "experiment": "mnist", "kind": "ours", "profile": True}
+    table = _case(spec)["profile"]
+    assert "_NativeHeadLayer" in table and "Self CPU" in table
