@@ -181,7 +181,7 @@ def _case(spec: dict[str, Any]) -> dict[str, Any]:
     for _ in range(spec["warmup"]):
         one()
     _sync(device)
-    if spec.get("profile"):
+    if spec.get("profiler"):
         return {"profile": _profile(one, truncations)}
     began = time.perf_counter()
     for _ in range(truncations):
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         spec = {"device": args.device, "threads": args.threads, "unroll": 20, "batch": 1,
                 "warmup": 2, "truncations": 5, "experiment": "mnist", "kind": "ours",
-                "profile": True}
+                "profiler": True}
         table = _in_subprocess(spec)["profile"]
         target = args.out.parent / "profile_mnist.txt"
         target.write_text(f"commit {commit()}, {args.threads} threads, {args.device}\n{table}")

@@ -39,6 +39,6 @@ def test_kernel_status_is_reported():
 
 def test_profile_lists_the_kernel():
     spec = {"device": "cpu", "threads": 1, "unroll": 2, "batch": 1, "warmup": 1,
-            "truncations": 1, "experiment": "mnist", "kind": "ours", "profile": True}
+            "truncations": 1, "experiment": "mnist", "kind": "ours", "profiler": True}
     table = _case(spec)["profile"]
     assert "_NativeHeadLayer" in table and "Self CPU" in table
