@@ -93,6 +93,21 @@ def test_nan_in_the_gradient_reaches_the_update():
     assert torch.isnan(update[17]) and torch.isfinite(update[:17]).all()
 
 
+def test_two_threads_give_the_same_bits_every_time():
+    tensors = [t.requires_grad_() for t in _layer_inputs(2001, 20, seed=4)]
+    threads = torch.get_num_threads()
+    runs = []
+    try:
+        torch.set_num_threads(2)
+        for _ in range(5):
+            h, c = _NativeLSTMLayer.apply(*tensors)
+            runs.append(torch.autograd.grad(h.sum() + c.square().sum(), tensors))
+    finally:
+        torch.set_num_threads(threads)
+    for run in runs[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(run, runs[0], strict=True))
+
+
 def test_one_and_two_threads_agree():
     tensors = [t.requires_grad_() for t in _layer_inputs(1001, 2, seed=3)]
     threads = torch.get_num_threads()

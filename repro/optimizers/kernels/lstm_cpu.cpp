@@ -10,6 +10,8 @@
 // the optimizer's linear head (update = (h' . head_w + head_b) * scale, one value per row) and
 // its gradients. OpenMP splits the pairs over ``threads`` threads.
 #include <cstdint>
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -240,6 +242,8 @@ void lstm_backward(int64_t n, int inputs, const float* x, const float* h, const 
   }
   const int64_t pairs = (n + 1) / 2;
   const int64_t items = (pairs + kPairsPerItem - 1) / kPairsPerItem;
+  const size_t slot_size = static_cast<size_t>(fan_in + 1) * G + H + 1;
+  std::vector<float> partial(slot_size * threads, 0.0f);  // threads that get no work add zeros
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> dw(static_cast<size_t>(padded) * G, 0.0f);
@@ -327,15 +331,21 @@ void lstm_backward(int64_t n, int inputs, const float* x, const float* h, const 
       for (int r = 0; r < rows; ++r)
         for (int m = 0; m < G / 8; ++m) db[m] += load(dzb.data() + r * G + 8 * m);
     }
-#pragma omp critical
-    {
-      for (int64_t e = 0; e < static_cast<int64_t>(fan_in) * G; ++e) dweight[e] += dw[e];
-      for (int m = 0; m < G / 8; ++m)
-        for (int l = 0; l < 8; ++l) dbias[8 * m + l] += db[m][l];
-      if (head_w != nullptr) {
-        for (int j = 0; j < H; ++j) d_head_w[j] += dhw[j];
-        d_head_b[0] += dhb;
-      }
+    // Each thread's sums go to its own slot; the slots are added in thread order below, so
+    // the result does not depend on which thread finishes first.
+    float* slot = partial.data() + static_cast<size_t>(omp_get_thread_num()) * slot_size;
+    std::memcpy(slot, dw.data(), sizeof(float) * fan_in * G);
+    for (int m = 0; m < G / 8; ++m) store(slot + fan_in * G + 8 * m, db[m]);
+    std::memcpy(slot + (fan_in + 1) * G, dhw, sizeof dhw);
+    slot[(fan_in + 1) * G + H] = dhb;
+  }
+  for (int t = 0; t < threads; ++t) {
+    const float* slot = partial.data() + static_cast<size_t>(t) * slot_size;
+    for (int64_t e = 0; e < static_cast<int64_t>(fan_in) * G; ++e) dweight[e] += slot[e];
+    for (int j = 0; j < G; ++j) dbias[j] += slot[fan_in * G + j];
+    if (head_w != nullptr) {
+      for (int j = 0; j < H; ++j) d_head_w[j] += slot[(fan_in + 1) * G + j];
+      d_head_b[0] += slot[(fan_in + 1) * G + H];
     }
   }
 }
