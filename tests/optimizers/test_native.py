@@ -123,12 +123,12 @@ def test_one_and_two_threads_agree():
         assert (a - b).abs().max() <= 1e-6 * b.abs().max()
 
 
-def _meta_gradient(kernel: str, problem, steps: int) -> list[torch.Tensor]:
+def _meta_gradient(kernel: str, problem, steps: int, second_order: bool = False):
     from repro.meta.unroll import meta_loss, start, unroll
 
     torch.manual_seed(5)
     opt = LSTMOptimizer(preprocessing="logsign", output_scale=0.1, kernel=kernel)
-    losses, _ = unroll(problem, opt, start(problem, opt), steps)
+    losses, _ = unroll(problem, opt, start(problem, opt), steps, second_order=second_order)
     return [losses.detach(), *torch.autograd.grad(meta_loss(losses), list(opt.parameters()))]
 
 
@@ -142,6 +142,20 @@ def test_meta_gradient_on_an_mlp_matches_the_torch_layer():
     for a, b in zip(_meta_gradient("native", problem, 8), _meta_gradient("torch", problem, 8),
                     strict=True):
         torch.testing.assert_close(a, b, rtol=2e-4, atol=1e-6)
+
+
+def test_second_order_meta_gradient_matches_the_torch_layer():
+    from repro.optimizees.quadratic import QuadraticFamily
+
+    problem = QuadraticFamily().sample(0, "train", 0, 4)
+    ours = _meta_gradient("native", problem, 6, second_order=True)
+    theirs = _meta_gradient("torch", problem, 6, second_order=True)
+    first = _meta_gradient("native", problem, 6)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b, rtol=2e-4, atol=1e-6)
+    assert any(
+        not torch.allclose(a, b, rtol=1e-3) for a, b in zip(ours[1:], first[1:], strict=True)
+    )
 
 
 def test_kernel_choice_is_checked():
