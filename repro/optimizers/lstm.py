@@ -163,9 +163,8 @@ class LSTMOptimizer(nn.Module):
     takes it wherever it applies (float32, hidden size 20) and builds, "native" insists on it,
     "torch" keeps the PyTorch layer. ``compiled=True`` instead runs the plain-op layer through
     ``torch.compile`` (a cold compile costs tens of seconds on a CPU, so it is opt-in). Weights
-    follow
-    Sonnet's defaults (truncated normal with std 1/sqrt(fan_in)); the forget-gate bias starts at 1.
-    The update is the linear head's output times ``output_scale``.
+    follow Sonnet's defaults (truncated normal with std 1/sqrt(fan_in)); the forget-gate bias
+    starts at 1. The update is the linear head's output times ``output_scale``.
     """
 
     def __init__(
