@@ -45,6 +45,17 @@ def generator(seed: int, split: str, index: int, device: torch.device | str = "c
     return gen
 
 
+def draw_instances(
+    seed: int, split: str, index: int, count: int, n_params: int, init_std: float
+) -> tuple[Tensor, Tensor]:
+    """theta_0 ``[count, n_params]`` ~ N(0, init_std^2) and the minibatch stream keys ``[count]``
+    (63-bit) of the instances of the stream (seed, split, index), drawn in that order."""
+    gen = generator(seed, split, index)
+    theta0 = torch.randn(count, n_params, generator=gen) * init_std
+    keys = torch.randint(0, 2**63 - 1, (count,), generator=gen, dtype=torch.int64)
+    return theta0, keys
+
+
 def autograd_loss_and_grad(
     loss_fn: Callable[[Tensor], Tensor], theta: Tensor, create_graph: bool = False
 ) -> tuple[Tensor, Tensor]:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from repro.optimizees.base import autograd_loss_and_grad, generator, linearised_loss
+from repro.optimizees.base import autograd_loss_and_grad, draw_instances, linearised_loss
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
 
@@ -129,9 +129,7 @@ class MLPFamily:
         if labels.shape != images.shape[:1]:
             raise ValueError(f"labels must be [{images.shape[0]}], got {tuple(labels.shape)}")
         device = images.device if device is None else torch.device(device)
-        gen = generator(seed, split, index)
-        theta0 = torch.randn(count, self.n_params, generator=gen) * self.init_std
-        keys = torch.randint(0, 2**63 - 1, (count,), generator=gen, dtype=torch.int64)
+        theta0, keys = draw_instances(seed, split, index, count, self.n_params, self.init_std)
         return MLPProblems(
             family=self,
             theta0=theta0.to(device),
