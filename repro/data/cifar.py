@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
-import socket
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from repro.data.download import DownloadFailed, staged
 from repro.data.errors import DatasetError
-from repro.data.mnist import _first_missing, _remove_created, _short_reason, split_train_val
+from repro.data.mnist import split_train_val
 from repro.data.problems import ProblemData
 
 FOLDER = "cifar-10-batches-py"
@@ -41,7 +39,6 @@ META = "batches.meta"
 FILES = (*TRAIN_BATCHES, TEST_BATCH, META)
 IMAGE_SHAPE = (3, 32, 32)
 NUM_CLASSES = 10
-DOWNLOAD_TIMEOUT_S = 30.0
 
 # (module, name) the batches may refer to: numpy arrays and the byte-string codec of protocol 2.
 _ALLOWED = {
@@ -92,49 +89,21 @@ def _locate(root: str | os.PathLike[str] | None) -> tuple[Path | None, str]:
     return None, ", ".join(looked) if looked else "no folder (no data root given)"
 
 
-class _DownloadFailed(Exception):
-    """The download did not produce the batches; the message is the short reason."""
-
-
 def _download(root: Path) -> Path:
     """Fetch the release with torchvision into ``root/cifar-10-batches-py``; all or nothing."""
-    created = _first_missing(root)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        reason = f"cannot create the folder ({type(e).__name__}: {e.strerror})"
-        raise _DownloadFailed(reason) from None
-    staging: Path | None = None
-    ok = False
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=".cifar10-download-", dir=root))
+    with staged(root, ".cifar10-download-") as staging:
         from torchvision import datasets
 
-        previous_timeout = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
-        try:
-            datasets.CIFAR10(str(staging), train=True, download=True)
-        finally:
-            socket.setdefaulttimeout(previous_timeout)
+        datasets.CIFAR10(str(staging), train=True, download=True)
         fetched = staging / FOLDER
         missing = _missing_in(fetched)
         if missing:
-            raise _DownloadFailed(f"the download did not produce {', '.join(missing)}")
+            raise DownloadFailed(f"the download did not produce {', '.join(missing)}")
         final = root / FOLDER
         if final.exists():
-            raise _DownloadFailed(f"{final} exists but lacks some batches; remove it and retry")
+            raise DownloadFailed(f"{final} exists but lacks some batches; remove it and retry")
         os.replace(fetched, final)
-        ok = True
         return final
-    except _DownloadFailed:
-        raise
-    except Exception as e:
-        raise _DownloadFailed(_short_reason(e)) from None
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        if not ok:
-            _remove_created(root, created)
 
 
 def _not_found_message(root: str | os.PathLike[str] | None, looked: str, download: str) -> str:
@@ -164,7 +133,7 @@ def ensure_cifar(root: str | os.PathLike[str] | None, download: bool = True) -> 
         target = Path(root).expanduser().absolute()
         try:
             return _download(target)
-        except _DownloadFailed as e:
+        except DownloadFailed as e:
             status = f"the download into {target} failed ({e})"
     raise DatasetError(_not_found_message(root, looked, status))
 

@@ -14,14 +14,12 @@ download and how to fix it.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from repro.data.download import DownloadFailed, staged
 from repro.data.errors import DatasetError
 from repro.data.idx import read_idx
 from repro.data.problems import ProblemData
@@ -41,7 +39,6 @@ FILES: dict[str, str] = {
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
-DOWNLOAD_TIMEOUT_S = 30.0
 
 
 def canonical_name(name: str) -> str:
@@ -108,97 +105,27 @@ def find_mnist_files(name: str, root: str | os.PathLike[str] | None) -> dict[str
     return files
 
 
-class _DownloadFailed(Exception):
-    """The download did not produce the files; the message is the short reason."""
-
-
-def _short_reason(error: BaseException) -> str:
-    """One short line for a failed download: the underlying network error, else the error class
-    and its message."""
-    text = str(error)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    # torchvision's MNIST.download: "Error downloading F:\nTried M, got:\n<error>\n..."
-    causes = [lines[i + 1] for i, line in enumerate(lines[:-1]) if line.startswith("Tried ")]
-    if lines and causes:
-        text = f"{lines[0].rstrip(':')}: {'; '.join(dict.fromkeys(causes))}"
-    elif text:
-        text = f"{type(error).__name__}: {text}"
-    else:
-        text = type(error).__name__
-    text = " ".join(text.split())
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def _first_missing(path: Path) -> Path | None:
-    """The outermost folder of ``path`` (itself included) that does not exist yet, if any."""
-    missing = None
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            break
-        missing = candidate
-    return missing
-
-
-def _remove_created(path: Path, created: Path | None) -> None:
-    """Remove the empty folders from ``path`` up to ``created``, the ones a failed try made."""
-    if created is None:
-        return
-    current = path
-    while True:
-        try:
-            current.rmdir()
-        except OSError:
-            return
-        if current == created:
-            return
-        current = current.parent
-
-
 def _download(name: str, root: Path) -> dict[str, Path]:
     """Fetch the files with torchvision into ``root/<Class>/raw``; all or nothing.
 
-    Raises _DownloadFailed with the short reason; nothing of a failed try is left in ``root``.
+    Raises DownloadFailed with the short reason; nothing of a failed try is left in ``root``.
     """
     key = canonical_name(name)
     class_name = DATASETS[key][1]
-    created = _first_missing(root)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        reason = f"cannot create the folder ({type(e).__name__}: {e.strerror})"
-        raise _DownloadFailed(reason) from None
-    staging: Path | None = None
-    ok = False
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{key}-download-", dir=root))
+    with staged(root, f".{key}-download-") as staging:
         from torchvision import datasets
 
-        previous_timeout = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
-        try:
-            getattr(datasets, class_name)(str(staging), train=True, download=True)
-        finally:
-            socket.setdefaulttimeout(previous_timeout)
+        getattr(datasets, class_name)(str(staging), train=True, download=True)
         fetched = staging / class_name / "raw"
         files, missing = _files_in(fetched)
         if missing:
-            raise _DownloadFailed(f"the download did not produce {', '.join(missing)}")
+            raise DownloadFailed(f"the download did not produce {', '.join(missing)}")
         final = root / class_name / "raw"
         final.mkdir(parents=True, exist_ok=True)
         for item in sorted(fetched.iterdir()):
             if item.is_file():
                 os.replace(item, final / item.name)
-        ok = True
         return {k: final / p.name for k, p in files.items()}
-    except _DownloadFailed:
-        raise
-    except Exception as e:
-        raise _DownloadFailed(_short_reason(e)) from None
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        if not ok:
-            _remove_created(root, created)
 
 
 def _not_found_message(
@@ -244,7 +171,7 @@ def ensure_mnist(
         target = Path(root).expanduser().absolute()
         try:
             return _download(name, target)
-        except _DownloadFailed as e:
+        except DownloadFailed as e:
             status = f"the download into {target} failed ({e})"
     raise DatasetError(_not_found_message(name, root, looked, status))
 
