@@ -41,30 +41,6 @@ inline void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
 
 inline v8 splat(float a) { return v8{a, a, a, a, a, a, a, a}; }
 
-// e^x, clamped to [-87.3, 88.3], about 1 ulp (Cephes' polynomial); NaN stays NaN.
-inline v8 exp8(v8 x) {
-#if defined(__AVX__)
-  // max/min return their second operand when either is NaN: NaN passes through.
-  x = __builtin_ia32_minps256(splat(88.3f), __builtin_ia32_maxps256(splat(-87.3f), x));
-#else
-  x = x < -87.3f ? splat(-87.3f) : x;
-  x = x > 88.3f ? splat(88.3f) : x;
-#endif
-  const v8 n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const v8 r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  v8 p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const v8i bits = (__builtin_convertvector(n, v8i) + 127) << 23;
-  v8 scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
-
 // 1/d by the hardware's estimate and one Newton step (relative error about 1e-7).
 inline v8 reciprocal8(v8 d) {
 #if defined(__AVX__)
@@ -75,9 +51,31 @@ inline v8 reciprocal8(v8 d) {
 #endif
 }
 
-inline v8 sigmoid8(v8 z) { return reciprocal8(1.0f + exp8(-z)); }
+// tanh(x) as Eigen's rational approximation (odd degree 13 over even degree 6, the argument
+// clamped to +-7.9988): at most 3.4e-7 from tanh in float32; NaN stays NaN.
+inline v8 tanh8(v8 x) {
+#if defined(__AVX__)
+  x = __builtin_ia32_minps256(splat(7.99881172180175781f),
+                              __builtin_ia32_maxps256(splat(-7.99881172180175781f), x));
+#else
+  x = x < -7.99881172180175781f ? splat(-7.99881172180175781f) : x;
+  x = x > 7.99881172180175781f ? splat(7.99881172180175781f) : x;
+#endif
+  const v8 x2 = x * x;
+  v8 p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+  p = x2 * p + -8.60467152213735e-11f;
+  p = x2 * p + 5.12229709037114e-08f;
+  p = x2 * p + 1.48572235717979e-05f;
+  p = x2 * p + 6.37261928875436e-04f;
+  p = x2 * p + 4.89352455891786e-03f;
+  p = x * p;
+  v8 q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+  q = x2 * q + 2.26843463243900e-03f;
+  q = x2 * q + 4.89352518554385e-03f;
+  return p * reciprocal8(q);
+}
 
-// zb[r] = xhb[r] weight + bias ([80], cell block doubled by the weights) for the block's rows,
+// zb[r] = xhb[r] weight + bias ([80], the sigmoid blocks halved by the weights) for the rows,
 // in tiles of six rows by sixteen gates held in registers; xhb has a whole number of tiles.
 inline void block_gates(int fan_in, int rows, const float* xhb, const float* weight,
                         const float* bias, float* zb) {
@@ -111,19 +109,19 @@ inline void block_gates(int fan_in, int rows, const float* xhb, const float* wei
 // [i(40) f(40) o(40) g(40)]. c, h_out, c_out, tanh_c point at the pair's 40 contiguous floats.
 inline void pair_activate(float* z, const float* c, float* h_out, float* c_out, float* act,
                           float* tanh_c) {
-#pragma GCC unroll 4
-  for (int m = 0; m < 4 * V; ++m) store(z + 8 * m, sigmoid8(load(z + 8 * m)));
+  // sigma(z) = (tanh(z / 2) + 1) / 2: the sigmoid blocks' weights are halved.
+#pragma GCC unroll 5
+  for (int m = 0; m < 3 * V; ++m) store(z + 8 * m, tanh8(load(z + 8 * m)) * 0.5f + 0.5f);
+#pragma GCC unroll 5
+  for (int m = 3 * V; m < 4 * V; ++m) store(z + 8 * m, tanh8(load(z + 8 * m)));
   for (int m = 0; m < V; ++m) {
     const v8 i = load(z + 8 * m), f = load(z + P + 8 * m), o = load(z + 2 * P + 8 * m);
-    const v8 g = load(z + 3 * P + 8 * m) * 2.0f - 1.0f;
+    const v8 g = load(z + 3 * P + 8 * m);
     const v8 cn = f * load(c + 8 * m) + i * g;
-    const v8 t = sigmoid8(cn * 2.0f) * 2.0f - 1.0f;
+    const v8 t = tanh8(cn);
     store(c_out + 8 * m, cn);
     store(h_out + 8 * m, o * t);
-    if (act != nullptr) {
-      store(z + 3 * P + 8 * m, g);
-      store(tanh_c + 8 * m, t);
-    }
+    if (tanh_c != nullptr) store(tanh_c + 8 * m, t);
   }
   if (act != nullptr) std::memcpy(act, z, 4 * P * sizeof(float));
 }
@@ -180,8 +178,8 @@ void lstm_forward(int64_t n, int inputs, const float* x, const float* h, const f
   std::vector<float> scaled(weight, weight + static_cast<int64_t>(fan_in) * G);
   std::vector<float> scaled_bias(bias, bias + G);
   for (int k = 0; k < fan_in; ++k)
-    for (int j = 3 * H; j < G; ++j) scaled[k * G + j] *= 2.0f;
-  for (int j = 3 * H; j < G; ++j) scaled_bias[j] *= 2.0f;
+    for (int j = 0; j < 3 * H; ++j) scaled[k * G + j] *= 0.5f;
+  for (int j = 0; j < 3 * H; ++j) scaled_bias[j] *= 0.5f;
   const int64_t items = (n + kForwardRows - 1) / kForwardRows;
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t item = 0; item < items; ++item) {
