@@ -182,7 +182,7 @@ def _case(spec: dict[str, Any]) -> dict[str, Any]:
         one()
     _sync(device)
     if spec.get("profiler"):
-        return {"profile": _profile(one, truncations)}
+        return {"profile": _profile(one, truncations, unroll_len)}
     began = time.perf_counter()
     for _ in range(truncations):
         one()
@@ -201,14 +201,45 @@ def _case(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _profile(one, truncations: int, rows: int = 20) -> str:
-    """torch.profiler's table of the ops that took the most time over ``truncations`` calls."""
-    from torch.profiler import profile
+def _profile(one, truncations: int, steps: int) -> str:
+    """Where the time of ``truncations`` calls of ``one`` goes: the fused kernel's calls timed by
+    wall clock (forward and backward, by layer input width), and the rest.
 
-    with profile() as prof:
+    Plain timers rather than torch.profiler: under the profiler the kernel's forward ran 2-3x
+    slower than without it on this machine.
+    """
+    from repro.optimizers import native
+
+    spent: dict[str, list[float]] = {}
+
+    def timed(name: str, fn):
+        def wrapper(*args, **kwargs):
+            began = time.perf_counter()
+            out = fn(*args, **kwargs)
+            key = f"kernel {name}, layer input width {args[0].shape[1]}"
+            spent.setdefault(key, []).append(time.perf_counter() - began)
+            return out
+
+        return wrapper
+
+    forward, backward = native.forward, native.backward
+    native.forward, native.backward = timed("forward", forward), timed("backward", backward)
+    try:
+        began = time.perf_counter()
         for _ in range(truncations):
             one()
-    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+        total = time.perf_counter() - began
+    finally:
+        native.forward, native.backward = forward, backward
+    per_step = 1e3 / (truncations * steps)
+    lines = [f"{'part':48} {'ms per step':>12} {'share':>7}"]
+    for key, times in sorted(spent.items()):
+        lines.append(f"{key:48} {sum(times) * per_step:12.2f} {sum(times) / total:7.1%}")
+    rest = total - sum(sum(t) for t in spent.values())
+    lines.append(f"{'everything else (optimizee, unroll, ADAM on phi)':48} {rest * per_step:12.2f} "
+                 f"{rest / total:7.1%}")
+    lines.append(f"{'total':48} {total * per_step:12.2f} {1:7.1%}")
+    return "\n".join(lines)
 
 
 def _in_subprocess(spec: dict[str, Any]) -> dict[str, Any]:
@@ -227,12 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--profile", action="store_true",
-        help="only profile MNIST meta-training (ops by time) into bench/profile_mnist.txt",
+        help="only profile MNIST meta-training (where the time goes) into bench/profile_mnist.txt",
     )
     args = parser.parse_args(argv)
     if args.profile:
         spec = {"device": args.device, "threads": args.threads, "unroll": 20, "batch": 1,
-                "warmup": 2, "truncations": 5, "experiment": "mnist", "kind": "ours",
+                "warmup": 2, "truncations": 10, "experiment": "mnist", "kind": "ours",
                 "profiler": True}
         table = _in_subprocess(spec)["profile"]
         target = args.out.parent / "profile_mnist.txt"

@@ -37,8 +37,12 @@ def test_kernel_status_is_reported():
     assert native_kernel_status() == "built"
 
 
-def test_profile_lists_the_kernel():
+def test_profile_times_the_kernel_and_the_rest():
     spec = {"device": "cpu", "threads": 1, "unroll": 2, "batch": 1, "warmup": 1,
             "truncations": 1, "experiment": "mnist", "kind": "ours", "profiler": True}
     table = _case(spec)["profile"]
-    assert "_NativeHeadLayer" in table and "Self CPU" in table
+    for part in ("kernel forward, layer input width 2", "kernel backward, layer input width 20",
+                 "everything else"):
+        assert part in table
+    shares = [float(line.split()[-1].rstrip("%")) for line in table.splitlines()[1:-1]]
+    assert abs(sum(shares) - 100) < 0.5
