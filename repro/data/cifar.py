@@ -31,6 +31,7 @@ from repro.data.download import DownloadFailed, staged
 from repro.data.errors import DatasetError
 from repro.data.mnist import split_train_val
 from repro.data.problems import ProblemData
+from repro.data.splits import LabelledSplits
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -177,21 +178,9 @@ def read_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return images, label_tensor
 
 
-@dataclass(frozen=True, eq=False)
-class CIFARData:
+@dataclass(frozen=True, eq=False, repr=False)
+class CIFARData(LabelledSplits):
     """Both splits of CIFAR-10 as read: images uint8 ``[N, 3, 32, 32]``, labels int64 ``[N]``."""
-
-    train_images: torch.Tensor
-    train_labels: torch.Tensor
-    test_images: torch.Tensor
-    test_labels: torch.Tensor
-    source: str
-
-    def __repr__(self) -> str:
-        return (
-            f"CIFARData(train={tuple(self.train_images.shape)}, "
-            f"test={tuple(self.test_images.shape)}, source={self.source!r})"
-        )
 
 
 def load_cifar(root: str | os.PathLike[str] | None = "data", download: bool = True) -> CIFARData:

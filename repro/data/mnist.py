@@ -23,6 +23,7 @@ from repro.data.download import DownloadFailed, staged
 from repro.data.errors import DatasetError
 from repro.data.idx import read_idx
 from repro.data.problems import ProblemData
+from repro.data.splits import LabelledSplits
 
 # canonical name -> (name in messages, torchvision class, which is also torchvision's folder name)
 DATASETS: dict[str, tuple[str, str]] = {
@@ -176,25 +177,13 @@ def ensure_mnist(
     raise DatasetError(_not_found_message(name, root, looked, status))
 
 
-@dataclass(frozen=True, eq=False)
-class MNISTData:
+@dataclass(frozen=True, eq=False, repr=False)
+class MNISTData(LabelledSplits):
     """Both splits of an MNIST-format dataset, images flattened and scaled to [0, 1].
 
     ``train_images`` is float32 [N, 784], ``train_labels`` int64 [N] in 0..9 (likewise ``test_``);
     ``source`` is the folder the files were read from.
     """
-
-    train_images: torch.Tensor
-    train_labels: torch.Tensor
-    test_images: torch.Tensor
-    test_labels: torch.Tensor
-    source: str
-
-    def __repr__(self) -> str:
-        return (
-            f"MNISTData(train={tuple(self.train_images.shape)}, "
-            f"test={tuple(self.test_images.shape)}, source={self.source!r})"
-        )
 
 
 def _read_split(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,14 +10,14 @@ import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from repro.config import Config
+from repro.config import EXECUTION_SETTINGS, Config
 from repro.io import brief, save_torch
 from repro.meta.learner import CheckpointError
 
 # Settings that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = ("meta.steps", "meta.val_every", "meta.checkpoint_every", "meta.max_skips",
-                     "optimizer.compile", "optimizer.kernel", "trainer", "tune", "evaluate",
-                     "grid", "profile")
+                     *(f"optimizer.{key}" for key in EXECUTION_SETTINGS), "trainer", "tune",
+                     "evaluate", "grid", "profile")
 
 
 class Preempted(RuntimeError):

@@ -27,7 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from repro.optimizees.base import autograd_loss_and_grad, draw_instances, linearised_loss
+from repro.optimizees.base import (
+    autograd_loss_and_grad,
+    dataset_on,
+    draw_instances,
+    linearised_loss,
+)
 from repro.optimizees.mlp import minibatch_indices
 
 BN_EPS = 1e-3
@@ -114,19 +119,14 @@ class ConvNetFamily:
         if tuple(images.shape[1:]) != self.image:
             raise ValueError(f"images must be [N, {', '.join(map(str, self.image))}], "
                              f"got {tuple(images.shape)}")
-        if labels.shape != images.shape[:1]:
-            raise ValueError(f"labels must be [{images.shape[0]}], got {tuple(labels.shape)}")
-        device = images.device if device is None else torch.device(device)
+        images, labels = dataset_on(images, labels, device)
         theta0, keys = draw_instances(seed, split, index, count, self.n_params, self.init_std)
         for name, shape, offset in self.layout():
             if name.startswith("beta"):
                 theta0[:, offset : offset + math.prod(shape)] = 0.0
         return ConvNetProblems(
-            family=self,
-            theta0=theta0.to(device),
-            keys=keys.to(device),
-            images=images.to(device),
-            labels=labels.to(device, torch.int64),
+            family=self, theta0=theta0.to(images.device), keys=keys.to(images.device),
+            images=images, labels=labels,
         )
 
 

@@ -20,7 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from repro.optimizees.base import autograd_loss_and_grad, draw_instances, linearised_loss
+from repro.optimizees.base import (
+    autograd_loss_and_grad,
+    dataset_on,
+    draw_instances,
+    linearised_loss,
+)
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
 
@@ -126,16 +131,11 @@ class MLPFamily:
         """
         if images.ndim != 2 or images.shape[1] != self.inputs:
             raise ValueError(f"images must be [N, {self.inputs}], got {tuple(images.shape)}")
-        if labels.shape != images.shape[:1]:
-            raise ValueError(f"labels must be [{images.shape[0]}], got {tuple(labels.shape)}")
-        device = images.device if device is None else torch.device(device)
+        images, labels = dataset_on(images, labels, device)
         theta0, keys = draw_instances(seed, split, index, count, self.n_params, self.init_std)
         return MLPProblems(
-            family=self,
-            theta0=theta0.to(device),
-            keys=keys.to(device),
-            images=images.to(device),
-            labels=labels.to(device, torch.int64),
+            family=self, theta0=theta0.to(images.device), keys=keys.to(images.device),
+            images=images, labels=labels,
         )
 
 
@@ -226,8 +226,9 @@ class MLPProblems:
             loss, log_probs, acts = self._loss(theta, x, y)
             return loss, self._backward(theta, log_probs, y, acts)
         with torch.no_grad():  # first order: the loss carries its gradient (linearised_loss)
-            loss, log_probs, acts = self._loss(theta.detach(), x, y)
-            grad = self._backward(theta.detach(), log_probs, y, acts)
+            at = theta.detach()
+            loss, log_probs, acts = self._loss(at, x, y)
+            grad = self._backward(at, log_probs, y, acts)
         return linearised_loss(loss, grad, theta), grad
 
     def _loss(self, theta: Tensor, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:

@@ -166,10 +166,6 @@ inline void rows_times_wt_any(int width, const float* dz, const float* wt,
 
 extern "C" {
 
-int lstm_hidden() { return H; }
-
-int lstm_max_fan_in() { return kMaxFanIn; }
-
 void lstm_forward(int64_t n, int inputs, const float* x, const float* h, const float* c,
                   const float* weight, const float* bias, float* h_out, float* c_out, float* act,
                   float* tanh_c, const float* head_w, const float* head_b, float scale,
