@@ -18,7 +18,7 @@ DATA   := $(FIGDIR)/data
 REPRO  := PYTHONPATH=$(CURDIR) $(PY) -m repro
 COMMON = --profile $(PROFILE) --runs-dir $(RUNS) --figures-dir $(FIGDIR) $(ARGS)
 
-.PHONY: setup test lint figures figure3 figure4a figure4 figure5 figure6 bench clean
+.PHONY: setup test lint figures figure3 figure4a figure4 figure5 figure6 bench clean sweep seeds
 .PHONY: figure8 figure9 figure10 figure11 figure12 figure13
 .DELETE_ON_ERROR:
 
@@ -57,14 +57,29 @@ figure3: $(FIGDIR)/figure3.png $(FIGDIR)/figure4a.png
 # ---- MNIST-format experiments: Figure 4 (centre, right) and Figure 5 -------------------------
 # DATASET=fashion_mnist writes beside the MNIST outputs, in a folder of its own.
 MSUB   := $(if $(filter mnist,$(DATASET)),,/$(DATASET))
-MRUNS  := $(RUNS)$(MSUB)
+WEIGHTS ?=
+MRUNS  := $(RUNS)$(MSUB)$(if $(WEIGHTS),/weights-$(WEIGHTS))
 MFIG   := $(FIGDIR)$(MSUB)
 MDATA  := $(MFIG)/data
 MCOMMON = --profile $(PROFILE) --runs-dir $(MRUNS) --figures-dir $(MFIG) \
 	--data.name $(DATASET) --data.root $(DATA_ROOT) $(ARGS)
 
+# WEIGHTS=<name> evaluates the shipped phi repro/weights/<name>.pt instead of meta-training.
 $(MRUNS)/mnist/optimizer.ckpt: experiments/mnist.yaml | $(STAMP)
+ifeq ($(WEIGHTS),)
 	$(REPRO) fit --config experiments/mnist.yaml $(MCOMMON)
+else
+	@mkdir -p $(@D) && cp repro/weights/$(WEIGHTS).pt $@
+endif
+
+# The recorded meta-training sweep and seed study (experiments/sweeps/mnist.yaml); seeds also
+# writes the phi selected on validation to repro/weights/mnist_$(DATASET).pt.
+SWEEP = $(PY) scripts/sweep.py experiments/sweeps/mnist.yaml --figures-dir $(MFIG) \
+	--data.name $(DATASET) --data.root $(DATA_ROOT) $(ARGS)
+sweep: $(MDATA)/tuned_lr_mnist.json
+	$(SWEEP) --part sweep
+seeds: $(MDATA)/tuned_lr_mnist.json
+	$(SWEEP) --part seeds --weights repro/weights/mnist_$(DATASET).pt
 
 $(MDATA)/tuned_lr_%.json: experiments/%.yaml | $(STAMP)
 	$(REPRO) tune --config $< $(MCOMMON)

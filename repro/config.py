@@ -66,10 +66,13 @@ class OptimizerConfig:
     compile: bool = False
     kernel: Literal["auto", "native", "torch"] = "auto"
     groups: list[str] = field(default_factory=list)
+    head_init: Literal["sonnet", "zero"] = "sonnet"
 
 
 EXECUTION_SETTINGS = ("compile", "kernel")
 """Optimizer settings that choose how it runs; a checkpoint loads under any of their values."""
+INIT_SETTINGS = ("head_init",)
+"""Optimizer settings that only choose phi's initial value; a trained phi loads under any."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class MetaConfig:
     ``checkpoint_every`` truncations a resumable checkpoint is written; a truncation whose
     meta-loss or meta-gradient is not finite is skipped, and more than ``max_skips`` in a row
     stop the run; ``clip_grad_norm`` > 0 clips the meta-gradient's norm (off in the paper).
+    The meta-learning rate ``lr`` rises linearly over the first ``warmup`` truncations and then
+    stays (``lr_schedule`` constant) or decays to zero at ``steps`` along a cosine. ``seed``
+    varies phi's initialisation and the training problems alone (see :meth:`phi_seed`).
     """
 
     horizon: int = 100
@@ -91,6 +97,14 @@ class MetaConfig:
     checkpoint_every: int = 50
     max_skips: int = 10
     clip_grad_norm: float = 0.0
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    warmup: int = 0
+    seed: int = -1
+
+    def phi_seed(self, experiment_seed: int) -> int:
+        """The seed of phi's initialisation and of the training problems (``seed``, or the
+        experiment's when -1); validation and test problems always follow the experiment's."""
+        return experiment_seed if self.seed < 0 else self.seed
 
 
 @dataclass(frozen=True)
@@ -234,7 +248,7 @@ POSITIVE = {
 }
 NON_NEGATIVE = {
     "data.val_size", "problem.init_std", "meta.steps", "seed", "evaluate.trace_step",
-    "trainer.threads", "meta.max_skips", "meta.clip_grad_norm", "data.classes",
+    "trainer.threads", "meta.max_skips", "meta.warmup", "meta.clip_grad_norm", "data.classes",
     "art.encoder_seed", "art.content_weight", "art.style_weight", "art.tv_weight",
     "art.init_noise",
 }

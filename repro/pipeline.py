@@ -120,7 +120,7 @@ def fit(config: Config, paths: Paths) -> Path:
     run_dir = paths.run_dir(config, "fit")
     _ensure_writable(run_dir)
     device_for(config)
-    L.seed_everything(config.seed, workers=True, verbose=False)
+    L.seed_everything(config.meta.phi_seed(config.seed), workers=True, verbose=False)
     resume = resume_from(config, run_dir)
     learner = MetaLearner(config, make_source(config))
     loggers = tracking.make_loggers(run_dir, f"{config.experiment}-fit", config.to_dict())
@@ -165,7 +165,8 @@ def fit(config: Config, paths: Paths) -> Path:
         seconds_per_truncation=seconds / max(learner.truncations_run, 1),
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         meta=provenance(
-            paths.config_file, config.seed, profile=config.profile, **_encoder_meta(learner.source)
+            paths.config_file, config.seed, profile=config.profile,
+            phi_seed=config.meta.phi_seed(config.seed), **_encoder_meta(learner.source)
         ),
     )
 
@@ -252,6 +253,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
         rules["LSTM-sub"] = (sub, None)
     meta = provenance(
         paths.config_file, config.seed, profile=config.profile, checkpoint=str(checkpoint),
+        selected=selection(checkpoint),
         problems=f"{ev.problems} test instances (split 'test')",
         dataset=_dataset(config),
         **({"classes": config.data.classes} if config.data.classes else {}),
@@ -376,7 +378,8 @@ def evaluate_grid(
     try:
         for layers in grid.layers:
             points: dict[str, dict[str, Any]] = {
-                name: {"mean": [], "lo": [], "hi": [], "lr": None if name == "LSTM" else []}
+                name: {"mean": [], "lo": [], "hi": [], "lr": None if name == "LSTM" else [],
+                       "at_grid_edge": None if name == "LSTM" else []}
                 for name in names
             }
             for width in grid.widths:
@@ -392,6 +395,7 @@ def evaluate_grid(
                         points[name][key].append(curve[key][-1])
                     if name != "LSTM":
                         points[name]["lr"].append(curve["lr"])
+                        points[name]["at_grid_edge"].append(tuned[name]["at_grid_edge"])
                     if curve["mean"][-1] is not None:
                         tracking.log_metrics(
                             loggers, {f"grid/{layers}x{width}/{name}": curve["mean"][-1]}, index
@@ -414,7 +418,8 @@ def evaluate_grid(
             "panels": panels,
             "meta": provenance(
                 paths.config_file, config.seed, profile=config.profile,
-                checkpoint=str(checkpoint), dataset=config.data.name,
+                checkpoint=str(checkpoint), selected=selection(checkpoint),
+                dataset=config.data.name,
                 problems=f"{config.evaluate.problems} test instances per architecture",
                 wall_seconds=wall,
             ),
@@ -427,6 +432,24 @@ def _dataset(config: Config) -> str:
     if config.problem.family == "neural_art":
         return "images"
     return config.data.name if config.data.name != "none" else "synthetic"
+
+
+def selection(checkpoint: Path) -> dict[str, Any]:
+    """Which phi an optimizer file holds: its seed, the truncation selected on validation and
+    that validation loss (from a fit's export or a shipped weights file)."""
+    payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    meta = payload.get("meta") or {}
+    if "truncation" in meta:  # a shipped weights file (repro/weights)
+        return {key: meta.get(key) for key in ("dataset", "seed", "truncation", "val_loss",
+                                               "commit")}
+    selected = str(payload.get("selected", ""))
+    step = selected.rsplit(" ", 1)[-1]
+    return {
+        "seed": meta.get("phi_seed", meta.get("seed")),
+        "truncation": int(step) if step.isdigit() else payload.get("meta_steps"),
+        "val_loss": payload.get("val_final_loss"),
+        "commit": meta.get("commit"),
+    }
 
 
 def _wall_seconds(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import torch
 import torchmetrics
 
-from repro.config import EXECUTION_SETTINGS, Config, OptimizerConfig
+from repro.config import EXECUTION_SETTINGS, INIT_SETTINGS, Config, MetaConfig, OptimizerConfig
 from repro.io import brief, save_torch
 from repro.meta.learned import make_learned
 from repro.meta.unroll import Carry, meta_loss, rollout, start, truncate, unroll
@@ -42,6 +43,7 @@ class MetaLearner(L.LightningModule):
         self.config = config
         self.save_hyperparameters({"config": config.to_dict()})
         self.source = source
+        self.train_source = source.with_seed(config.meta.phi_seed(config.seed))
         self.optimizer_net = make_learned(config)
         self.val_final_loss = torchmetrics.MeanMetric()
         self.problem: Any = None
@@ -55,7 +57,8 @@ class MetaLearner(L.LightningModule):
         self._val_problem: Any = None
 
     def _sample(self, index: int) -> None:
-        self.problem = self.source.sample("train", index, self.config.problem.batch, self.device)
+        batch = self.config.problem.batch
+        self.problem = self.train_source.sample("train", index, batch, self.device)
         self.problem_index = index
 
     def _start_episode(self) -> None:
@@ -111,9 +114,11 @@ class MetaLearner(L.LightningModule):
         self.val_final_loss.update(losses[-1])
         self.log("val/final_loss", self.val_final_loss, prog_bar=True)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        """ADAM on phi, as in the paper."""
-        return torch.optim.Adam(self.optimizer_net.parameters(), lr=self.config.meta.lr)
+    def configure_optimizers(self) -> dict[str, Any]:
+        """ADAM on phi, as in the paper, with the meta-learning rate's schedule per truncation."""
+        adam = torch.optim.Adam(self.optimizer_net.parameters(), lr=self.config.meta.lr)
+        schedule = torch.optim.lr_scheduler.LambdaLR(adam, lr_factor(self.config.meta))
+        return {"optimizer": adam, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Add every rank's episode state, the skip counters and the RNG states."""
@@ -159,6 +164,21 @@ class MetaLearner(L.LightningModule):
         )
         self.problem = None
         self.problem_index = int(mine(episode["problem_index"]))
+
+
+def lr_factor(meta: MetaConfig) -> Callable[[int], float]:
+    """The meta-learning rate's factor after ``t`` truncations: a linear warm-up over
+    ``meta.warmup`` truncations, then 1 (``constant``) or a cosine decay to 0 at ``meta.steps``."""
+
+    def factor(t: int) -> float:
+        if t < meta.warmup:
+            return (t + 1) / meta.warmup
+        if meta.lr_schedule == "constant":
+            return 1.0
+        span = max(meta.steps - meta.warmup, 1)
+        return 0.5 * (1.0 + math.cos(math.pi * min(t - meta.warmup, span) / span))
+
+    return factor
 
 
 def rng_states() -> dict[str, Any]:
@@ -217,7 +237,7 @@ def load_optimizer(
         f"optimizer.{k}={getattr(settings, k)!r} (config: {getattr(expected, k)!r})"
         for k in OptimizerConfig.__dataclass_fields__
         if expected is not None
-        and k not in EXECUTION_SETTINGS
+        and k not in EXECUTION_SETTINGS + INIT_SETTINGS
         and getattr(settings, k) != getattr(expected, k)
     ]
     if diff:

@@ -56,6 +56,10 @@ class ProblemSource:
         """The same data and seed for another family (e.g. another architecture)."""
         return ProblemSource(family, self.seed, self.splits, self._on_device)
 
+    def with_seed(self, seed: int) -> ProblemSource:
+        """The same family and data with problem streams drawn from another seed."""
+        return ProblemSource(self.family, seed, self.splits, self._on_device)
+
     def sample(self, split: str, index: int, count: int, device: torch.device | str) -> Problem:
         """``count`` instances from the stream of (seed, split, index) on ``device``."""
         if self.splits is None:

@@ -16,4 +16,5 @@ def make_lstm(config: OptimizerConfig) -> LSTMOptimizer:
         output_scale=config.output_scale,
         compiled=config.compile,
         kernel=config.kernel,
+        head_init=config.head_init,
     )

@@ -127,6 +127,7 @@ def _recording(*tensors: Tensor) -> bool:
 
 
 KERNELS = ("auto", "native", "torch")
+HEAD_INITS = ("sonnet", "zero")
 
 
 def _lstm_layer_reference(
@@ -164,7 +165,10 @@ class LSTMOptimizer(nn.Module):
     "torch" keeps the PyTorch layer. ``compiled=True`` instead runs the plain-op layer through
     ``torch.compile`` (a cold compile costs tens of seconds on a CPU, so it is opt-in). Weights
     follow Sonnet's defaults (truncated normal with std 1/sqrt(fan_in)); the forget-gate bias
-    starts at 1. The update is the linear head's output times ``output_scale``.
+    starts at 1. The update is the linear head's output times ``output_scale``; ``head_init``
+    "zero" starts the head's weights at zero instead, so the untrained optimizer proposes no
+    update at all (rather than one nearly equal step for every coordinate whose gradient is
+    tiny, which saturates a sigmoid MLP's hidden units within one unroll; see README).
     """
 
     def __init__(
@@ -177,8 +181,11 @@ class LSTMOptimizer(nn.Module):
         fused: bool = True,
         compiled: bool = False,
         kernel: str = "auto",
+        head_init: str = "sonnet",
     ) -> None:
         super().__init__()
+        if head_init not in HEAD_INITS:
+            raise ValueError(f"head_init must be one of {HEAD_INITS}, got {head_init!r}")
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
         if kernel == "native" and (reason := native.unavailable() or _no_native(hidden)):
@@ -201,7 +208,8 @@ class LSTMOptimizer(nn.Module):
             bias[hidden : 2 * hidden] = 1.0
             self.biases.append(nn.Parameter(bias))
             inputs = hidden
-        self.head_weight = nn.Parameter(_trunc_normal((hidden, 1), hidden))
+        head = _trunc_normal((hidden, 1), hidden)
+        self.head_weight = nn.Parameter(head if head_init == "sonnet" else torch.zeros_like(head))
         self.head_bias = nn.Parameter(torch.zeros(1))
 
     def init_state(self, theta: Tensor) -> State:

@@ -1,9 +1,9 @@
 import lightning as L
 import torch
 
-from repro.config import load
+from repro.config import MetaConfig, load
 from repro.data.problems import ProblemData
-from repro.meta.learner import MetaLearner
+from repro.meta.learner import MetaLearner, lr_factor
 from repro.optimizees import make_source
 from tests.test_config import QUADRATIC
 
@@ -39,3 +39,13 @@ def test_training_steps_carry_theta_and_reset_every_horizon(tmp_path):
     assert not torch.equal(learner.carry.theta, fresh.theta0)
     assert all(not torch.equal(a, b) for a, b in zip(
         phi, learner.optimizer_net.parameters(), strict=True))
+
+
+def test_meta_learning_rate_warms_up_then_stays_or_follows_a_cosine():
+    constant = lr_factor(MetaConfig(steps=100, warmup=10))
+    assert [constant(t) for t in (0, 4, 9, 10, 99)] == [0.1, 0.5, 1.0, 1.0, 1.0]
+    cosine = lr_factor(MetaConfig(steps=110, warmup=10, lr_schedule="cosine"))
+    assert cosine(10) == 1.0
+    assert abs(cosine(60) - 0.5) < 1e-12
+    assert cosine(110) == 0.0 and cosine(500) == 0.0
+    assert lr_factor(MetaConfig(steps=10))(0) == 1.0

@@ -40,6 +40,24 @@ def test_forget_gate_bias_starts_at_one():
         assert torch.all(bias[:20] == 0) and torch.all(bias[40:] == 0)
 
 
+def test_zero_head_proposes_no_update_until_trained_and_still_learns():
+    torch.manual_seed(0)
+    zero = LSTMOptimizer(preprocessing="logsign", output_scale=0.1, head_init="zero")
+    sonnet = LSTMOptimizer(preprocessing="logsign", output_scale=0.1)
+    grad = torch.full((1, 50), 1e-6)  # tiny gradients: all coordinates look alike
+    update, _ = zero.step(grad, zero.init_state(grad))
+    assert torch.all(update == 0)
+    moved, _ = sonnet.step(grad, sonnet.init_state(grad))
+    assert moved.abs().min() > 0 and moved.std() < 1e-3 * moved.abs().mean()
+    update.sum().backward()  # the head's weights still receive a meta-gradient
+    assert zero.head_weight.grad.abs().sum() > 0
+
+
+def test_unknown_head_init_is_refused():
+    with pytest.raises(ValueError, match="head_init must be one of"):
+        LSTMOptimizer(head_init="ones")
+
+
 def test_batched_step_matches_per_coordinate_loop_of_lstm_cells():
     torch.manual_seed(0)
     opt = LSTMOptimizer(preprocessing="logsign", output_scale=0.1).double()

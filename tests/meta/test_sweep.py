@@ -1,0 +1,37 @@
+"""The sweep record: plateau escape, best validation loss, baselines beaten."""
+
+import math
+
+import pytest
+
+from repro.meta.sweep import ESCAPE_MARGIN, PLATEAU, escape_truncation, summarise
+
+STUCK = [(99, 2.3026), (199, 2.3019), (299, 2.3011)]
+ESCAPING = [(99, 2.30), (199, 1.2), (299, 0.62), (399, 0.64)]
+BASELINES = {"ADAM": 0.65, "NAG": 0.56}
+
+
+def test_a_run_that_stays_at_ln10_never_escapes():
+    assert escape_truncation(STUCK) is None
+    assert summarise(STUCK, BASELINES)["beats"] == []
+
+
+def test_the_escape_is_the_first_validation_clearly_below_ln10():
+    assert escape_truncation(ESCAPING) == 199
+    assert escape_truncation([(5, PLATEAU - ESCAPE_MARGIN + 1e-3)]) is None
+
+
+def test_best_loss_its_step_and_the_baselines_beaten():
+    record = summarise(ESCAPING, BASELINES)
+    assert record["best_val_loss"] == pytest.approx(0.62)
+    assert record["best_at"] == 299
+    assert record["beats"] == ["ADAM"]
+
+
+def test_a_diverged_validation_is_never_the_best_nor_an_escape():
+    history = [(99, math.nan), (199, 2.2), (299, -math.inf)]
+    record = summarise(history, BASELINES)
+    assert record["best_val_loss"] == pytest.approx(2.2)
+    assert record["escaped_at"] is None
+    assert record["history"][0] == [99, None]
+    assert summarise([(99, math.nan)], BASELINES)["best_val_loss"] is None
