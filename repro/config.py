@@ -24,7 +24,12 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ProblemConfig:
-    """The optimizee family and the size of one meta-training problem."""
+    """The optimizee family and the size of one meta-training problem.
+
+    ``train_hidden`` (MLPs; off when empty, as in the paper) lists the hidden layers of the
+    networks meta-training cycles through, one per problem (e.g. ``[[20], [20, 20]]``);
+    validation and evaluation keep ``hidden``.
+    """
 
     family: Literal["quadratic", "mlp", "convnet", "neural_art"] = "quadratic"
     dim: int = 10
@@ -36,6 +41,7 @@ class ProblemConfig:
     minibatch: int = 128
     channels: list[int] = field(default_factory=lambda: [16, 16, 16])
     kernel: int = 5
+    train_hidden: list[list[int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -331,6 +337,12 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
 
 def _validate(config: Config) -> Config:
     meta = config.meta
+    mix = config.problem.train_hidden
+    if mix and (config.problem.family != "mlp" or any(not h or min(h) <= 0 for h in mix)):
+        raise ConfigError(
+            f"problem.train_hidden: {mix!r} needs problem.family mlp and non-empty lists of "
+            "positive widths, e.g. [[20], [20, 20]]"
+        )
     devices = config.trainer.devices
     if devices != "auto" and not (isinstance(devices, int) and devices > 0):
         raise ConfigError(f"trainer.devices: expected a positive integer or auto, got {devices!r}")

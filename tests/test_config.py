@@ -59,3 +59,10 @@ def test_missing_and_malformed_files(tmp_path):
         load(QUADRATIC, overrides=["meta.lr"])
     with pytest.raises(ConfigError, match="profile 'fast' is not allowed"):
         load(QUADRATIC, "fast")
+
+
+def test_meta_seed_varies_phi_and_training_problems_only():
+    config = load(QUADRATIC, overrides=["seed=4"])
+    assert config.meta.phi_seed(config.seed) == 4
+    other = load(QUADRATIC, overrides=["seed=4", "meta.seed=7"])
+    assert other.meta.phi_seed(other.seed) == 7 and other.seed == 4

@@ -71,6 +71,12 @@ def test_curves_follow_the_data_contract(outputs):
         assert (curve["lr"] is None) == (name == "LSTM")
     assert {"config", "seed", "checkpoint", "commit", "created"} <= set(curves["meta"])
     assert curves["meta"]["dataset"] == "synthetic"
+    exported = torch.load(paths.checkpoint("quadratic"), weights_only=True)
+    step = int(exported["selected"].rsplit(" ", 1)[-1])
+    assert curves["meta"]["selected"] == {
+        "seed": 0, "truncation": step, "val_loss": exported["val_final_loss"],
+        "commit": exported["meta"]["commit"],
+    }
     wall = curves["meta"]["wall_seconds"]
     assert set(wall) == {"fit", "tune", "evaluate"} and all(v > 0 for v in wall.values())
     trace = json.loads((paths.data / "figure3.json").read_text())
@@ -124,3 +130,16 @@ def test_a_run_folder_is_held_by_one_run_at_a_time(tmp_path):
         pass
     with run_lock(tmp_path):
         pass
+
+
+def test_a_shipped_weights_file_names_its_seed_and_truncation(outputs, tmp_path):
+    ckpt = outputs[2]
+    exported = torch.load(ckpt, weights_only=True)
+    meta = {"dataset": "fashion_mnist", "seed": 3, "truncation": 1200, "val_loss": 0.5,
+            "commit": "abc1234", "config": "experiments/mnist.yaml"}
+    shipped = tmp_path / "shipped.pt"
+    torch.save({"state_dict": exported["state_dict"], "optimizer": exported["optimizer"],
+                "meta": meta}, shipped)
+    assert pipeline.selection(shipped) == {
+        k: meta[k] for k in ("dataset", "seed", "truncation", "val_loss", "commit")
+    }

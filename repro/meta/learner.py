@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from repro.config import EXECUTION_SETTINGS, INIT_SETTINGS, Config, MetaConfig, 
 from repro.io import brief, save_torch
 from repro.meta.learned import make_learned
 from repro.meta.unroll import Carry, meta_loss, rollout, start, truncate, unroll
-from repro.optimizees import ProblemSource
+from repro.optimizees import ProblemSource, make_family
 from repro.optimizers import make_lstm
 
 
@@ -43,7 +44,7 @@ class MetaLearner(L.LightningModule):
         self.config = config
         self.save_hyperparameters({"config": config.to_dict()})
         self.source = source
-        self.train_source = source.with_seed(config.meta.phi_seed(config.seed))
+        self.train_sources = _training_sources(config, source)
         self.optimizer_net = make_learned(config)
         self.val_final_loss = torchmetrics.MeanMetric()
         self.problem: Any = None
@@ -58,7 +59,8 @@ class MetaLearner(L.LightningModule):
 
     def _sample(self, index: int) -> None:
         batch = self.config.problem.batch
-        self.problem = self.train_source.sample("train", index, batch, self.device)
+        source = self.train_sources[index % len(self.train_sources)]
+        self.problem = source.sample("train", index, batch, self.device)
         self.problem_index = index
 
     def _start_episode(self) -> None:
@@ -164,6 +166,18 @@ class MetaLearner(L.LightningModule):
         )
         self.problem = None
         self.problem_index = int(mine(episode["problem_index"]))
+
+
+def _training_sources(config: Config, source: ProblemSource) -> list[ProblemSource]:
+    """Where training problems come from: seeded by ``meta.phi_seed``, one source per network of
+    ``problem.train_hidden`` (problem i takes network i mod their number), else ``source``'s."""
+    seeded = source.with_seed(config.meta.phi_seed(config.seed))
+    if not config.problem.train_hidden:
+        return [seeded]
+    return [
+        seeded.with_family(make_family(replace(config, problem=replace(config.problem, hidden=h))))
+        for h in config.problem.train_hidden
+    ]
 
 
 def lr_factor(meta: MetaConfig) -> Callable[[int], float]:

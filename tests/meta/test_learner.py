@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import lightning as L
+import pytest
 import torch
 
 from repro.config import MetaConfig, load
@@ -49,3 +52,31 @@ def test_meta_learning_rate_warms_up_then_stays_or_follows_a_cosine():
     assert abs(cosine(60) - 0.5) < 1e-12
     assert cosine(110) == 0.0 and cosine(500) == 0.0
     assert lr_factor(MetaConfig(steps=10))(0) == 1.0
+
+
+def test_meta_seed_draws_other_training_problems_but_the_same_validation_problems():
+    config = load(QUADRATIC, "quick", ["problem.batch=2"])
+    reseeded = load(QUADRATIC, "quick", ["problem.batch=2", "meta.seed=5"])
+    ours, theirs = (MetaLearner(c, make_source(c)) for c in (config, reseeded))
+    train = [m.train_sources[0].sample("train", 0, 2, "cpu").weights for m in (ours, theirs)]
+    val = [m.source.sample("val", 0, 2, "cpu").weights for m in (ours, theirs)]
+    assert not torch.equal(*train)
+    assert torch.equal(*val)
+
+
+def test_train_hidden_cycles_the_training_networks_and_validates_on_the_base_one():
+    from repro.config import ConfigError
+    from repro.meta.learner import _training_sources
+    from repro.optimizees import ProblemSource, make_family
+
+    mnist = Path(__file__).resolve().parents[2] / "experiments" / "mnist.yaml"
+    config = load(mnist, "quick", ["problem.train_hidden=[[20], [20, 20]]"])
+    images, labels = torch.rand(50, 784), torch.randint(0, 10, (50,))
+    source = ProblemSource(make_family(config), 0, {"train": (images, labels)})
+    sources = _training_sources(config, source)
+    assert [s.family.hidden for s in sources] == [(20,), (20, 20)]
+    assert source.family.hidden == (20,)
+    with pytest.raises(ConfigError, match="problem.train_hidden"):
+        load(QUADRATIC, overrides=["problem.train_hidden=[[20]]"])
+    with pytest.raises(ConfigError, match="problem.train_hidden"):
+        load(mnist, overrides=["problem.train_hidden=[[20], [0]]"])

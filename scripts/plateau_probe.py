@@ -1,11 +1,15 @@
-"""How log/sign sees each layer's gradients at theta_0: the 1-layer net against the 2-layer one.
+"""Why meta-training sat at ln 10, and how log/sign sees the 2-layer net's gradients.
 
-    PYTHONPATH=. .venv/bin/python scripts/gradient_scales.py --data.name fashion_mnist
+    PYTHONPATH=. .venv/bin/python scripts/plateau_probe.py --data.name fashion_mnist
 
-For the MLPs of experiments/mnist.yaml (1 x 20) and mnist_2layers.yaml (2 x 20), on 10
-validation problems at step 0, it records per weight matrix the median |gradient| and the
-fraction of coordinates below e^-p (where log/sign switches to its linear branch) for p = 10
-(the paper) and p = 5 (the official code). Written to <figures>/data/gradient_scales.json.
+1. The untrained LSTM (each ``optimizer.head_init``) run for 20 and 100 steps on 10 validation
+   networks of experiments/mnist.yaml: the mean and spread of its update to W1, the fraction of
+   hidden units whose pre-activation exceeds 5 in magnitude (saturated sigmoids) on the step's
+   minibatch, and the loss.
+2. For the MLPs of mnist.yaml (1 x 20) and mnist_2layers.yaml (2 x 20) at theta_0, per weight
+   matrix, the median |gradient| and the fraction of coordinates below e^-p (where log/sign
+   switches to its linear branch) for p = 10 (the paper) and p = 5 (the official code).
+Written to <figures>/data/plateau_probe.json.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from repro.config import load  # noqa: E402
 from repro.io import provenance, write_json  # noqa: E402
+from repro.meta.learned import make_learned  # noqa: E402
+from repro.meta.unroll import start, unroll  # noqa: E402
 from repro.optimizees import make_family, make_source  # noqa: E402
 
 PS = (10.0, 5.0)
@@ -47,6 +53,32 @@ def scales(config_file: Path, overrides: list[str], problems: int) -> dict[str, 
     return out
 
 
+@torch.no_grad()
+def untrained(config_file: Path, overrides: list[str], problems: int) -> dict[str, dict]:
+    """The untrained LSTM's drift of W1 and the hidden units it saturates, per head_init."""
+    out = {}
+    for head in ("sonnet", "zero"):
+        config = load(config_file, "paper", [*overrides, f"optimizer.head_init={head}"])
+        torch.manual_seed(config.seed)
+        lstm = make_learned(config)
+        problem = make_source(config).sample("val", 0, problems, "cpu")
+        carry = start(problem, lstm)
+        theta0, rows = carry.theta, {}
+        n_w1 = 784 * config.problem.hidden[0]
+        for steps in (20, 80):
+            _, carry = unroll(problem, lstm, carry, steps)
+            update = (carry.theta - theta0)[:, :n_w1]
+            x, _ = problem.minibatch(carry.step)
+            z = torch.bmm(x, carry.theta[:, :n_w1].reshape(problems, 784, -1))
+            rows[f"step {carry.step}"] = {
+                "W1_update_mean": float(update.mean()), "W1_update_std": float(update.std()),
+                "saturated_hidden_fraction": float((z.abs() > 5).float().mean()),
+                "loss": float(carry.loss.mean()),
+            }
+        out[head] = rows
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--figures-dir", type=Path, default=ROOT / "paper_figures")
@@ -58,13 +90,16 @@ def main() -> None:
         "2x20 (Figure 5b)": ROOT / "experiments" / "mnist_2layers.yaml",
     }
     data = {
+        "untrained_lstm": untrained(nets["1x20 (training net)"], overrides, args.problems),
         "what": "gradient magnitudes at theta_0 (step 0) per weight matrix; log/sign encodes "
                 "|g| < e^-p by its linear branch (-1, e^p g), larger ones as (log|g|/p, sign g)",
         "problems": f"{args.problems} validation problems",
         "nets": {name: scales(path, overrides, args.problems) for name, path in nets.items()},
         "meta": provenance("experiments/mnist_2layers.yaml", 0),
     }
-    out = write_json(args.figures_dir / "data" / "gradient_scales.json", data)
+    out = write_json(args.figures_dir / "data" / "plateau_probe.json", data)
+    for head, rows in data["untrained_lstm"].items():
+        print("untrained LSTM,", head, "head:", rows)
     for name, layers in data["nets"].items():
         for layer, row in layers.items():
             print(name, layer, {k: round(v, 7) for k, v in row.items() if k != "shape"})
