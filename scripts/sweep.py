@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -28,9 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from repro.config import load  # noqa: E402
-from repro.io import provenance, save_torch, write_json  # noqa: E402
+from repro.io import provenance, write_json  # noqa: E402
 from repro.meta.sweep import summarise, tuned_validation_losses, validation_history  # noqa: E402
 from repro.pipeline import Paths  # noqa: E402
+from repro.weights import ship  # noqa: E402
 
 
 def _args(overrides: dict[str, Any]) -> list[str]:
@@ -125,26 +125,9 @@ def _write(out, plan_file, part, config, tuned_file, baselines, records, weights
                 "criterion": "lowest best validation loss over the seeds",
             }
             if weights is not None:
-                _ship(ROOT / chosen["checkpoint"], weights, config, data["selected"])
+                ship(ROOT / chosen["checkpoint"], weights, config.data.name, data["selected"])
     write_json(out, data)
     _figure(out.parent.parent / f"{out.stem}.png", data)
-
-
-def _ship(ckpt: Path, weights: Path, config, selected: dict[str, Any]) -> None:
-    """Write the selected phi as a weights-only file: state_dict, optimizer settings, meta."""
-    exported = torch.load(ckpt, map_location="cpu", weights_only=False)
-    payload = {
-        "state_dict": exported["state_dict"],
-        "optimizer": exported["optimizer"],
-        "meta": {
-            "experiment": exported["experiment"], "dataset": config.data.name,
-            "config": exported["meta"]["config"], "seed": selected["seed"],
-            "commit": exported["meta"]["commit"], "truncation": selected["truncation"],
-            "val_loss": selected["val_loss"], "selected": selected["criterion"],
-        },
-    }
-    save_torch(weights, payload)
-    shutil.copystat(ckpt, weights)
 
 
 def _figure(path: Path, data: dict[str, Any]) -> None:

@@ -28,7 +28,8 @@ def test_unknown_key_in_a_subprocess_gives_one_line_and_exit_code_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: unknown key 'meta.lrr'; allowed under meta: horizon, unroll, steps, lr, "
-        "second_order, val_every, val_problems, checkpoint_every, max_skips, clip_grad_norm"
+        "second_order, val_every, val_problems, checkpoint_every, max_skips, clip_grad_norm, "
+        "lr_schedule, warmup, seed"
     ]
     assert not (tmp_path / "runs").exists()
 

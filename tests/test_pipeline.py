@@ -143,3 +143,20 @@ def test_a_shipped_weights_file_names_its_seed_and_truncation(outputs, tmp_path)
     assert pipeline.selection(shipped) == {
         k: meta[k] for k in ("dataset", "seed", "truncation", "val_loss", "commit")
     }
+
+
+def test_a_fit_is_shipped_as_a_weights_file_that_loads_and_evaluates(outputs, tmp_path):
+    from repro import weights
+
+    config, paths, ckpt, *_ = outputs
+    out = tmp_path / "quadratic.pt"
+    weights.main([str(ckpt), str(out)])
+    payload = torch.load(out, weights_only=True)
+    assert set(payload) == {"state_dict", "optimizer", "meta"}
+    assert payload["meta"]["truncation"] == pipeline.selection(ckpt)["truncation"]
+    assert {"dataset", "config", "seed", "commit", "val_loss"} <= set(payload["meta"])
+    shipped, trained = load_optimizer(out, config.optimizer), load_optimizer(ckpt, config.optimizer)
+    for a, b in zip(shipped.parameters(), trained.parameters(), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(FileNotFoundError, match="no shipped optimizer 'nope'; available: "):
+        weights.path_of("nope")

@@ -26,11 +26,12 @@ VAL_KEY = "val/final_loss"
 def validation_history(run_dir: Path) -> list[tuple[int, float]]:
     """``[(truncations, mean final validation loss), ...]`` of the fit in ``run_dir``.
 
-    Lightning logs validation at ``global_step`` (truncations done); a resumed fit that logged
-    the same step twice keeps the later value.
+    Lightning's CSV logger records the validation that follows truncation n at step n - 1 (the
+    fit's best checkpoint, at ``global_step`` n, says n); a resumed fit that logged the same
+    step twice keeps the later value.
     """
     history = dict(read_csv_metrics(run_dir).get(VAL_KEY, []))
-    return sorted(history.items())
+    return [(step + 1, loss) for step, loss in sorted(history.items())]
 
 
 def escape_truncation(

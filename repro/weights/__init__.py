@@ -9,6 +9,11 @@ truncation selected and its validation loss}``; ``python -m repro evaluate --che
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import torch
+
+from repro.io import save_torch
 
 FOLDER = Path(__file__).resolve().parent
 
@@ -26,3 +31,43 @@ def path_of(name: str) -> Path:
             f"no shipped optimizer {name!r}; available: {', '.join(available()) or 'none'}"
         )
     return path
+
+
+def ship(checkpoint: Path, out: Path, dataset: str, selected: dict[str, Any]) -> Path:
+    """Write the phi of a fit's exported ``checkpoint`` to ``out`` in the shipped format.
+
+    ``selected`` says which phi it is: ``seed``, ``truncation``, ``val_loss`` and ``criterion``
+    (how it was chosen).
+    """
+    exported = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    payload = {
+        "state_dict": exported["state_dict"],
+        "optimizer": exported["optimizer"],
+        "meta": {
+            "experiment": exported["experiment"], "dataset": dataset,
+            "config": exported["meta"]["config"], "seed": selected["seed"],
+            "commit": exported["meta"]["commit"], "truncation": selected["truncation"],
+            "val_loss": selected["val_loss"], "selected": selected["criterion"],
+        },
+    }
+    return save_torch(out, payload)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m repro.weights CHECKPOINT OUT --dataset NAME``: ship a fit's exported phi."""
+    import argparse
+
+    from repro.pipeline import selection
+
+    parser = argparse.ArgumentParser(prog="python -m repro.weights", description=main.__doc__)
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--dataset", default="none")
+    args = parser.parse_args(argv)
+    chosen = selection(args.checkpoint)
+    chosen["criterion"] = "lowest validation loss of the fit (early stopping)"
+    print(f"weights written to {ship(args.checkpoint, args.out, args.dataset, chosen)}")
+
+
+if __name__ == "__main__":
+    main()

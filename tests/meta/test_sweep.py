@@ -35,3 +35,13 @@ def test_a_diverged_validation_is_never_the_best_nor_an_escape():
     assert record["escaped_at"] is None
     assert record["history"][0] == [99, None]
     assert summarise([(99, math.nan)], BASELINES)["best_val_loss"] is None
+
+
+def test_validation_history_counts_truncations_as_the_best_checkpoint_does(tmp_path):
+    from repro.meta.sweep import validation_history
+
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "csv" / "metrics.csv").write_text(
+        "step,train/meta_loss,val/final_loss\n0,40.1,\n99,,2.1\n199,,0.9\n199,,0.8\n"
+    )
+    assert validation_history(tmp_path) == [(100, 2.1), (200, 0.8)]

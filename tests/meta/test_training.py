@@ -1,7 +1,7 @@
 """Divergence guards, clipping, atomic checkpoints and resumable episode state, in process."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import lightning as L
 import pytest
@@ -46,11 +46,17 @@ class FaultySource:
     inner: object
     bad: set
     at: int = 7
+    sampled: list | None = None
 
     def sample(self, split, index, count, device):
+        if self.sampled is not None:
+            self.sampled.append((split, index))
         problem = self.inner.sample(split, index, count, device)
         faulty = split == "train" and index in self.bad
         return FaultyProblem(problem, self.at) if faulty else problem
+
+    def with_seed(self, seed):
+        return replace(self, inner=self.inner.with_seed(seed))
 
 
 class Record(L.Callback):
@@ -78,15 +84,7 @@ def test_nan_truncation_is_skipped_and_its_episode_reset(tmp_path):
     sampled = []
 
     def source_of(source):
-        faulty = FaultySource(source, bad={0})
-        sample = faulty.sample
-
-        def logged(split, index, count, device):
-            sampled.append((split, index))
-            return sample(split, index, count, device)
-
-        faulty.sample = logged
-        return faulty
+        return FaultySource(source, bad={0}, sampled=sampled)
 
     learner, _ = train(tmp_path, 6, source_of, callbacks=[record])
     # Problem 0 goes NaN at step 7: the second truncation (steps 6-10) is skipped, phi
