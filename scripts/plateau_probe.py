@@ -6,7 +6,9 @@
    networks of experiments/mnist.yaml: the mean and spread of its update to W1, the fraction of
    hidden units whose pre-activation exceeds 5 in magnitude (saturated sigmoids) on the step's
    minibatch, and the loss.
-2. For the MLPs of mnist.yaml (1 x 20) and mnist_2layers.yaml (2 x 20) at theta_0, per weight
+2. With ``--checkpoint``, the trained LSTM's update u per weight matrix along its own
+   trajectory: mean |u|, mean |g|, and the cosine of u with -g and with -sign(g).
+3. For the MLPs of mnist.yaml (1 x 20) and mnist_2layers.yaml (2 x 20) at theta_0, per weight
    matrix, the median |gradient| and the fraction of coordinates below e^-p (where log/sign
    switches to its linear branch) for p = 10 (the paper) and p = 5 (the official code).
 Written to <figures>/data/plateau_probe.json.
@@ -20,13 +22,14 @@ import sys
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from repro.config import load  # noqa: E402
 from repro.io import provenance, write_json  # noqa: E402
-from repro.meta.learned import make_learned  # noqa: E402
+from repro.meta.learned import load_learned, make_learned  # noqa: E402
 from repro.meta.unroll import start, unroll  # noqa: E402
 from repro.optimizees import make_family, make_source  # noqa: E402
 
@@ -79,10 +82,37 @@ def untrained(config_file: Path, overrides: list[str], problems: int) -> dict[st
     return out
 
 
+@torch.no_grad()
+def alignment(config_file: Path, overrides: list[str], problems: int, checkpoint: Path) -> dict:
+    """Per step and weight matrix: how the trained LSTM's update lines up with the gradient."""
+    config = load(config_file, "paper", overrides)
+    lstm = load_learned(checkpoint, config)
+    problem = make_source(config).sample("val", 0, problems, "cpu")
+    views = [(n, o, math.prod(s)) for n, s, o in make_family(config).layout() if n[0] == "W"]
+    carry, out = start(problem, lstm), {}
+    for step in range(60):
+        theta, grad = carry.theta, carry.grad
+        _, carry = unroll(problem, lstm, carry, 1)
+        if step not in (0, 5, 20, 59):
+            continue
+        update, row = carry.theta - theta, {}
+        for name, offset, size in views:
+            u, g = update[:, offset : offset + size].flatten(), grad[:, offset : offset + size]
+            g = g.flatten()
+            row[name] = {
+                "mean_abs_update": float(u.abs().mean()), "mean_abs_grad": float(g.abs().mean()),
+                "cos_update_neg_grad": float(F.cosine_similarity(u, -g, dim=0)),
+                "cos_update_neg_sign_grad": float(F.cosine_similarity(u, -g.sign(), dim=0)),
+            }
+        out[f"step {step}"] = row
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--figures-dir", type=Path, default=ROOT / "paper_figures")
     parser.add_argument("--problems", type=int, default=10)
+    parser.add_argument("--checkpoint", type=Path, help="a trained phi to probe (item 2)")
     args, extra = parser.parse_known_args()
     overrides = [f"{k[2:]}={v}" for k, v in zip(extra[::2], extra[1::2], strict=True)]
     nets = {
@@ -91,6 +121,11 @@ def main() -> None:
     }
     data = {
         "untrained_lstm": untrained(nets["1x20 (training net)"], overrides, args.problems),
+        **({"trained_lstm": {
+            "checkpoint": str(args.checkpoint),
+            "steps": alignment(nets["1x20 (training net)"], overrides, args.problems,
+                               args.checkpoint),
+        }} if args.checkpoint else {}),
         "what": "gradient magnitudes at theta_0 (step 0) per weight matrix; log/sign encodes "
                 "|g| < e^-p by its linear branch (-1, e^p g), larger ones as (log|g|/p, sign g)",
         "problems": f"{args.problems} validation problems",
