@@ -95,16 +95,23 @@ def brief(error: BaseException, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def commit() -> str:
-    """The current git commit of the suite (with ``+dirty`` if modified), or ``unknown``."""
-    root = Path(__file__).resolve().parents[1]
+OUTPUTS = "paper_figures"
+"""The folder of figures and their data: what the code writes, not part of the code's state."""
+
+
+def commit(root: Path | None = None) -> str:
+    """The current git commit of the suite, or ``unknown``; ``+dirty`` when a tracked file
+    outside :data:`OUTPUTS` differs from it (regenerating the committed figure data in place
+    does not make the code that made it dirty)."""
+    root = root or Path(__file__).resolve().parents[1]
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
             timeout=10, check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+             f":(exclude){OUTPUTS}"], cwd=root,
             capture_output=True, text=True, timeout=10, check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
