@@ -42,8 +42,9 @@ def _args(overrides: dict[str, Any]) -> list[str]:
 
 def _fit(config_file: Path, run_root: Path, args: list[str], log: Path) -> float:
     """Meta-train one point (resuming if interrupted); return its wall seconds this call."""
-    command = [sys.executable, "-m", "repro", "fit", "--config", str(config_file),
-               "--runs-dir", str(run_root), "--figures-dir", str(run_root / "figures"), *args]
+    command = [sys.executable, "-m", "repro", "fit", "--config",
+               str(config_file.relative_to(ROOT)), "--runs-dir", str(run_root),
+               "--figures-dir", str(run_root / "figures"), *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
     log.parent.mkdir(parents=True, exist_ok=True)
