@@ -113,6 +113,23 @@ figure4: $(MFIG)/figure4.png
 figure5: $(MFIG)/figure5.png
 figure6: $(MFIG)/figure6.png
 
+# DEPARTURE from the paper, drawn apart: Figure 5b with an LSTM meta-trained on problems that
+# alternate the 1 x 20 and the 2 x 20 network (experiments/mnist_mix.yaml), in $(MFIG)/departure.
+DEPART  := $(MFIG)/departure
+DCOMMON = --profile $(PROFILE) --runs-dir $(MRUNS)/departure --figures-dir $(DEPART) \
+	--data.name $(DATASET) --data.root $(DATA_ROOT) $(ARGS)
+DPANEL  := [{name: figure5b, title: "MNIST, 2 layers: LSTM meta-trained on 1 and 2 layers (departure)", steps: 100}]
+$(MRUNS)/mnist_mix/optimizer.ckpt: experiments/mnist_mix.yaml | $(STAMP)
+	$(REPRO) fit --config experiments/mnist_mix.yaml $(MCOMMON)
+$(DEPART)/data/figure5b.json: $(MRUNS)/mnist_mix/optimizer.ckpt experiments/mnist_2layers.yaml
+	$(REPRO) tune --config experiments/mnist_2layers.yaml $(DCOMMON)
+	$(REPRO) evaluate --config experiments/mnist_2layers.yaml $(DCOMMON) --checkpoint $< \
+		--evaluate.panels '$(DPANEL)'
+$(DEPART)/figure5b.png: $(DEPART)/data/figure5b.json | $(STAMP)
+	$(REPRO) figure figure5b --profile $(PROFILE) --figures-dir $(DEPART)
+.PHONY: figure5b-mix
+figure5b-mix: $(DEPART)/figure5b.png
+
 # ---- CIFAR-10 and its label subsets: Figure 7 ----------------------------------------------
 # Needs the cifar-10-batches-py folder in DATA_ROOT (or downloads it there); without it the first
 # command stops with one line saying where it looked and how to fix it.
