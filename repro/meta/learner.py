@@ -171,7 +171,8 @@ class MetaLearner(L.LightningModule):
 def _training_sources(config: Config, source: ProblemSource) -> list[ProblemSource]:
     """Where training problems come from: seeded by ``meta.phi_seed``, one source per network of
     ``problem.train_hidden`` (problem i takes network i mod their number), else ``source``'s."""
-    seeded = source.with_seed(config.meta.phi_seed(config.seed))
+    seed = config.meta.phi_seed(config.seed)
+    seeded = source if source.seed == seed else source.with_seed(seed)
     if not config.problem.train_hidden:
         return [seeded]
     return [

@@ -1,7 +1,7 @@
 """Divergence guards, clipping, atomic checkpoints and resumable episode state, in process."""
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import lightning as L
 import pytest
@@ -55,8 +55,9 @@ class FaultySource:
         faulty = split == "train" and index in self.bad
         return FaultyProblem(problem, self.at) if faulty else problem
 
-    def with_seed(self, seed):
-        return replace(self, inner=self.inner.with_seed(seed))
+    @property
+    def seed(self):
+        return self.inner.seed
 
 
 class Record(L.Callback):
