@@ -146,10 +146,12 @@ def _figure(path: Path, data: dict[str, Any]) -> None:
         ax.plot(steps, values, label=record["name"], lw=1.2)
     for name, loss in data["baselines"]["val_loss"].items():
         ax.axhline(loss, ls=":", lw=0.8, color="grey")
-        ax.annotate(name, (0, loss), fontsize=7, color="grey", va="bottom")
+        ax.annotate(f"tuned {name}", (1.0, loss), xycoords=("axes fraction", "data"),
+                    fontsize=7, color="grey", va="bottom", ha="right")
     ax.set(xlabel="truncations", ylabel="validation loss (step 100)", yscale="log",
            title=f"{data['dataset']}: meta-training {data['part']}")
     ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
     save(fig, path.with_suffix(""), formats=("png",))
 
 
