@@ -13,6 +13,7 @@ record is rewritten after every point. Extra ``--key value`` arguments go to eve
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -73,8 +74,6 @@ def run(plan_file: Path, part: str, extra: list[str], out: Path, weights: Path |
     tuned_file = paths.tuned(config)
     if not tuned_file.is_file():
         raise SystemExit(f"error: {tuned_file} does not exist; run 'python -m repro tune' first")
-    import json
-
     tuned = json.loads(tuned_file.read_text())
     if tuned["problems"] != config.meta.val_problems:
         raise SystemExit(
