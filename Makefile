@@ -199,12 +199,13 @@ figures: figure3 figure4 figure5 figure6 figure8 figure9 $(ART_VIEWS) figure7
 
 # ---- reports: the HTML page, the claims gate, the W&B report ---------------------------------
 # report: every figure under paper_figures/ (all profiles) in paper_figures/index.html.
-# claims: PROFILE's claims; exits 1 when one that held before (paper_figures/claims.json) fails.
+# claims: every source's claims (only PROFILE's when given); exits 1 when one that held before
+# (paper_figures/claims.json) fails or lost its data.
 .PHONY: report claims wandb-report
 report: $(STAMP)
 	$(REPRO) report $(ARGS)
 claims: $(STAMP)
-	$(REPRO) claims --profile $(PROFILE) $(ARGS)
+	$(REPRO) claims $(if $(filter command line,$(origin PROFILE)),--profile $(PROFILE)) $(ARGS)
 wandb-report: $(STAMP)
 	$(REPRO) wandb-report $(ARGS)
 

@@ -24,7 +24,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("command", choices=COMMANDS + REPORT_COMMANDS)
     parser.add_argument("name", nargs="?", help="figure name (for 'figure'), e.g. figure4a")
     parser.add_argument("--config", type=Path, help="experiment YAML, e.g. experiments/x.yaml")
-    parser.add_argument("--profile", default=os.environ.get("PROFILE", "paper"), help="paper|quick")
+    parser.add_argument(
+        "--profile", default=os.environ.get("PROFILE"),
+        help="paper|quick (default paper; 'claims' and 'report': every profile)",
+    )
     parser.add_argument("--runs-dir", type=Path, help="default runs/<profile>")
     parser.add_argument("--figures-dir", type=Path, help="default paper_figures[/<profile>]")
     parser.add_argument("--checkpoint", type=Path, help="optimizer checkpoint for 'evaluate'")
@@ -96,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from repro.meta.training import Preempted
 
     keep_freed_memory()
+    args.profile = args.profile or "paper"
     try:
         if args.profile not in PROFILES:
             raise ConfigError(

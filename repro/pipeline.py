@@ -21,6 +21,7 @@ from repro.meta.evaluate import evaluate as evaluate_rules
 from repro.meta.evaluate import trace
 from repro.meta.learned import load_learned
 from repro.meta.learner import MetaLearner, export_optimizer
+from repro.meta.tune import search
 from repro.meta.tune import tune as tune_rules
 from repro.optimizees import ProblemSource, make_family, make_source
 from repro.optimizers.hand import make_baseline
@@ -146,15 +147,18 @@ def fit(config: Config, paths: Paths) -> Path:
         return paths.checkpoint(config.experiment)
     selected = "final"
     val_loss = None
+    truncation = int(trainer.global_step)
     if best.best_model_path:
         state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)
         learner.load_state_dict(state["state_dict"])
-        selected = f"best of validation at step {state['global_step']}"
+        truncation = int(state["global_step"])
+        selected = f"best of validation at step {truncation}"
         val_loss = float(best.best_model_score)
     return export_optimizer(
         learner,
         paths.checkpoint(config.experiment),
         selected=selected,
+        selected_truncation=truncation,
         val_final_loss=val_loss,
         meta_steps=int(trainer.global_step),
         skipped_truncations=learner.skipped,
@@ -179,7 +183,7 @@ def tune(config: Config, paths: Paths) -> Path:
     _ensure_writable(run_dir)
     started = time.perf_counter()
     device = device_for(config)
-    problem = make_source(config).sample("val", 0, config.tune.problems, device)
+    source = make_source(config)
     loggers = tracking.make_loggers(run_dir, f"{config.experiment}-tune", config.to_dict())
     exit_code = 1
     try:
@@ -192,8 +196,9 @@ def tune(config: Config, paths: Paths) -> Path:
             )
             step += 1
 
-        results = tune_rules(
-            problem, config.tune.optimizers, config.tune.grid, config.meta.horizon, report
+        searched = search(
+            source, "val", config.tune.problems, config.tune.optimizers, config.tune.grid,
+            config.meta.horizon, device, report,
         )
         exit_code = 0
     finally:
@@ -203,12 +208,7 @@ def tune(config: Config, paths: Paths) -> Path:
         {
             "experiment": config.experiment,
             "profile": config.profile,
-            "criterion": "mean loss at the final step on validation problems",
-            "split": "val",
-            "problems": config.tune.problems,
-            "steps": config.meta.horizon,
-            "grid": config.tune.grid,
-            "optimizers": results,
+            **searched,
             "meta": provenance(
                 paths.config_file, config.seed, profile=config.profile,
                 wall_seconds=round(time.perf_counter() - started, 1),
@@ -442,11 +442,9 @@ def selection(checkpoint: Path) -> dict[str, Any]:
     if "truncation" in meta:  # a shipped weights file (repro/weights)
         return {key: meta.get(key) for key in ("dataset", "seed", "truncation", "val_loss",
                                                "commit")}
-    selected = str(payload.get("selected", ""))
-    step = selected.rsplit(" ", 1)[-1]
     return {
         "seed": meta.get("phi_seed", meta.get("seed")),
-        "truncation": int(step) if step.isdigit() else payload.get("meta_steps"),
+        "truncation": payload.get("selected_truncation", payload.get("meta_steps")),
         "val_loss": payload.get("val_final_loss"),
         "commit": meta.get("commit"),
     }

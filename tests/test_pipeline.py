@@ -72,7 +72,8 @@ def test_curves_follow_the_data_contract(outputs):
     assert {"config", "seed", "checkpoint", "commit", "created"} <= set(curves["meta"])
     assert curves["meta"]["dataset"] == "synthetic"
     exported = torch.load(paths.checkpoint("quadratic"), weights_only=True)
-    step = int(exported["selected"].rsplit(" ", 1)[-1])
+    step = exported["selected_truncation"]
+    assert exported["selected"] == f"best of validation at step {step}"
     assert curves["meta"]["selected"] == {
         "seed": 0, "truncation": step, "val_loss": exported["val_final_loss"],
         "commit": exported["meta"]["commit"],

@@ -48,10 +48,16 @@ def summarise(losses: Tensor, lr: float | None = None) -> dict[str, Any]:
     }
 
 
+def diverged_as_inf(losses: Tensor) -> Tensor:
+    """``losses`` with every NaN or inf replaced by +inf: a problem on which the optimizer
+    diverged counts as infinitely bad, so any mean over it is inf. Model selection (validation)
+    and the baselines' tuning both read final losses through this."""
+    return torch.where(torch.isfinite(losses), losses, torch.full_like(losses, math.inf))
+
+
 def final_loss(losses: Tensor) -> float:
-    """Mean loss at the last step; ``inf`` when it is not finite."""
-    value = float(losses[-1].double().mean())
-    return value if math.isfinite(value) else math.inf
+    """Mean loss at the last step; ``inf`` when it is not finite on any problem."""
+    return float(diverged_as_inf(losses[-1].double()).mean())
 
 
 def evaluate(

@@ -16,6 +16,7 @@ import torchmetrics
 
 from repro.config import EXECUTION_SETTINGS, INIT_SETTINGS, Config, MetaConfig, OptimizerConfig
 from repro.io import brief, save_torch
+from repro.meta.evaluate import diverged_as_inf
 from repro.meta.learned import make_learned
 from repro.meta.unroll import Carry, meta_loss, rollout, start, truncate, unroll
 from repro.optimizees import ProblemSource, make_family
@@ -46,7 +47,8 @@ class MetaLearner(L.LightningModule):
         self.source = source
         self.train_sources = _training_sources(config, source)
         self.optimizer_net = make_learned(config)
-        self.val_final_loss = torchmetrics.MeanMetric()
+        # a NaN never reaches it (diverged_as_inf); if one did, that is a bug: raise
+        self.val_final_loss = torchmetrics.MeanMetric(nan_strategy="error")
         self.problem: Any = None
         self.problem_index: int | None = None
         self.carry: Carry | None = None
@@ -107,13 +109,14 @@ class MetaLearner(L.LightningModule):
         self.log("train/skipped", float(self.skipped))
 
     def validation_step(self, batch: int, batch_idx: int) -> None:
-        """Mean final loss of the current optimizer over the validation problems."""
+        """Mean final loss of the current optimizer over the validation problems; inf when it
+        diverged on any of them (as in the baselines' tuning)."""
         if self._val_problem is None:
             self._val_problem = self.source.sample(
                 "val", 0, self.config.meta.val_problems, self.device
             )
         losses = rollout(self._val_problem, self.optimizer_net, self.config.meta.horizon)
-        self.val_final_loss.update(losses[-1])
+        self.val_final_loss.update(diverged_as_inf(losses[-1]))
         self.log("val/final_loss", self.val_final_loss, prog_bar=True)
 
     def configure_optimizers(self) -> dict[str, Any]:

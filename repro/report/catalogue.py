@@ -14,8 +14,9 @@ from typing import Any
 
 from repro.config import PROFILES
 
-DATASET_FOLDERS = ("fashion_mnist",)
-"""Sub-folders that hold an MNIST-format experiment run on another dataset (``DATASET=...``)."""
+VARIANT_TARGETS = {"departure": "figure5b-mix"}
+"""Sub-folders of a dataset folder that hold a departure from the paper's protocol, with the make
+target that writes each."""
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,10 @@ class Figure:
     needs: str = ""
 
     def make_command(self, profile: str = "paper", dataset: str = "mnist") -> str:
-        """The command that makes this figure for ``profile`` and ``dataset``."""
-        words = ["make", self.target]
+        """The command that makes this figure for ``profile`` and ``dataset`` (a source's
+        dataset folder, e.g. ``fashion_mnist`` or ``fashion_mnist/departure``)."""
+        dataset, _, variant = dataset.partition("/")
+        words = ["make", VARIANT_TARGETS.get(variant, self.target)]
         if profile != "paper":
             words.append(f"PROFILE={profile}")
         if dataset not in ("mnist", "synthetic") and self.needs.startswith("MNIST"):
@@ -88,7 +91,9 @@ class Source:
     def label(self) -> str:
         """A heading for the source, e.g. ``quick profile, Fashion-MNIST``."""
         names = {"mnist": "default datasets", "fashion_mnist": "Fashion-MNIST"}
-        return f"{self.profile} profile, {names.get(self.dataset, self.dataset)}"
+        dataset, _, variant = self.dataset.partition("/")
+        suffix = f" ({variant})" if variant else ""
+        return f"{self.profile} profile, {names.get(dataset, dataset)}{suffix}"
 
     def data(self, panel: str) -> dict[str, Any] | None:
         """The curves JSON of ``panel``, or None when absent or unreadable."""
@@ -110,17 +115,28 @@ class Source:
         return [figure for figure in FIGURES if self.images(figure)]
 
 
+def source_of(root: Path, source_id: str) -> Source:
+    """The source called ``source_id`` (see :attr:`Source.id`) under ``root``, present or not."""
+    profile, _, dataset = source_id.partition("/")
+    base = Path(root) if profile == "paper" else Path(root) / profile
+    return Source(base / dataset if dataset else base, profile, dataset or "mnist")
+
+
 def sources(root: Path) -> list[Source]:
-    """Every output folder under ``root`` (``paper_figures``): the paper profile first."""
+    """Every output folder under ``root`` (``paper_figures``): each folder at any depth with a
+    ``data/`` folder or a figure image; the paper profile first."""
     root = Path(root)
+    folders = {p.parent for p in root.rglob("data") if p.is_dir()}
+    folders |= {p.parent for p in root.rglob("figure*.png") if "data" not in p.parent.parts}
     found = []
-    for profile in PROFILES:
-        base = root if profile == "paper" else root / profile
-        for dataset in ("mnist", *DATASET_FOLDERS):
-            folder = base if dataset == "mnist" else base / dataset
-            if (folder / "data").is_dir() or any(folder.glob("figure*.png")):
-                found.append(Source(folder, profile, dataset))
-    return found
+    for folder in folders:
+        parts = folder.relative_to(root).parts
+        profile = parts[0] if parts and parts[0] in PROFILES else "paper"
+        dataset = "/".join(parts[1:] if parts and parts[0] in PROFILES else parts)
+        found.append(Source(folder, profile, dataset or "mnist"))
+    return sorted(
+        found, key=lambda s: (PROFILES.index(s.profile), s.dataset != "mnist", s.dataset)
+    )
 
 
 def missing(all_sources: list[Source], profile: str = "paper") -> list[Figure]:

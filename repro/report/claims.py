@@ -2,7 +2,9 @@
 
 Each :class:`Claim` names a panel's data file, the paper's words, and a predicate kind with its
 arguments. :func:`check` evaluates it on that panel's JSON and gives ✓ (holds), ✗ (fails) or
-"no data" with the numbers behind the verdict. Nothing here is typed by hand from a result.
+"no data" (no file) with the numbers behind the verdict. Missing evidence is never a pass: a claim
+about "every baseline" fails unless all of :data:`REQUIRED` have a value at every step it reads,
+and a NaN anywhere it reads fails it. Nothing here is typed by hand from a result.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from repro.optimizers.hand import BASELINES
 from repro.report.reference import value_at
 
 HOLDS, FAILS, NO_DATA = "holds", "fails", "no data"
@@ -45,49 +48,65 @@ class Outcome:
         return MARKS[self.status]
 
 
-def _learned(name: str) -> bool:
-    return name.startswith("LSTM")
+REQUIRED: tuple[str, ...] = tuple(BASELINES)
+"""The tuned baselines a claim about "every baseline" needs in its data, at every step it reads."""
 
 
 def _fmt(value: float) -> str:
     return "diverged" if math.isinf(value) else f"{value:.4g}"
 
 
-def _last_step(curve: dict[str, Any]) -> int:
-    return int(curve["step"][-1])
+def _last_step(curves: dict[str, Any]) -> int:
+    """The last step of the longest curve in the panel (0 without curves)."""
+    return max((int(c["step"][-1]) for c in curves.values() if c.get("step")), default=0)
 
 
-def _baselines_at(curves: dict[str, Any], step: int) -> dict[str, float]:
-    return {
-        name: value
-        for name, curve in curves.items()
-        if not _learned(name) and (value := value_at(curve, step)) is not None
-    }
+def _read(values: dict[str, float | None], where: str) -> dict[str, float] | str:
+    """``values`` when every one is there and none is NaN, else what is missing (one line)."""
+    missing = [name for name, value in values.items() if value is None]
+    if missing:
+        return f"{where}: no value for {', '.join(missing)}"
+    nan = [name for name, value in values.items() if math.isnan(value)]
+    if nan:
+        return f"{where}: NaN for {', '.join(nan)}"
+    return values  # type: ignore[return-value]
 
 
-def _compare_at(
-    curves: dict[str, Any], who: str, step: int | None, below: bool
-) -> tuple[bool | None, str]:
-    if who not in curves:
-        return None, f"no {who} curve"
-    step = _last_step(curves[who]) if step is None else step
-    ours = value_at(curves[who], step)
-    others = _baselines_at(curves, step)
-    if ours is None or not others:
-        return None, f"step {step} is not in the data"
+def _at(curves: dict[str, Any], who: str, step: int) -> dict[str, float] | str:
+    """``who``'s and every required baseline's mean at ``step`` (diverged: inf), or what is
+    missing."""
+    return _read(
+        {n: value_at(curves[n], step) if n in curves else None for n in (who, *REQUIRED)},
+        f"step {step}",
+    )
+
+
+def _compare(values: dict[str, float], who: str, below: bool, where: str) -> tuple[bool, str]:
+    ours = values[who]
+    others = {n: v for n, v in values.items() if n != who}
     if below:
         best = min(others, key=others.get)
         holds = ours < others[best]
         sign = "<" if holds else "≥"
-        return holds, f"step {step}: {who} {_fmt(ours)} {sign} {best} {_fmt(others[best])}"
+        return holds, f"{where}: {who} {_fmt(ours)} {sign} {best} {_fmt(others[best])}"
     worst = max(others, key=others.get)
     holds = ours > others[worst]
     sign = ">" if holds else "≤"
-    return holds, f"step {step}: {who} {_fmt(ours)} {sign} {worst} {_fmt(others[worst])}"
+    return holds, f"{where}: {who} {_fmt(ours)} {sign} {worst} {_fmt(others[worst])}"
+
+
+def _compare_at(
+    curves: dict[str, Any], who: str, step: int | None, below: bool
+) -> tuple[bool, str]:
+    step = _last_step(curves) if step is None else step
+    values = _at(curves, who, step)
+    if isinstance(values, str):
+        return False, values
+    return _compare(values, who, below, f"step {step}")
 
 
 def below_all_at(data: dict[str, Any], step: int | None = None, who: str = "LSTM"):
-    """``who`` is below every baseline at ``step`` (None: the last step)."""
+    """``who`` is below every baseline of :data:`REQUIRED` at ``step`` (None: the last step)."""
     return _compare_at(data.get("curves") or {}, who, step, below=True)
 
 
@@ -99,15 +118,21 @@ def above_all_at(data: dict[str, Any], step: int | None = None, who: str = "LSTM
 def below_all_between(
     data: dict[str, Any], first: int = 1, last: int | None = None, who: str = "LSTM"
 ):
-    """``who`` is below every baseline at every step from ``first`` to ``last`` (None: end)."""
+    """``who`` is below every baseline at every step from ``first`` to ``last`` (None: the
+    panel's last step); a step where any of them has no value fails the claim."""
     curves = data.get("curves") or {}
-    if who not in curves:
-        return None, f"no {who} curve"
-    steps = [s for s in curves[who]["step"] if s >= first and (last is None or s <= last)]
+    end = _last_step(curves) if last is None else last
+    steps = range(first, end + 1)
     if not steps:
-        return None, f"no step from {first} in the data"
-    lost = [s for s in steps if below_all_at(data, s, who)[0] is False]
-    span = f"steps {steps[0]}–{steps[-1]}"
+        return False, f"no step from {first} in the data"
+    span = f"steps {first}–{end}"
+    lost = []
+    for step in steps:
+        values = _at(curves, who, step)
+        if isinstance(values, str):
+            return False, f"{span}: {values}"
+        if not _compare(values, who, True, "")[0]:
+            lost.append(step)
     if not lost:
         return True, f"{who} lowest at all {len(steps)} {span}"
     shown = ", ".join(str(s) for s in lost[:5]) + (", …" if len(lost) > 5 else "")
@@ -116,41 +141,45 @@ def below_all_between(
 
 
 def rises_after(data: dict[str, Any], step: int, who: str = "LSTM"):
-    """``who``'s loss at the last step is above its loss at ``step``."""
+    """``who``'s loss at the panel's last step is above its loss at ``step``."""
     curves = data.get("curves") or {}
-    if who not in curves:
-        return None, f"no {who} curve"
-    at, end = value_at(curves[who], step), value_at(curves[who], _last_step(curves[who]))
-    if at is None or end is None:
-        return None, f"step {step} is not in the data"
-    last = _last_step(curves[who])
+    last = _last_step(curves)
+    curve = curves.get(who)
+    values = _read(
+        {f"{who}@{s}": value_at(curve, s) if curve else None for s in (step, last)},
+        f"steps {step} and {last}",
+    )
+    if isinstance(values, str):
+        return False, values
+    at, end = values[f"{who}@{step}"], values[f"{who}@{last}"]
     sign = ">" if end > at else "≤"
     return end > at, f"{who} {_fmt(end)} at step {last} {sign} {_fmt(at)} at step {step}"
 
 
 def grid_below_all_at(data: dict[str, Any], layers: int, width: int, who: str = "LSTM"):
     """In an architecture grid, ``who``'s final loss is the lowest at ``layers`` × ``width``."""
+    where = f"{layers}×{width}"
     for panel in data.get("panels") or []:
         if panel["layers"] != layers or width not in panel["widths"]:
             continue
         index = panel["widths"].index(width)
-        finals = {
-            name: math.inf if points["mean"][index] is None else float(points["mean"][index])
-            for name, points in panel["curves"].items()
-        }
-        if who not in finals:
-            return None, f"no {who} points"
-        others = {n: v for n, v in finals.items() if not _learned(n)}
-        best = min(others, key=others.get)
-        holds = finals[who] < others[best]
-        sign = "<" if holds else "≥"
-        return holds, (
-            f"{layers}×{width}: {who} {_fmt(finals[who])} {sign} {best} {_fmt(others[best])}"
+        points = panel["curves"]
+        values = _read(
+            {
+                name: None if name not in points
+                else math.inf if points[name]["mean"][index] is None
+                else float(points[name]["mean"][index])
+                for name in (who, *REQUIRED)
+            },
+            where,
         )
-    return None, f"{layers} layer(s) × {width} units is not in the grid"
+        if isinstance(values, str):
+            return False, values
+        return _compare(values, who, True, where)
+    return False, f"{layers} layer(s) × {width} units is not in the grid"
 
 
-PREDICATES: dict[str, Callable[..., tuple[bool | None, str]]] = {
+PREDICATES: dict[str, Callable[..., tuple[bool, str]]] = {
     "below_all_at": below_all_at,
     "above_all_at": above_all_at,
     "below_all_between": below_all_between,
@@ -216,8 +245,7 @@ def check(claim: Claim, data: dict[str, Any] | None) -> Outcome:
     if data is None:
         return Outcome(claim, NO_DATA, f"no {claim.panel}.json")
     holds, detail = PREDICATES[claim.kind](data, **claim.args)
-    status = NO_DATA if holds is None else HOLDS if holds else FAILS
-    return Outcome(claim, status, detail)
+    return Outcome(claim, HOLDS if holds else FAILS, detail)
 
 
 def for_figure(figure: str) -> list[Claim]:

@@ -37,11 +37,18 @@ def _status_cell(row: ClaimRow) -> str:
     return f'<td class="verdict {css}">{row.outcome.mark} {escape(status)}</td>'
 
 
+def _commit_cell(row: ClaimRow) -> str:
+    if not row.dirty:
+        return f"<code>{escape(row.data_commit)}</code>"
+    return (f'<code>{escape(row.data_commit)}</code> <span class="fails" '
+            'title="made from a tree with uncommitted changes">uncommitted tree</span>')
+
+
 def claims_table(rows: list[ClaimRow], table_id: str = "") -> str:
     """Every claim on every source: verdict, the numbers behind it, and whether it held before."""
     head = (
         "<tr><th>verdict</th><th>source</th><th>panel</th><th>claim (paper's tag)</th>"
-        "<th>evidence</th><th>held before</th></tr>"
+        "<th>data</th><th>evidence</th><th>held before</th></tr>"
     )
     body = []
     for row in rows:
@@ -52,7 +59,8 @@ def claims_table(rows: list[ClaimRow], table_id: str = "") -> str:
         body.append(
             f"<tr{css}>{_status_cell(row)}<td>{escape(row.source.id if row.source else '—')}</td>"
             f"<td>{escape(claim.panel)}</td><td>{escape(claim.text)} <span class=note>"
-            f"[{escape(claim.tag)}]</span></td><td>{escape(row.outcome.detail)}</td>"
+            f"[{escape(claim.tag)}]</span></td><td>{_commit_cell(row)}</td>"
+            f"<td>{escape(row.outcome.detail)}</td>"
             f"<td>{escape(before)}</td></tr>"
         )
     ident = f' id="{escape(table_id)}"' if table_id else ""

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from repro.report import reference, state
-from repro.report.catalogue import BY_NAME, Figure, Source, missing, sources
-from repro.report.claims import CLAIMS, FAILS, HOLDS, NO_DATA, Outcome, check
+from repro.report.catalogue import BY_NAME, Figure, Source, missing, source_of, sources
+from repro.report.claims import CLAIMS, FAILS, HOLDS, NO_DATA, Claim, Outcome, check
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,17 @@ class ClaimRow:
     held_before: bool
     regressed: bool
 
+    @property
+    def data_commit(self) -> str:
+        """The commit recorded by the data the claim read (``—`` when there is none)."""
+        data = self.source.data(self.outcome.claim.panel) if self.source else None
+        return str(((data or {}).get("meta") or {}).get("commit") or "—")
+
+    @property
+    def dirty(self) -> bool:
+        """Whether that data was made from a tree with uncommitted changes."""
+        return is_dirty(self.data_commit)
+
 
 @dataclass(frozen=True)
 class Report:
@@ -96,6 +107,30 @@ def _panel(source: Source, name: str, refs: dict[str, Any]) -> Panel:
     return Panel(name, data, comparison, outcomes)
 
 
+def _vanished(
+    root: Path, record: dict[str, dict[str, Any]], found: set[str], profile: str | None
+) -> list[ClaimRow]:
+    """Claims recorded as holding on a source whose folder is no longer there (or whose claim
+    is no longer in :data:`CLAIMS`): each a regression."""
+    by_id = {claim.id: claim for claim in CLAIMS}
+    rows = []
+    for k, entry in record.items():
+        source_id, claim_id = k.rsplit(":", 1)
+        source = source_of(root, source_id)
+        if entry.get("status") != HOLDS or (profile and source.profile != profile):
+            continue
+        claim = by_id.get(claim_id)
+        if claim is None:
+            claim = Claim(claim_id, "", "", "(no longer a claim)", "removed")
+            detail = f"held before; {claim_id} is no longer in the claims list"
+        elif source_id in found:
+            continue
+        else:
+            detail = f"held before; the folder {source.folder} is gone"
+        rows.append(ClaimRow(source, Outcome(claim, NO_DATA, detail), True, True))
+    return rows
+
+
 def build(
     root: Path, reference_file: Path | None = None, claims_file: Path | None = None,
     profile: str | None = None,
@@ -115,11 +150,14 @@ def build(
     for source in found:
         for claim in CLAIMS:
             data = source.data(claim.panel)
-            if data is None:
-                continue
-            outcome = check(claim, data)
             before = record.get(state.key(source.id, claim.id), {}).get("status") == HOLDS
-            rows.append(ClaimRow(source, outcome, before, before and outcome.status == FAILS))
+            if data is not None:
+                outcome = check(claim, data)
+                rows.append(ClaimRow(source, outcome, before, before and outcome.status == FAILS))
+            elif before:
+                gone = f"held before; {source.folder / 'data' / f'{claim.panel}.json'} is gone"
+                rows.append(ClaimRow(source, Outcome(claim, NO_DATA, gone), True, True))
+    rows += _vanished(root, record, {s.id for s in found}, profile)
     checked = {row.outcome.claim.id for row in rows}
     rows += [
         ClaimRow(None, Outcome(c, NO_DATA, f"no {c.panel}.json yet: "
@@ -127,6 +165,11 @@ def build(
         for c in CLAIMS if c.id not in checked
     ]
     return Report(root, sections, rows, missing(found, profile or "paper"), found)
+
+
+def is_dirty(commit: str) -> bool:
+    """Whether a recorded commit (``abc1234+dirty``) marks a tree with uncommitted changes."""
+    return commit.endswith("+dirty")
 
 
 def wall_time(meta: dict[str, Any]) -> str:
@@ -155,7 +198,19 @@ def _dataset_of(meta: dict[str, Any], source: Source) -> str:
     config = str(meta.get("config", ""))
     if "quadratic" in config:
         return "synthetic"
-    return "images" if "neural_art" in config else source.dataset
+    return "images" if "neural_art" in config else source.dataset.partition("/")[0]
+
+
+def _selected(selected: dict[str, Any] | None) -> str:
+    """``seed 2, truncation 1700, validation loss 0.5246`` for the φ a panel evaluated."""
+    if not selected:
+        return "—"
+    parts = [f"seed {selected['seed']}"] if selected.get("seed") is not None else []
+    if selected.get("truncation") is not None:
+        parts.append(f"truncation {selected['truncation']}")
+    if selected.get("val_loss") is not None:
+        parts.append(f"validation loss {float(selected['val_loss']):.4g}")
+    return ", ".join(parts) or "—"
 
 
 def provenance(panel: Panel, source: Source) -> dict[str, str]:
@@ -167,7 +222,9 @@ def provenance(panel: Panel, source: Source) -> dict[str, str]:
         "dataset": str(meta.get("dataset") or _dataset_of(meta, source)),
         "encoder": str(meta.get("encoder") or "—"),
         "seed": str(meta.get("seed", "—")),
-        "commit": str(meta.get("commit", "—")),
+        "selected φ": _selected(meta.get("selected")),
+        "commit": str(meta.get("commit", "—"))
+        + (" (uncommitted tree)" if is_dirty(str(meta.get("commit", ""))) else ""),
         "wall time": wall_time(meta),
         "test problems": str(meta.get("problems", "—")),
         "config": str(meta.get("config", "—")),

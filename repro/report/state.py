@@ -1,9 +1,10 @@
 """The claims' recorded outcomes (``paper_figures/claims.json``): the regression gate's memory.
 
 A claim *held before* on a source when the record says it held there. A later check on that
-source's data that finds it failing is a regression. The record is a ratchet: outcomes seen for
-the first time and claims that newly hold are recorded; a regression is recorded only when the
-user accepts it (``accept=True``). A claim with no data now is not checked and keeps its record.
+source's data that finds it failing, or finds its data gone, is a regression. The record is a
+ratchet: outcomes seen for the first time and claims that newly hold are recorded; a regression
+is recorded only when the user accepts it (``accept=True``; accepted missing data drops the
+entry).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from repro.report.claims import FAILS, HOLDS, NO_DATA, Outcome
 
 RULE = (
     "A claim held before on a source when this file records it as holding there; "
-    "'make claims' fails when such a claim now fails on that source's data. New outcomes and "
-    "newly holding claims are recorded; a regression only with 'make claims ARGS=--accept'."
+    "'make claims' fails when such a claim now fails on that source's data or its data is gone. "
+    "New outcomes and newly holding claims are recorded; a regression only with "
+    "'make claims ARGS=--accept'."
 )
 
 
@@ -35,18 +37,6 @@ def load(path: Path) -> dict[str, dict[str, Any]]:
     return json.loads(path.read_text()).get("claims", {})
 
 
-def regressions(
-    record: dict[str, dict[str, Any]], results: list[tuple[str, Outcome]]
-) -> list[tuple[str, Outcome]]:
-    """The (source id, outcome) pairs that held before and fail now."""
-    return [
-        (source_id, outcome)
-        for source_id, outcome in results
-        if outcome.status == FAILS
-        and record.get(key(source_id, outcome.claim.id), {}).get("status") == HOLDS
-    ]
-
-
 def updated(
     record: dict[str, dict[str, Any]],
     results: list[tuple[str, Outcome]],
@@ -56,10 +46,12 @@ def updated(
     """The record after this check (see the module's rule); ``data_meta`` by source:panel."""
     new = dict(record)
     for source_id, outcome in results:
-        if outcome.status == NO_DATA:
-            continue
         k = key(source_id, outcome.claim.id)
         before = record.get(k, {}).get("status")
+        if outcome.status == NO_DATA:
+            if accept and before == HOLDS:
+                del new[k]  # the user accepts that the claim's data is gone
+            continue
         if before == HOLDS and outcome.status == FAILS and not accept:
             continue
         meta = data_meta.get(f"{source_id}:{outcome.claim.panel}", {})

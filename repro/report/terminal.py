@@ -12,21 +12,29 @@ from repro.report.model import ClaimRow, Report
 
 
 def table(rows: list[ClaimRow], width: int | None = None) -> str:
-    """The claims as fixed-width text: verdict, source, panel, claim and evidence."""
+    """The claims as fixed-width text: verdict, source, panel, claim, the commit of the data it
+    read (``!``: an uncommitted tree) and evidence."""
     width = width or shutil.get_terminal_size((120, 24)).columns
     sources = [r.source.id if r.source else "—" for r in rows]
+    commits = [r.data_commit.removesuffix("+dirty") + ("!" if r.dirty else "") for r in rows]
     src_w = max([len("source"), *map(len, sources)])
-    text_w = max(30, (width - src_w - 24) // 2)
-    lines = [f"{'':2} {'source':<{src_w}}  {'panel':<9} {'claim':<{text_w}}  evidence"]
-    for row, source in zip(rows, sources, strict=True):
+    data_w = max([len("data"), *map(len, commits)])
+    text_w = max(30, (width - src_w - data_w - 26) // 2)
+    lines = [
+        f"{'':2} {'source':<{src_w}}  {'panel':<9} {'claim':<{text_w}}  {'data':<{data_w}}  "
+        "evidence"
+    ]
+    for row, source, data in zip(rows, sources, commits, strict=True):
         claim = row.outcome.claim
         flag = "  << REGRESSED: held before" if row.regressed else ""
         text = textwrap.wrap(f"{claim.text} [{claim.tag}]", text_w) or [""]
         lines.append(
             f"{row.outcome.mark:2} {source:<{src_w}}  {claim.panel:<9} {text[0]:<{text_w}}  "
-            f"{row.outcome.detail}{flag}"
+            f"{data:<{data_w}}  {row.outcome.detail}{flag}"
         )
         lines += [f"{'':2} {'':<{src_w}}  {'':<9} {more}" for more in text[1:]]
+    if any(r.dirty for r in rows):
+        lines.append("! data made from a tree with uncommitted changes (commit+dirty)")
     return "\n".join(lines)
 
 
@@ -37,7 +45,7 @@ def gate(report: Report, record_file: Path, accept: bool = False) -> tuple[str, 
     """
     record = state.load(record_file)
     results = report.results()
-    regressed = state.regressions(record, results)
+    regressed = [(r.source.id, r.outcome) for r in report.claims if r.regressed and r.source]
     new = state.updated(record, results, report.data_meta(), accept)
     if new != record:
         state.save(record_file, new)
@@ -51,7 +59,7 @@ def gate(report: Report, record_file: Path, accept: bool = False) -> tuple[str, 
     ]
     if regressed and not accept:
         lines.append(
-            f"{len(regressed)} claim(s) held before and fail now: "
+            f"{len(regressed)} claim(s) held before and fail now or lost their data: "
             + ", ".join(f"{s}:{o.claim.id}" for s, o in regressed)
             + ". Fix the regression, or record it with 'make claims ARGS=--accept'."
         )
