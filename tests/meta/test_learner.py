@@ -80,3 +80,26 @@ def test_train_hidden_cycles_the_training_networks_and_validates_on_the_base_one
         load(QUADRATIC, overrides=["problem.train_hidden=[[20]]"])
     with pytest.raises(ConfigError, match="problem.train_hidden"):
         load(mnist, overrides=["problem.train_hidden=[[20], [0]]"])
+
+
+def test_a_nan_on_one_validation_problem_makes_the_validation_loss_inf(monkeypatch):
+    import math
+
+    import repro.meta.learner as learner_module
+
+    config = load(QUADRATIC, "quick", ["problem.batch=2", "meta.val_problems=3"])
+    learner = MetaLearner(config, make_source(config))
+    real = learner_module.rollout
+
+    def one_nan(problem, rule, steps):
+        losses = real(problem, rule, steps)
+        losses[-1, 1] = math.nan
+        return losses
+
+    learner.validation_step(0, 0)
+    finite = float(learner.val_final_loss.compute())
+    assert math.isfinite(finite)
+    learner.val_final_loss.reset()
+    monkeypatch.setattr(learner_module, "rollout", one_nan)
+    learner.validation_step(0, 0)
+    assert float(learner.val_final_loss.compute()) == math.inf
