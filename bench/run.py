@@ -131,6 +131,8 @@ def _case(spec: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(spec["threads"])
     device = torch.device(spec["device"])
     torch.manual_seed(0)
+    if spec["kind"] == "optimizer-step":
+        return _optimizer_step(spec, device)
     unroll_len, truncations = spec["unroll"], spec["truncations"]
     problem, lstm = _problem_and_lstm(spec, device)
     coordinates = problem.initial_params().numel()
@@ -198,6 +200,48 @@ def _case(spec: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_after_5_mib": rss[4] if len(rss) > 4 else None,
         "rss_last_mib": rss[-1] if rss else None,
+    }
+
+
+def _optimizer_step(spec: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """One ``step()`` of :class:`repro.optim.LearnedOptimizer` (shipped MNIST phi) and of
+    ``torch.optim.Adam`` on the same nn.Module MNIST MLP (784-20-10 sigmoid) and gradients.
+
+    The two alternate over ``rounds`` rounds of ``steps`` steps (Adam ``adam_repeats`` times
+    as many), after ``warmup`` steps each; each keeps its fastest round, so that a moment of
+    load on a shared machine does not land on one of them alone.
+    """
+    from torch import nn
+
+    from repro.optim import LearnedOptimizer
+
+    model = nn.Sequential(nn.Linear(784, 20), nn.Sigmoid(), nn.Linear(20, 10)).to(device)
+    x = torch.rand(128, 784, device=device)
+    y = torch.randint(0, 10, (128,), device=device)
+    nn.functional.cross_entropy(model(x), y).backward()
+    coordinates = sum(p.numel() for p in model.parameters())
+    optimizers = {
+        "learned": (LearnedOptimizer(model.parameters()), spec["steps"]),
+        "adam": (torch.optim.Adam(model.parameters(), 1e-3), spec["steps"] * spec["adam_repeats"]),
+    }
+    for optimizer, _ in optimizers.values():
+        for _ in range(spec["warmup"]):
+            optimizer.step()
+    seconds = dict.fromkeys(optimizers, float("inf"))
+    for _ in range(spec["rounds"]):
+        for name, (optimizer, steps) in optimizers.items():
+            _sync(device)
+            began = time.perf_counter()
+            for _ in range(steps):
+                optimizer.step()
+            _sync(device)
+            seconds[name] = min(seconds[name], (time.perf_counter() - began) / steps)
+    return {
+        "steps_per_s": 1 / seconds["learned"],
+        "coord_steps_per_s": coordinates / seconds["learned"],
+        "adam_steps_per_s": 1 / seconds["adam"],
+        "vs_adam": seconds["learned"] / seconds["adam"],
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
@@ -304,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
         "mnist/meta-train/ours-torch-layer": {**mnist, "kind": "ours", "kernel": "torch",
                                               "truncations": 10 if not quick else 3},
         "mnist/evaluate/ours": {**mnist, "kind": "evaluate", "steps": 100 if not quick else 20},
+        "mnist/optimizer-step/learned-vs-adam": {**mnist, "kind": "optimizer-step",
+                                                 "steps": 20, "adam_repeats": 20,
+                                                 "rounds": 5 if not quick else 2},
         "cifar10/meta-train/ours": {**cifar, "kind": "ours"},
         "cifar10/evaluate/ours": {**cifar, "kind": "evaluate", "steps": 20},
         "neural_art-quick/meta-train/ours": {**art, "kind": "ours"},
@@ -342,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
             / results["quadratic/meta-train/ours-torch-layer"]["coord_steps_per_s"],
             "mnist_vs_torch_layer": mnist_ours["coord_steps_per_s"]
             / results["mnist/meta-train/ours-torch-layer"]["coord_steps_per_s"],
+            "optimizer_step_vs_adam":
+            results["mnist/optimizer-step/learned-vs-adam"]["vs_adam"],
             "cifar10_fraction_of_limit": results["cifar10/meta-train/ours"]["coord_steps_per_s"]
             / mnist_limit,
             "neural_art_quick_fraction_of_limit":

@@ -95,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     from repro.data.errors import DatasetError
     from repro.io import OutputError
     from repro.memory import keep_freed_memory
-    from repro.meta.learner import CheckpointError, MetaTrainingDiverged
+    from repro.meta.learner import MetaTrainingDiverged
     from repro.meta.training import Preempted
+    from repro.optimizers.checkpoint import CheckpointError
 
     keep_freed_memory()
     args.profile = args.profile or "paper"

@@ -9,7 +9,7 @@ import torch
 
 from repro import pipeline, tracking
 from repro.config import load
-from repro.meta.learner import CheckpointError, load_optimizer
+from repro.optimizers.checkpoint import CheckpointError, load_optimizer
 
 QUADRATIC = Path(__file__).resolve().parents[1] / "experiments" / "quadratic.yaml"
 TINY = [

@@ -16,6 +16,7 @@ from torch import nn
 from repro.config import Config, ConfigError, OptimizerConfig
 from repro.optimizees import make_family
 from repro.optimizers import make_lstm
+from repro.optimizers.checkpoint import load_optimizer
 from repro.optimizers.grouped import GroupedRule
 
 
@@ -40,7 +41,6 @@ def load_learned(path: Path, config: Config) -> nn.Module:
     A grouped optimizer's LSTMs act coordinatewise, so they load into any network of the
     family (another label subset's classifier head included).
     """
-    from repro.meta.learner import load_optimizer
 
     def build(settings: OptimizerConfig) -> nn.Module:
         return make_learned(replace(config, optimizer=settings))

@@ -14,13 +14,12 @@ import numpy as np
 import torch
 import torchmetrics
 
-from repro.config import EXECUTION_SETTINGS, INIT_SETTINGS, Config, MetaConfig, OptimizerConfig
-from repro.io import brief, save_torch
+from repro.config import Config, MetaConfig
+from repro.io import save_torch
 from repro.meta.evaluate import diverged_as_inf
 from repro.meta.learned import make_learned
 from repro.meta.unroll import Carry, meta_loss, rollout, start, truncate, unroll
 from repro.optimizees import ProblemSource, make_family
-from repro.optimizers import make_lstm
 
 
 class MetaTrainingDiverged(RuntimeError):
@@ -230,41 +229,3 @@ def export_optimizer(learner: MetaLearner, path: Path, **info: Any) -> Path:
         **info,
     }
     return save_torch(path, payload)
-
-
-class CheckpointError(ValueError):
-    """A missing or incompatible optimizer checkpoint; the message is one line."""
-
-
-def load_optimizer(
-    path: Path, expected: OptimizerConfig | None = None, build: Callable = make_lstm
-) -> torch.nn.Module:
-    """The optimizer stored at ``path``, made by ``build``; checks it against ``expected``."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; run 'python -m repro fit' first")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        settings = OptimizerConfig(**payload["optimizer"])
-        state = payload["state_dict"]
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line error
-        raise CheckpointError(
-            f"checkpoint {path} is not a readable optimizer checkpoint ({brief(error)})"
-        ) from None
-    diff = [
-        f"optimizer.{k}={getattr(settings, k)!r} (config: {getattr(expected, k)!r})"
-        for k in OptimizerConfig.__dataclass_fields__
-        if expected is not None
-        and k not in EXECUTION_SETTINGS + INIT_SETTINGS
-        and getattr(settings, k) != getattr(expected, k)
-    ]
-    if diff:
-        raise CheckpointError(f"checkpoint {path} was trained with {', '.join(diff)}")
-    lstm = build(settings if expected is None else expected)
-    try:
-        lstm.load_state_dict(state)
-    except RuntimeError:
-        raise CheckpointError(
-            f"checkpoint {path} does not match the LSTM of its own settings"
-        ) from None
-    return lstm

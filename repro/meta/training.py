@@ -12,7 +12,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from repro.config import EXECUTION_SETTINGS, Config
 from repro.io import brief, save_torch
-from repro.meta.learner import CheckpointError
+from repro.optimizers.checkpoint import CheckpointError
 
 # Settings that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = ("meta.steps", "meta.val_every", "meta.checkpoint_every", "meta.max_skips",

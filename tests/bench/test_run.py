@@ -46,3 +46,12 @@ def test_profile_times_the_kernel_and_the_rest():
         assert part in table
     shares = [float(line.split()[-1].rstrip("%")) for line in table.splitlines()[1:-1]]
     assert abs(sum(shares) - 100) < 0.5
+
+
+def test_optimizer_step_row_times_the_learned_optimizer_against_adam():
+    spec = {"device": "cpu", "threads": 1, "kind": "optimizer-step", "experiment": "mnist",
+            "batch": 1, "warmup": 1, "steps": 2, "adam_repeats": 3, "rounds": 2}
+    row = _case(spec)
+    assert row["steps_per_s"] > 0 and row["adam_steps_per_s"] > 0
+    assert row["coord_steps_per_s"] == pytest.approx(15_910 * row["steps_per_s"])
+    assert row["vs_adam"] == pytest.approx(row["adam_steps_per_s"] / row["steps_per_s"])

@@ -1,0 +1,191 @@
+"""The paper's learned optimizer as a ``torch.optim.Optimizer``, for any PyTorch model.
+
+``LearnedOptimizer(model.parameters(), weights="mnist_fashion_mnist")`` steps every parameter
+with a trained coordinatewise LSTM: a shipped phi (``repro/weights/<name>.pt``) or one that
+``python -m repro fit`` exported (``runs/.../optimizer.ckpt``). Each step feeds the gradients of
+all parameters of a group (of one device and dtype) through the LSTM of
+:mod:`repro.optimizers.lstm` in one pass (on the CPU, its fused kernel) and adds the updates
+it proposes, exactly as the evaluation rollout does: theta <- theta + m(grad, state). The
+per-coordinate LSTM states live in ``self.state[p]`` (``h0, c0, h1, c1``, one row per
+coordinate of ``p``), so ``state_dict()`` and ``load_state_dict()`` resume a run exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from repro import weights as shipped
+from repro.config import OptimizerConfig
+from repro.optimizers import make_lstm
+from repro.optimizers.checkpoint import load_optimizer
+from repro.optimizers.lstm import LSTMOptimizer
+
+DEFAULT_WEIGHTS = "mnist_fashion_mnist"
+
+
+def resolve_weights(weights: str | os.PathLike[str]) -> Path:
+    """The file of ``weights``: an existing path, else the name of a shipped optimizer.
+
+    Raises ValueError (one line, listing the shipped names) when it is neither.
+    """
+    path = Path(weights)
+    if path.is_file():
+        return path
+    if str(weights) in shipped.available():
+        return shipped.path_of(str(weights))
+    raise ValueError(
+        f"unknown weights {str(weights)!r}: no such file and no shipped optimizer of that name; "
+        f"shipped: {', '.join(shipped.available())}"
+    )
+
+
+def load_rule(weights: str | os.PathLike[str]) -> LSTMOptimizer:
+    """The trained LSTM of ``weights`` (see :func:`resolve_weights`), frozen, on the CPU.
+
+    Raises ValueError (one line) for a file that is not an optimizer checkpoint, does not match
+    its own settings, or holds one LSTM per parameter group (a CIFAR fit).
+    """
+    path = resolve_weights(weights)
+
+    def build(settings: OptimizerConfig) -> LSTMOptimizer:
+        if settings.groups:
+            raise ValueError(
+                f"weights {path} hold one LSTM per parameter group {settings.groups}; "
+                "LearnedOptimizer takes a single LSTM (fit without optimizer.groups)"
+            )
+        return make_lstm(replace(settings, compile=False, kernel="auto"))
+
+    rule = load_optimizer(path, build=build)
+    return rule.requires_grad_(False).eval()
+
+
+def fingerprint(rule: LSTMOptimizer) -> str:
+    """A short digest of phi, stored in every param group so that a state saved under one phi
+    is not loaded under another."""
+    digest = hashlib.sha256()
+    for key, value in sorted(rule.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class LearnedOptimizer(torch.optim.Optimizer):
+    """A trained coordinatewise LSTM (Andrychowicz et al. 2016) as a PyTorch optimizer.
+
+    ``params`` are any tensors or param groups; ``weights`` a shipped name
+    (:func:`repro.weights.available`) or the path of a fit's exported checkpoint. Parameters
+    without a gradient are skipped (their LSTM state does not advance). The LSTM runs in
+    float64 for float64 parameters and in float32 otherwise; its states are kept in the
+    parameter's dtype on the parameter's device. The step is never differentiated. ``rule``
+    is the loaded LSTM (phi, frozen, on the CPU); each device and dtype gets a copy of it.
+    """
+
+    def __init__(
+        self, params: Iterable[Any], weights: str | os.PathLike[str] = DEFAULT_WEIGHTS
+    ) -> None:
+        self.rule = load_rule(weights)
+        self._rules: dict[tuple[torch.device, torch.dtype], LSTMOptimizer] = {}
+        super().__init__(params, {"phi": fingerprint(self.rule)})
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group, refusing complex parameters (the LSTM reads real gradients)."""
+        super().add_param_group(param_group)
+        for p in self.param_groups[-1]["params"]:
+            if p.is_complex():
+                self.param_groups.pop()
+                raise TypeError(
+                    f"LearnedOptimizer takes real parameters; got a {p.dtype} one of shape "
+                    f"{tuple(p.shape)}"
+                )
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state saved by an optimizer with the same phi (else ValueError)."""
+        mine = self.defaults["phi"]
+        for group in state_dict["param_groups"]:
+            if group.get("phi") != mine:
+                raise ValueError(
+                    f"the state was saved under another phi ({group.get('phi')}), this "
+                    f"optimizer's is {mine}"
+                )
+        super().load_state_dict(state_dict)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One LSTM step for every parameter with a gradient; returns ``closure()``'s loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for params in _buckets(group["params"]).values():
+                self._step(params)
+        return loss
+
+    def _step(self, params: list[Tensor]) -> None:
+        """One LSTM pass over all coordinates of ``params`` (one device, one dtype)."""
+        rule = self._rule(params[0].device, params[0].dtype)
+        compute = rule.head_weight.dtype
+        for p in params:
+            if not self.state[p]:
+                self.state[p].update(rule.init_state(p))
+        grad = torch.cat([p.grad.reshape(-1) for p in params]).to(compute)
+        state = {
+            key: _join([self.state[p][key] for p in params]).to(compute)
+            for key in self.state[params[0]]
+        }
+        update, new_state = rule.step(grad, state)
+        sizes = [p.numel() for p in params]
+        for key, value in new_state.items():
+            for p, part in zip(params, value.to(params[0].dtype).split(sizes), strict=True):
+                self.state[p][key] = part
+        for p, part in zip(params, update.split(sizes), strict=True):
+            p.add_(part.view_as(p))
+
+    def _rule(self, device: torch.device, dtype: torch.dtype) -> LSTMOptimizer:
+        """phi on ``device`` in the dtype the LSTM computes in for parameters of ``dtype``."""
+        compute = torch.float64 if dtype == torch.float64 else torch.float32
+        key = (device, compute)
+        if key not in self._rules:
+            self._rules[key] = copy.deepcopy(self.rule).to(device=device, dtype=compute)
+        return self._rules[key]
+
+
+def _buckets(params: list[Tensor]) -> dict[tuple[torch.device, torch.dtype], list[Tensor]]:
+    """The parameters with a gradient, by (device, dtype); a sparse gradient is refused."""
+    buckets: dict[tuple[torch.device, torch.dtype], list[Tensor]] = {}
+    for p in params:
+        if p.grad is None:
+            continue
+        if p.grad.layout != torch.strided:
+            raise TypeError(
+                f"LearnedOptimizer does not take sparse gradients ({p.grad.layout}, parameter "
+                f"of shape {tuple(p.shape)})"
+            )
+        buckets.setdefault((p.device, p.dtype), []).append(p)
+    return buckets
+
+
+def _join(parts: list[Tensor]) -> Tensor:
+    """The row-wise concatenation of ``parts``; without a copy when they are consecutive rows
+    of one tensor (as after a step, which splits one new state into them)."""
+    first = parts[0]
+    offset = first.storage_offset()
+    for part in parts:
+        if not (
+            part.is_contiguous()
+            and part.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
+            and part.storage_offset() == offset
+        ):
+            return torch.cat(parts)
+        offset += part.numel()
+    rows = sum(part.shape[0] for part in parts)
+    return first.as_strided((rows, *first.shape[1:]), first.stride())
