@@ -455,9 +455,18 @@ def load(path: Path | str, profile: str = "paper", overrides: list[str] = ()) ->
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         line = getattr(getattr(error, "problem_mark", None), "line", None)
         where = f" (line {line + 1})" if line is not None else ""
         raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+    if data is None:
+        raise ConfigError(
+            f"config file {path} is empty; start from one of experiments/*.yaml"
+        )
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"config file {path} holds a {type(data).__name__}, not a mapping of sections "
+            "(experiment:, problem:, meta:, ...); start from one of experiments/*.yaml"
+        )
     return from_dict(data, profile, overrides)

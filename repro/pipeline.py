@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -15,12 +16,13 @@ import torch
 from tqdm import tqdm
 
 from repro import tracking
-from repro.config import Config
+from repro.config import Config, ConfigError
 from repro.io import OutputError, brief, provenance, run_lock, write_json
+from repro.meta.checkpoint import export_optimizer, resume_from
 from repro.meta.evaluate import evaluate as evaluate_rules
 from repro.meta.evaluate import trace
 from repro.meta.learned import load_learned
-from repro.meta.learner import MetaLearner, export_optimizer
+from repro.meta.learner import MetaLearner
 from repro.meta.tune import search
 from repro.meta.tune import tune as tune_rules
 from repro.optimizees import ProblemSource, make_family, make_source
@@ -69,12 +71,28 @@ def default_paths(profile: str, root: Path = Path("."), config_file: Path | None
 def device_for(config: Config) -> torch.device:
     """CUDA when available and allowed by ``trainer.accelerator``, else the CPU.
 
-    Also applies ``trainer.threads`` to torch's CPU thread pool.
+    Refuses, with a one-line :class:`ConfigError`, what this machine lacks: ``gpu``/``cuda``
+    without a CUDA GPU, and more ``trainer.devices`` than it has GPUs or, on the CPU (one
+    process per device), cores. Also applies ``trainer.threads`` to torch's CPU thread pool.
     """
-    if config.trainer.threads:
-        torch.set_num_threads(config.trainer.threads)
-    wants_gpu = config.trainer.accelerator in ("auto", "gpu", "cuda")
-    return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
+    trainer = config.trainer
+    gpu = torch.cuda.is_available()
+    if trainer.accelerator in ("gpu", "cuda") and not gpu:
+        raise ConfigError(
+            f"trainer.accelerator: {trainer.accelerator} asked for, but this machine has no "
+            "CUDA GPU; use auto or cpu"
+        )
+    on_gpu = gpu and trainer.accelerator != "cpu"
+    have = torch.cuda.device_count() if on_gpu else os.cpu_count() or 1
+    if isinstance(trainer.devices, int) and trainer.devices > have:
+        unit = "GPUs" if on_gpu else "CPU cores (one process per device)"
+        raise ConfigError(
+            f"trainer.devices: {trainer.devices} asked for, but this machine has {have} {unit}; "
+            f"use at most {have} or auto"
+        )
+    if trainer.threads:
+        torch.set_num_threads(trainer.threads)
+    return torch.device("cuda" if on_gpu else "cpu")
 
 
 def _ensure_writable(folder: Path) -> None:
@@ -111,12 +129,14 @@ def fit(config: Config, paths: Paths) -> Path:
     """Meta-train the LSTM optimizer; export the best (by validation) phi; return its path.
 
     An interrupted fit of the same settings resumes from its last checkpoint; on SIGTERM the
-    fit writes that checkpoint and raises :class:`Preempted`.
+    fit writes that checkpoint (or, signalled during validation, keeps the last one written)
+    and raises :class:`Preempted`.
     """
     import lightning as L
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from repro.data.problems import ProblemData
-    from repro.meta.training import Preempted, make_trainer, resume_from
+    from repro.meta.training import Preempted, make_trainer
 
     run_dir = paths.run_dir(config, "fit")
     _ensure_writable(run_dir)
@@ -135,6 +155,12 @@ def fit(config: Config, paths: Paths) -> Path:
     try:
         trainer.fit(learner, datamodule=ProblemData(), ckpt_path=resume)
         exit_code = 0
+    except SIGTERMException:
+        # SIGTERM after Preemption's check (during validation): Lightning stops the fit itself
+        raise Preempted(
+            f"preempted during truncation {trainer.global_step}: the last checkpoint written, "
+            f"{preemption.last_path}, stands; run the same command again to resume"
+        ) from None
     finally:
         tracking.finish(loggers, exit_code)
     seconds = time.perf_counter() - started
@@ -155,7 +181,8 @@ def fit(config: Config, paths: Paths) -> Path:
         selected = f"best of validation at step {truncation}"
         val_loss = float(best.best_model_score)
     return export_optimizer(
-        learner,
+        learner.optimizer_net,
+        config,
         paths.checkpoint(config.experiment),
         selected=selected,
         selected_truncation=truncation,

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 __all__ = [
     "CSV_SUBDIR",
@@ -91,11 +92,13 @@ def _has_wandb_credentials() -> bool:
 
 
 def _wandb_finds_credentials() -> bool:
-    """Ask wandb's own (private, offline) credential lookup whether a key is stored."""
-    from wandb.sdk.lib import wbauth
-    from wandb.sdk.wandb_settings import Settings
+    """Ask wandb's own (internal, offline) credential lookup whether a key is stored."""
+    import wandb
 
-    settings = Settings(quiet=True)
+    # Internal, unavoidable: the public wandb.login(prompt=False) also authenticates the session.
+    from wandb.sdk.lib import wbauth
+
+    settings = wandb.Settings(quiet=True)
     config_dir = os.environ.get("WANDB_CONFIG_DIR")
     settings_file = (
         Path(config_dir).expanduser() / "settings"
@@ -169,17 +172,17 @@ def make_loggers(
     if (_REPO_ROOT / ".git").exists():
         # record this repo's commit even when run_dir lies outside it
         settings["git_root"] = str(_REPO_ROOT)
-    wandb_logger = WandbLogger(
-        name=name,
-        save_dir=run_dir,
-        project=project,
-        config=dict(config),
-        mode=mode,
-        settings=wandb.Settings(**settings),
-    )
-    # Lightning always passes anonymous=None, which wandb 0.31 warns about on every init.
-    wandb_logger._wandb_init.pop("anonymous", None)
-    _ = wandb_logger.experiment  # start the run now, so it exists (with its config) even if unused
+    run = None
+    if rank_zero_only.rank == 0:
+        # Started here, not by WandbLogger: it passes wandb.init anonymous=None, which wandb 0.31
+        # warns about on every init. Started now, so it exists (with its config) even if unused.
+        run = wandb.init(
+            name=name, project=project, dir=str(run_dir), resume="allow", config=dict(config),
+            mode=mode, settings=wandb.Settings(**settings),
+        )
+        run.define_metric(STEP_KEY)  # the axes WandbLogger defines on the runs it starts
+        run.define_metric("*", step_metric=STEP_KEY, step_sync=True)
+    wandb_logger = WandbLogger(name=name, save_dir=run_dir, project=project, experiment=run)
     return [csv_logger, wandb_logger]
 
 
@@ -235,9 +238,7 @@ def finish(loggers: list[Logger], exit_code: int = 0) -> None:
     """
     for logger in loggers:
         if isinstance(logger, WandbLogger):
-            run = getattr(logger, "_experiment", None)  # don't start a run just to close it
-            if run is not None:
-                run.finish(exit_code=exit_code)
+            logger.experiment.finish(exit_code=exit_code)  # started by make_loggers
         else:
             logger.save()
 
@@ -286,6 +287,7 @@ def read_offline_run(run_dir: Path) -> Metrics:
     Media, tables and booleans are skipped. A truncated final record (run still being written or
     killed) is ignored.
     """
+    # Internal, unavoidable: W&B has no public reader of an offline run's records.
     from wandb.proto import wandb_internal_pb2
 
     files = sorted(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))

@@ -105,11 +105,23 @@ def _busy(folder: Path, patches: contextlib.ExitStack) -> list[str]:
     return ["tune", "--config", QUADRATIC, "--profile", "quick", *_out(folder), *TINY]
 
 
+def _no_gpu(folder: Path, patches: contextlib.ExitStack, *extra: str) -> list[str]:
+    """A fit on a 2-core machine without a GPU, whatever this one has."""
+    patches.enter_context(mock.patch("torch.cuda.is_available", return_value=False))
+    patches.enter_context(mock.patch("os.cpu_count", return_value=2))
+    return _fit(folder, *extra)
+
+
 CASES = [
     Case("config file missing", lambda f, _: _fit(f) + ["--config", str(f / "nope.yaml")],
          r"config file .*nope\.yaml does not exist"),
     Case("config not YAML", lambda f, _: _fit(f) + ["--config", _config(f, "meta: [1,\n")],
          r"is not valid YAML \(line \d+\)"),
+    Case("config file empty", lambda f, _: _fit(f) + ["--config", _config(f, "")],
+         r"config file .*bad\.yaml is empty; start from one of experiments/\*\.yaml"),
+    Case("config a list, not a mapping",
+         lambda f, _: _fit(f) + ["--config", _config(f, "- meta\n- problem\n")],
+         r"config file .*bad\.yaml holds a list, not a mapping of sections"),
     Case("unknown key", lambda f, _: _fit(f, "--meta.learning_rate", "0.1"),
          r"unknown key 'meta\.learning_rate'; allowed under meta: horizon, unroll"),
     Case("wrong type", lambda f, _: _fit(f, "--meta.lr", "fast"),
@@ -123,6 +135,13 @@ CASES = [
          r"meta\.unroll \(200\) is longer than meta\.horizon \(100\)"),
     Case("devices zero", lambda f, _: _fit(f, "--trainer.devices", "0"),
          r"trainer\.devices: expected a positive integer or auto, got 0"),
+    Case("GPU asked for on a machine without one",
+         lambda f, p: _no_gpu(f, p, "--trainer.accelerator", "gpu"),
+         r"trainer\.accelerator: gpu asked for, but this machine has no CUDA GPU; use auto or cpu"),
+    Case("more CPU devices than cores",
+         lambda f, p: _no_gpu(f, p, "--trainer.devices", "64"),
+         r"trainer\.devices: 64 asked for, but this machine has 2 CPU cores \(one process per "
+         r"device\); use at most 2 or auto"),
     Case("unknown profile", lambda f, _: ["fit", "--config", QUADRATIC, "--profile", "huge"],
          r"profile 'huge' is not allowed; choose one of paper, quick"),
     Case("dataset missing, no download",

@@ -41,7 +41,6 @@ def load_learned(path: Path, config: Config) -> nn.Module:
     A grouped optimizer's LSTMs act coordinatewise, so they load into any network of the
     family (another label subset's classifier head included).
     """
-
     def build(settings: OptimizerConfig) -> nn.Module:
         return make_learned(replace(config, optimizer=settings))
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 import torchmetrics
 
 from repro.config import Config, MetaConfig
-from repro.io import save_torch
+from repro.meta.checkpoint import rng_states, set_rng_states
 from repro.meta.evaluate import diverged_as_inf
 from repro.meta.learned import make_learned
 from repro.meta.unroll import Carry, meta_loss, rollout, start, truncate, unroll
@@ -196,36 +193,3 @@ def lr_factor(meta: MetaConfig) -> Callable[[int], float]:
         return 0.5 * (1.0 + math.cos(math.pi * min(t - meta.warmup, span) / span))
 
     return factor
-
-
-def rng_states() -> dict[str, Any]:
-    """The states of Python's, NumPy's and torch's (CPU and CUDA) random generators."""
-    kind, keys, position, has_gauss, cached = np.random.get_state()
-    return {
-        "python": random.getstate(),
-        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached),
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def set_rng_states(states: dict[str, Any]) -> None:
-    """Restore the generators from :func:`rng_states`."""
-    random.setstate(states["python"])
-    kind, keys, position, has_gauss, cached = states["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached))
-    torch.set_rng_state(states["torch"])
-    if states["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def export_optimizer(learner: MetaLearner, path: Path, **info: Any) -> Path:
-    """Write phi with the settings it was trained under to ``path`` (atomically)."""
-    state = {k: v.detach().cpu() for k, v in learner.optimizer_net.state_dict().items()}
-    payload = {
-        "experiment": learner.config.experiment,
-        "optimizer": learner.config.to_dict()["optimizer"],
-        "state_dict": state,
-        **info,
-    }
-    return save_torch(path, payload)

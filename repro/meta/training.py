@@ -6,18 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from repro.config import EXECUTION_SETTINGS, Config
-from repro.io import brief, save_torch
-from repro.optimizers.checkpoint import CheckpointError
-
-# Settings that may change between an interrupted run and its resumption.
-RESUMABLE_CHANGES = ("meta.steps", "meta.val_every", "meta.checkpoint_every", "meta.max_skips",
-                     *(f"optimizer.{key}" for key in EXECUTION_SETTINGS), "trainer", "tune",
-                     "evaluate", "grid", "profile")
+from repro.config import Config
+from repro.io import save_torch
+from repro.meta.checkpoint import checkpoint_dir
 
 
 class Preempted(RuntimeError):
@@ -47,60 +41,13 @@ class Preemption(Callback):
             trainer.save_checkpoint(self.last_path)
             trainer.should_stop = True
             self.stopped_at = trainer.global_step
-            # Handled here: otherwise Lightning ends the process with exit code 0 at epoch end.
+            # Private: received_sigterm is read-only, and left set fit raises SIGTERMException.
             trainer._signal_connector.received_sigterm = False
 
     @property
     def last_path(self) -> Path:
         """Where the resumable checkpoint goes."""
         return Path(self.last.dirpath) / f"{self.last.CHECKPOINT_NAME_LAST}.ckpt"
-
-
-def checkpoint_dir(run_dir: Path) -> Path:
-    """Folder of a fit's checkpoints."""
-    return run_dir / "checkpoints"
-
-
-def resume_from(config: Config, run_dir: Path) -> Path | None:
-    """The last checkpoint of an interrupted fit of ``config`` in ``run_dir``, if it may resume.
-
-    A checkpoint of a different experiment or different meta-training settings is refused with
-    a one-line :class:`CheckpointError`.
-    """
-    last = checkpoint_dir(run_dir) / "last.ckpt"
-    if not config.trainer.resume or not last.is_file():
-        return None
-    try:
-        saved = torch.load(last, map_location="cpu", weights_only=False)["hyper_parameters"]
-        saved = saved["config"]
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line error
-        raise CheckpointError(
-            f"cannot resume from {last}: unreadable checkpoint ({brief(error)})"
-        ) from None
-    mine = _flatten(config.to_dict())
-    theirs = _flatten(saved)
-    changed = sorted(
-        key for key in set(mine) | set(theirs)
-        if mine.get(key) != theirs.get(key) and not key.startswith(RESUMABLE_CHANGES)
-    )
-    if changed:
-        key = changed[0]
-        raise CheckpointError(
-            f"cannot resume from {last}: it was trained with {key}={theirs.get(key)!r} "
-            f"(config: {mine.get(key)!r}); delete {run_dir} or pass --trainer.resume false"
-        )
-    return last
-
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
 
 
 def make_trainer(

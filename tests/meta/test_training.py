@@ -9,9 +9,10 @@ import torch
 
 from repro.config import load
 from repro.data.problems import ProblemData
+from repro.meta.checkpoint import resume_from
 from repro.meta.evaluate import evaluate
 from repro.meta.learner import MetaLearner, MetaTrainingDiverged
-from repro.meta.training import make_trainer, resume_from
+from repro.meta.training import make_trainer
 from repro.optimizees import make_source
 from repro.optimizers.hand import SGD
 from tests.test_config import QUADRATIC
@@ -192,7 +193,7 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
 
     import numpy as np
 
-    from repro.meta.learner import rng_states, set_rng_states
+    from repro.meta.checkpoint import rng_states, set_rng_states
 
     torch.save(rng_states(), tmp_path / "rng.pt")
     expected = (random.random(), float(np.random.rand()), float(torch.rand(())))
