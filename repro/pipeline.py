@@ -513,19 +513,15 @@ def shorten(curves: dict[str, dict[str, Any]], steps: int) -> dict[str, dict[str
 
 def figure(name: str, paths: Paths, config: Config | None = None) -> list[Path]:
     """Draw figure ``name`` from its JSON data; log the image to W&B when a config is given."""
-    from repro.figures import COMPOSITE_MAKERS, COMPOSITES, FIGURES
+    from repro.figures import NAMES, draw, inputs
 
-    if name not in FIGURES and name not in COMPOSITES:
-        known = ", ".join(sorted([*FIGURES, *COMPOSITES]))
-        raise MissingInputError(f"unknown figure {name!r}; known: {known}")
-    for panel in COMPOSITES.get(name, (name,)):
+    if name not in NAMES:
+        raise MissingInputError(f"unknown figure {name!r}; known: {', '.join(sorted(NAMES))}")
+    for panel in inputs(name):
         hint = f"run 'python -m repro evaluate' to make the data of {panel}"
         _read_json(paths.data / f"{panel}.json", hint)
     _ensure_writable(paths.figures)
-    if name in COMPOSITES:
-        COMPOSITE_MAKERS[name](paths.data, paths.figures / name)
-    else:
-        FIGURES[name](paths.data / f"{name}.json", paths.figures / name)
+    draw(name, paths.data, paths.figures / name)
     written = [paths.figures / f"{name}.{ext}" for ext in ("png", "pdf")]
     if config is not None:
         loggers = tracking.make_loggers(

@@ -1,88 +1,52 @@
 """Figures of the paper: pure plotting, JSON in, figure out (no training code imported).
 
-``FIGURES[name](data_dir / f"{name}.json", out_dir / name)`` writes ``<name>.png`` and
-``<name>.pdf`` (one panel, or a one-panel figure such as Figure 6).
-
-Multi-panel figures read one JSON per panel: ``COMPOSITES[name]`` lists the panels' data
-names, and ``COMPOSITE_MAKERS[name](data_dir, out_dir / name)`` reads
-``data_dir / f"{panel}.json"`` for each and writes ``<name>.png`` and ``<name>.pdf``
-(FileNotFoundError, naming the files, when a panel's data is missing).
+What is drawn comes from :mod:`repro.figures.registry`: ``draw(name, data_dir, out_stem)``
+reads ``data_dir / f"{panel}.json"`` for each panel of ``name`` (a figure, or one panel of a
+figure whose panels are also drawn alone) and writes ``out_stem.png`` and ``out_stem.pdf``
+(FileNotFoundError, naming the files, when a panel's data is missing). Importing this package
+imports no plotting library; a figure's module is imported when it is drawn.
 """
 
 from __future__ import annotations
 
+import importlib
+import operator
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from repro.figures.figure3 import make_figure3
-from repro.figures.figure4 import make_figure4, make_figure4a, make_figure4b, make_figure4c
-from repro.figures.figure5 import make_figure5, make_figure5a, make_figure5b, make_figure5c
-from repro.figures.figure6 import make_figure6
-from repro.figures.figure7 import make_figure7, make_figure7a, make_figure7b, make_figure7c
-from repro.figures.figure8 import make_figure8, make_figure8a, make_figure8b
-from repro.figures.figure9 import make_figure9
-from repro.figures.figure10 import make_figure10, make_figure11, make_figure12, make_figure13
+from repro.figures.registry import BY_NAME, FIGURES, Figure
 
-FIGURES: dict[str, Callable[[Path, Path], None]] = {
-    "figure3": make_figure3,
-    "figure4a": make_figure4a,
-    "figure4b": make_figure4b,
-    "figure4c": make_figure4c,
-    "figure5a": make_figure5a,
-    "figure5b": make_figure5b,
-    "figure5c": make_figure5c,
-    "figure6": make_figure6,
-    "figure7a": make_figure7a,
-    "figure7b": make_figure7b,
-    "figure7c": make_figure7c,
-    "figure8a": make_figure8a,
-    "figure8b": make_figure8b,
-    "figure10": make_figure10,
-    "figure11": make_figure11,
-    "figure12": make_figure12,
-    "figure13": make_figure13,
+PANEL_OF: dict[str, Figure] = {
+    panel: figure for figure in FIGURES if figure.panel_maker for panel in figure.panels
 }
+"""Each panel drawn alone, with the figure it belongs to."""
 
-COMPOSITES: dict[str, tuple[str, ...]] = {
-    "figure4": ("figure4a", "figure4b", "figure4c"),
-    "figure5": ("figure5a", "figure5b", "figure5c"),
-    "figure7": ("figure7a", "figure7b", "figure7c"),
-    "figure8": ("figure8a", "figure8b"),
-    "figure9": ("figure9a", "figure9b"),
-}
+NAMES: tuple[str, ...] = tuple({**BY_NAME, **PANEL_OF})
+"""Every name :func:`draw` draws: each figure, and each panel drawn alone."""
 
-COMPOSITE_MAKERS: dict[str, Callable[[Path, Path], None]] = {
-    "figure4": make_figure4,
-    "figure5": make_figure5,
-    "figure7": make_figure7,
-    "figure8": make_figure8,
-    "figure9": make_figure9,
-}
 
-__all__ = [
-    "COMPOSITES",
-    "COMPOSITE_MAKERS",
-    "FIGURES",
-    "make_figure3",
-    "make_figure4",
-    "make_figure4a",
-    "make_figure4b",
-    "make_figure4c",
-    "make_figure5",
-    "make_figure5a",
-    "make_figure5b",
-    "make_figure5c",
-    "make_figure6",
-    "make_figure7",
-    "make_figure7a",
-    "make_figure7b",
-    "make_figure7c",
-    "make_figure8",
-    "make_figure8a",
-    "make_figure8b",
-    "make_figure9",
-    "make_figure10",
-    "make_figure11",
-    "make_figure12",
-    "make_figure13",
-]
+def _resolve(path: str) -> Callable[..., None]:
+    """The object ``"module:attribute.attribute"`` names, importing its module."""
+    module, _, attribute = path.partition(":")
+    return operator.attrgetter(attribute)(importlib.import_module(module))
+
+
+def inputs(name: str) -> tuple[str, ...]:
+    """The data names (``data/<name>.json`` each) that drawing ``name`` reads."""
+    return BY_NAME[name].panels if name in BY_NAME else (name,)
+
+
+def maker(name: str) -> Callable[[Path, Path], None]:
+    """The function that draws ``name``: called with the data folder when ``name`` has several
+    panels, else with its one JSON file, and then the output stem."""
+    if name in BY_NAME:
+        return _resolve(BY_NAME[name].maker)
+    return partial(_resolve(PANEL_OF[name].panel_maker), name)
+
+
+def draw(name: str, data_dir: Path, out_stem: Path) -> None:
+    """Draw ``name`` from the JSON in ``data_dir``; write ``out_stem.png`` and ``out_stem.pdf``."""
+    data_dir = Path(data_dir)
+    source = data_dir if len(inputs(name)) > 1 else data_dir / f"{name}.json"
+    maker(name)(source, out_stem)

@@ -8,9 +8,9 @@ Three panels, loss (log) against step (paper.md §2.1-2.2):
   only steps 100-200 are shown.
 
 Each panel's data is its own curves envelope (``figure4a.json`` ... ``figure4c.json``);
-:func:`make_figure4` reads all three from a data folder, the ``make_figure4<x>`` functions
-draw one panel each. The helpers here (:func:`load_panels`, :func:`build_composite`) also
-serve Figure 5.
+:func:`make_figure4` reads all three from a data folder, :func:`make_figure4_panel` draws one
+panel alone. The helpers here (:func:`load_panels`, :func:`build_panels`, :func:`make_panel`)
+also serve Figures 5, 7 and 8.
 """
 
 from __future__ import annotations
@@ -167,16 +167,9 @@ def make_figure4(data_dir: Path, out_stem: Path) -> None:
     style.save(build_figure4(load_panels(data_dir, list(PANELS), "figure4")), Path(out_stem))
 
 
-def make_figure4a(data_path: Path, out_stem: Path) -> None:
-    """Read ``figure4a.json`` and write ``out_stem.png`` and ``out_stem.pdf``."""
-    style.save(build_figure4a(curves.load(Path(data_path))), Path(out_stem))
-
-
-def make_figure4b(data_path: Path, out_stem: Path) -> None:
-    """Read ``figure4b.json`` (MNIST, steps 1-100) and write ``out_stem.{png,pdf}``."""
-    style.save(build_panel(curves.load(Path(data_path)), "figure4b"), Path(out_stem))
-
-
-def make_figure4c(data_path: Path, out_stem: Path) -> None:
-    """Read ``figure4c.json`` (MNIST, 200 steps; steps 100-200 shown): ``out_stem.{png,pdf}``."""
-    style.save(build_panel(curves.load(Path(data_path)), "figure4c"), Path(out_stem))
+def make_figure4_panel(name: str, data_path: Path, out_stem: Path) -> None:
+    """Read panel ``name``'s JSON (``figure4a``, ``figure4b`` or ``figure4c``, the last showing
+    steps 100-200) and write it alone to ``out_stem.png`` and ``out_stem.pdf``."""
+    data = curves.load(Path(data_path))
+    fig = build_figure4a(data) if name == "figure4a" else build_panel(data, name)
+    style.save(fig, Path(out_stem))

@@ -20,7 +20,7 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from repro.figures import curves, figure4, style
+from repro.figures import figure4, style
 
 PANELS: dict[str, tuple[tuple[int, int], str]] = {
     "figure8a": ((1, 128), "Training style, 64x64"),
@@ -59,11 +59,7 @@ def make_figure8(data_dir: Path, out_stem: Path) -> None:
     style.save(build_figure8(datas), Path(out_stem))
 
 
-def make_figure8a(data_path: Path, out_stem: Path) -> None:
-    """Read ``figure8a.json`` (training style, 64x64) and write ``out_stem.{png,pdf}``."""
-    style.save(figure4.build_panel(curves.load(Path(data_path)), "figure8a", PANELS), out_stem)
-
-
-def make_figure8b(data_path: Path, out_stem: Path) -> None:
-    """Read ``figure8b.json`` (test style, 128x128) and write ``out_stem.{png,pdf}``."""
-    style.save(figure4.build_panel(curves.load(Path(data_path)), "figure8b", PANELS), out_stem)
+def make_figure8_panel(name: str, data_path: Path, out_stem: Path) -> None:
+    """Read panel ``name``'s JSON (``figure8a``, training style at 64x64, or ``figure8b``, test
+    style at 128x128) and write it alone to ``out_stem.{png,pdf}``."""
+    figure4.make_panel(name, data_path, out_stem, PANELS)

@@ -1,4 +1,4 @@
-"""The paper's figures (paper.md §3) and where the suite writes each one.
+"""Where the suite writes the paper's figures (registered in :mod:`repro.figures.registry`).
 
 A *source* is one folder of outputs, ``paper_figures[/<profile>][/<dataset>]``, holding figure
 images and a ``data/`` folder of curves JSON. A figure is present in a source when its image
@@ -13,65 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from repro.config import PROFILES
-
-VARIANT_TARGETS = {"departure": "figure5b-mix"}
-"""Sub-folders of a dataset folder that hold a departure from the paper's protocol, with the make
-target that writes each."""
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One figure of the paper: its panels' data names and the make target that draws it."""
-
-    name: str
-    title: str
-    panels: tuple[str, ...]
-    target: str
-    needs: str = ""
-
-    def make_command(self, profile: str = "paper", dataset: str = "mnist") -> str:
-        """The command that makes this figure for ``profile`` and ``dataset`` (a source's
-        dataset folder, e.g. ``fashion_mnist`` or ``fashion_mnist/departure``)."""
-        dataset, _, variant = dataset.partition("/")
-        words = ["make", VARIANT_TARGETS.get(variant, self.target)]
-        if profile != "paper":
-            words.append(f"PROFILE={profile}")
-        if dataset not in ("mnist", "synthetic") and self.needs.startswith("MNIST"):
-            words.append(f"DATASET={dataset}")
-        return " ".join(words)
-
-
-FIGURES: tuple[Figure, ...] = (
-    Figure("figure3", "Figure 3: one step of the LSTM optimizer", ("figure3",), "figure3"),
-    Figure(
-        "figure4", "Figure 4: quadratics and the MNIST base network (100 and 200 steps)",
-        ("figure4a", "figure4b", "figure4c"), "figure4",
-        "MNIST-format data for panels b and c (DATA_ROOT, or DATASET=fashion_mnist)",
-    ),
-    Figure(
-        "figure5", "Figure 5: MNIST variants (40 units, 2 layers, ReLU)",
-        ("figure5a", "figure5b", "figure5c"), "figure5", "MNIST-format data",
-    ),
-    Figure(
-        "figure6", "Figure 6: final MNIST loss across optimizee architectures", ("figure6",),
-        "figure6", "MNIST-format data",
-    ),
-    Figure(
-        "figure7", "Figure 7: CIFAR-10, CIFAR-5, CIFAR-2 and LSTM-sub",
-        ("figure7a", "figure7b", "figure7c"), "figure7", "CIFAR-10 data",
-    ),
-    Figure("figure8", "Figure 8: Neural Art curves", ("figure8a", "figure8b"), "figure8"),
-    Figure("figure9", "Figure 9: Neural Art images", ("figure9",), "figure9"),
-    Figure(
-        "figure10", "Figure 10: the LSTM's proposed updates along a trajectory", ("figure10",),
-        "figure10",
-    ),
-    Figure("figure11", "Figure 11: update against gradient (1)", ("figure11",), "figure11"),
-    Figure("figure12", "Figure 12: update against gradient (2)", ("figure12",), "figure12"),
-    Figure("figure13", "Figure 13: update against gradient (3)", ("figure13",), "figure13"),
-)
-
-BY_NAME = {figure.name: figure for figure in FIGURES}
+from repro.figures.registry import FIGURES, Figure
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from repro.figures.registry import BY_NAME, Figure
 from repro.report import reference, state
-from repro.report.catalogue import BY_NAME, Figure, Source, missing, source_of, sources
+from repro.report.catalogue import Source, missing, source_of, sources
 from repro.report.claims import CLAIMS, FAILS, HOLDS, NO_DATA, Claim, Outcome, check
 
 

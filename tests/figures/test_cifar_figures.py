@@ -2,7 +2,8 @@
 
 import pytest
 
-from repro.figures import COMPOSITES, FIGURES, figure7, style
+from repro.figures import NAMES, inputs, style
+from repro.figures.curve_panels import FIGURE7
 from tests.figures.helpers import curve_lines, legend_texts, synthetic_curve
 
 TITLES = ["CIFAR-10", "CIFAR-5", "CIFAR-2"]
@@ -20,9 +21,9 @@ def envelope(name: str, title: str, sub: bool, steps: int = 300) -> dict:
 def test_figure7_three_panels_lstm_sub_on_the_subsets():
     datas = [
         envelope(name, title, sub=k > 0)
-        for k, (name, title) in enumerate(zip(COMPOSITES["figure7"], TITLES, strict=True))
+        for k, (name, title) in enumerate(zip(inputs("figure7"), TITLES, strict=True))
     ]
-    fig = figure7.build_figure7(datas)
+    fig = FIGURE7.build(datas)
     assert [ax.get_title() for ax in fig.axes] == TITLES
     assert all(ax.get_yscale() == "log" for ax in fig.axes)
     assert all(ax.get_xlim()[1] >= 300 for ax in fig.axes)  # the whole horizon is drawn
@@ -36,8 +37,8 @@ def test_figure7_three_panels_lstm_sub_on_the_subsets():
 
 
 def test_figure7_panels_are_registered_and_checked(tmp_path):
-    assert {"figure7a", "figure7b", "figure7c"} <= set(FIGURES)
+    assert {"figure7a", "figure7b", "figure7c"} <= set(NAMES)
     with pytest.raises(ValueError, match="expected figure7b data"):
-        figure7.build_figure7([envelope("figure7a", t, False) for t in TITLES])
+        FIGURE7.build([envelope("figure7a", t, False) for t in TITLES])
     with pytest.raises(FileNotFoundError, match="figure7"):
-        figure7.make_figure7(tmp_path, tmp_path / "figure7")
+        FIGURE7(tmp_path, tmp_path / "figure7")

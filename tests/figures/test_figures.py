@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -14,7 +16,20 @@ import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.image import AxesImage
 
-from repro.figures import FIGURES, curves, figure3, figure4, style
+from repro.figures import (
+    NAMES,
+    curves,
+    draw,
+    figure3,
+    figure4,
+    figure8,
+    figure9,
+    inputs,
+    maker,
+    style,
+)
+from repro.figures.curve_panels import FIGURE5, FIGURE7
+from repro.figures.registry import FIGURES
 from tests.figures.helpers import (
     curve_lines,
     legend_texts,
@@ -271,27 +286,56 @@ def test_figure3_dots_column_at_the_gap():
 
 
 def test_registry_writes_each_figure(tmp_path):
-    """``FIGURES[name](data_dir / f"{name}.json", out_dir / name)``, as the CLI calls it."""
-    assert {"figure3", "figure4a"} <= set(FIGURES)
+    """``draw(name, data_dir, out_dir / name)``, as the CLI calls it."""
+    assert {"figure3", "figure4a"} <= set(NAMES)
     data_dir, out_dir = tmp_path / "data", tmp_path / "figs"
     data_dir.mkdir()
     write_json(data_dir / "figure3.json", synthetic_figure3())
     write_json(data_dir / "figure4a.json", synthetic_envelope())
     for name in ("figure3", "figure4a"):
-        FIGURES[name](data_dir / f"{name}.json", out_dir / name / name)
+        draw(name, data_dir, out_dir / name / name)
     # 60 dpi in tests: figure3 is 10 x 5.2 in, figure4a 4.2 x 3.4 in.
     assert_outputs(out_dir / "figure3", "figure3", min_px=(300, 590))
     assert_outputs(out_dir / "figure4a", "figure4a", min_px=(200, 250))
+
+
+def test_every_registered_name_has_a_maker_and_the_panel_tables_match():
+    assert sorted(NAMES) == sorted([
+        "figure3", "figure4", "figure4a", "figure4b", "figure4c", "figure5", "figure5a",
+        "figure5b", "figure5c", "figure6", "figure7", "figure7a", "figure7b", "figure7c",
+        "figure8", "figure8a", "figure8b", "figure9", "figure10", "figure11", "figure12",
+        "figure13",
+    ])
+    assert all(callable(maker(name)) for name in NAMES)
+    tables = {
+        "figure4": figure4.PANELS, "figure5": FIGURE5.panels, "figure7": FIGURE7.panels,
+        "figure8": figure8.PANELS, "figure9": figure9.PANELS,
+    }
+    for name, table in tables.items():
+        assert tuple(table) == inputs(name), name
+    assert all(inputs(f.name) == (f.name,) for f in FIGURES if f.name not in tables)
+
+
+def test_reading_the_registry_imports_no_plotting_library():
+    code = (
+        "import sys, repro.figures, repro.report.model, repro.report.claims; "
+        "assert not [m for m in sys.modules if m.startswith('matplotlib')]"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=FIGURES_DIR.parents[1], check=True)
 
 
 def test_figures_import_only_plotting_libraries():
     allowed = {
         "__future__",
         "collections",
+        "dataclasses",
+        "functools",
+        "importlib",
         "json",
         "math",
         "matplotlib",
         "numpy",
+        "operator",
         "os",
         "pathlib",
         "typing",

@@ -13,18 +13,10 @@ import pytest
 from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgba
 
-from repro.figures import (
-    COMPOSITE_MAKERS,
-    COMPOSITES,
-    FIGURES,
-    figure4,
-    figure5,
-    figure6,
-    make_figure4,
-    make_figure5,
-    make_figure6,
-    style,
-)
+from repro.figures import NAMES, figure4, figure6, inputs, maker, style
+from repro.figures.curve_panels import FIGURE5
+from repro.figures.figure4 import make_figure4
+from repro.figures.figure6 import make_figure6
 from tests.figures.helpers import (
     curve_lines,
     legend_texts,
@@ -67,14 +59,14 @@ def write_json(path: Path, data: dict) -> Path:
 
 
 def write_figure4_data(folder: Path, skip: tuple[str, ...] = ()) -> None:
-    panels = zip(COMPOSITES["figure4"], FIG4_TITLES, (100, 100, 200), strict=True)
+    panels = zip(inputs("figure4"), FIG4_TITLES, (100, 100, 200), strict=True)
     for name, title, steps in panels:
         if name not in skip:
             write_json(folder / f"{name}.json", synthetic_envelope(name, title, steps))
 
 
 def write_figure5_data(folder: Path) -> None:
-    for name, title in zip(COMPOSITES["figure5"], FIG5_TITLES, strict=True):
+    for name, title in zip(inputs("figure5"), FIG5_TITLES, strict=True):
         data = synthetic_envelope(name, title)
         if name == "figure5c":  # the ReLU LSTM diverges: nulls after step 60
             lstm = data["curves"]["LSTM"]
@@ -185,7 +177,7 @@ def test_figure4_stamp_shows_mixed_profiles():
     datas = [
         synthetic_envelope(name, title, profile=profile)
         for name, title, profile in zip(
-            COMPOSITES["figure4"], FIG4_TITLES, ("paper", "quick", "quick"), strict=True
+            inputs("figure4"), FIG4_TITLES, ("paper", "quick", "quick"), strict=True
         )
     ]
     datas[1]["meta"]["dataset"] = "mnist"
@@ -197,7 +189,7 @@ def test_figure4_stamp_shows_mixed_profiles():
 
 def test_figure5_three_panels_with_divergence(tmp_path, saved_png):
     write_figure5_data(tmp_path / "data")
-    make_figure5(tmp_path / "data", tmp_path / "out" / "figure5")
+    FIGURE5(tmp_path / "data", tmp_path / "out" / "figure5")
     assert_outputs(tmp_path / "out", "figure5", min_px=(130, 480), pdf=False)
     (fig,) = saved_png
     assert [ax.get_title() for ax in fig.axes] == FIG5_TITLES
@@ -214,7 +206,7 @@ def test_figure5_three_panels_with_divergence(tmp_path, saved_png):
     ("maker", "figure", "missing"),
     [
         (make_figure4, "figure4", "figure4b"),
-        (make_figure5, "figure5", "figure5c"),
+        (FIGURE5, "figure5", "figure5c"),
     ],
 )
 def test_missing_panel_names_the_file(tmp_path, maker, figure, missing):
@@ -335,17 +327,14 @@ def test_registry_single_panels_and_composites(tmp_path, saved_png):
     write_figure4_data(data_dir)
     write_figure5_data(data_dir)
     write_json(data_dir / "figure6.json", synthetic_figure6())
-    assert COMPOSITES.items() >= {
-        "figure4": ("figure4a", "figure4b", "figure4c"),
-        "figure5": ("figure5a", "figure5b", "figure5c"),
-    }.items()
-    assert COMPOSITE_MAKERS["figure4"] is make_figure4
-    assert COMPOSITE_MAKERS["figure5"] is make_figure5
-    assert set(COMPOSITE_MAKERS) == set(COMPOSITES)
+    assert inputs("figure4") == ("figure4a", "figure4b", "figure4c")
+    assert inputs("figure5") == ("figure5a", "figure5b", "figure5c")
+    assert maker("figure4") is make_figure4
+    assert maker("figure5") is FIGURE5
     names = ["figure4b", "figure4c", "figure5a", "figure5b", "figure5c", "figure6"]
-    assert {"figure3", "figure4a", *names} <= set(FIGURES)
+    assert {"figure3", "figure4a", *names} <= set(NAMES)
     for name in names:
-        FIGURES[name](data_dir / f"{name}.json", out_dir / name)
+        maker(name)(data_dir / f"{name}.json", out_dir / name)
         assert_outputs(out_dir, name, min_px=(130, 160), pdf=False)
     titles = [fig.axes[0].get_title() for fig in saved[:5]]
     assert titles == ["MNIST", "MNIST, 200 steps", *FIG5_TITLES]
@@ -353,5 +342,4 @@ def test_registry_single_panels_and_composites(tmp_path, saved_png):
     assert saved[0].axes[0].get_xlim() == (1, 100)
     assert len(saved[5].axes) == 3
     with pytest.raises(ValueError, match="figure4b"):
-        FIGURES["figure4b"](data_dir / "figure4c.json", out_dir / "wrong")
-    assert figure5.PANELS.keys() == set(COMPOSITES["figure5"])
+        maker("figure4b")(data_dir / "figure4c.json", out_dir / "wrong")

@@ -8,8 +8,9 @@ import shutil
 import pytest
 
 from repro import cli
+from repro.figures.registry import BY_NAME
 from repro.report import model, state, terminal
-from repro.report.catalogue import BY_NAME, sources
+from repro.report.catalogue import sources
 from repro.report.claims import CLAIMS, FAILS, HOLDS, NO_DATA, PREDICATES, Claim, check
 from tests.report.helpers import REPO, baselines, decay, grid, panel, write
 

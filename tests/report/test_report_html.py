@@ -8,8 +8,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from repro import cli
+from repro.figures.registry import FIGURES
 from repro.report import html, model
-from repro.report.catalogue import FIGURES, sources
+from repro.report.catalogue import sources
 from tests.report.helpers import REPO
 
 

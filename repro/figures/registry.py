@@ -1,0 +1,92 @@
+"""The paper's figures, registered once: read by ``repro.figures``, the reports and the claims.
+
+Each :class:`Figure` names its panels' data (``data/<panel>.json`` each), the function that
+draws it, the make target that writes it and the data it needs. Makers are named by
+``"module:attribute"`` and imported only when a figure is drawn, so reading the registry
+imports no plotting library. The Makefile is checked against it (``tests/test_makefile.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+VARIANT_TARGETS = {"departure": "figure5b-mix"}
+"""Sub-folders of a dataset folder that hold a departure from the paper's protocol, with the make
+target that writes each."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of the paper.
+
+    ``maker`` draws the whole figure: ``maker(data_dir, out_stem)`` for several panels,
+    ``maker(json_path, out_stem)`` for one. ``panel_maker``, when set, draws one panel alone:
+    ``panel_maker(panel, json_path, out_stem)``.
+    """
+
+    name: str
+    title: str
+    panels: tuple[str, ...]
+    maker: str
+    target: str
+    needs: str = ""
+    panel_maker: str = ""
+
+    def make_command(self, profile: str = "paper", dataset: str = "mnist") -> str:
+        """The command that makes this figure for ``profile`` and ``dataset`` (a source's
+        dataset folder, e.g. ``fashion_mnist`` or ``fashion_mnist/departure``)."""
+        dataset, _, variant = dataset.partition("/")
+        words = ["make", VARIANT_TARGETS.get(variant, self.target)]
+        if profile != "paper":
+            words.append(f"PROFILE={profile}")
+        if dataset not in ("mnist", "synthetic") and self.needs.startswith("MNIST"):
+            words.append(f"DATASET={dataset}")
+        return " ".join(words)
+
+
+def _art(name: str, title: str) -> Figure:
+    """One of the appendix's update-rule figures (10-13), drawn from ``<name>.json``."""
+    return Figure(name, title, (name,), f"repro.figures.figure10:make_{name}", name)
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure(
+        "figure3", "Figure 3: one step of the LSTM optimizer", ("figure3",),
+        "repro.figures.figure3:make_figure3", "figure3",
+    ),
+    Figure(
+        "figure4", "Figure 4: quadratics and the MNIST base network (100 and 200 steps)",
+        ("figure4a", "figure4b", "figure4c"), "repro.figures.figure4:make_figure4", "figure4",
+        "MNIST-format data for panels b and c (DATA_ROOT, or DATASET=fashion_mnist)",
+        "repro.figures.figure4:make_figure4_panel",
+    ),
+    Figure(
+        "figure5", "Figure 5: MNIST variants (40 units, 2 layers, ReLU)",
+        ("figure5a", "figure5b", "figure5c"), "repro.figures.curve_panels:FIGURE5", "figure5",
+        "MNIST-format data", "repro.figures.curve_panels:FIGURE5.panel",
+    ),
+    Figure(
+        "figure6", "Figure 6: final MNIST loss across optimizee architectures", ("figure6",),
+        "repro.figures.figure6:make_figure6", "figure6", "MNIST-format data",
+    ),
+    Figure(
+        "figure7", "Figure 7: CIFAR-10, CIFAR-5, CIFAR-2 and LSTM-sub",
+        ("figure7a", "figure7b", "figure7c"), "repro.figures.curve_panels:FIGURE7", "figure7",
+        "CIFAR-10 data", "repro.figures.curve_panels:FIGURE7.panel",
+    ),
+    Figure(
+        "figure8", "Figure 8: Neural Art curves", ("figure8a", "figure8b"),
+        "repro.figures.figure8:make_figure8", "figure8",
+        panel_maker="repro.figures.figure8:make_figure8_panel",
+    ),
+    Figure(
+        "figure9", "Figure 9: Neural Art images", ("figure9a", "figure9b"),
+        "repro.figures.figure9:make_figure9", "figure9",
+    ),
+    _art("figure10", "Figure 10: the LSTM's proposed updates along a trajectory"),
+    _art("figure11", "Figure 11: update against gradient (1)"),
+    _art("figure12", "Figure 12: update against gradient (2)"),
+    _art("figure13", "Figure 13: update against gradient (3)"),
+)
+
+BY_NAME = {figure.name: figure for figure in FIGURES}
