@@ -21,11 +21,11 @@ from repro.io import OutputError, brief, provenance, run_lock, write_json
 from repro.meta.checkpoint import export_optimizer, resume_from
 from repro.meta.evaluate import evaluate as evaluate_rules
 from repro.meta.evaluate import trace
+from repro.meta.experiments import make_experiment, make_source
 from repro.meta.learned import load_learned
-from repro.meta.learner import MetaLearner
 from repro.meta.tune import search
 from repro.meta.tune import tune as tune_rules
-from repro.optimizees import ProblemSource, make_family, make_source
+from repro.optimizees import ProblemSource, make_family
 from repro.optimizers.hand import make_baseline
 from repro.optimizers.lstm import LSTMOptimizer
 
@@ -135,7 +135,6 @@ def fit(config: Config, paths: Paths) -> Path:
     import lightning as L
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    from repro.data.problems import ProblemData
     from repro.meta.training import Preempted, make_trainer
 
     run_dir = paths.run_dir(config, "fit")
@@ -143,7 +142,7 @@ def fit(config: Config, paths: Paths) -> Path:
     device_for(config)
     L.seed_everything(config.meta.phi_seed(config.seed), workers=True, verbose=False)
     resume = resume_from(config, run_dir)
-    learner = MetaLearner(config, make_source(config))
+    learner, data = make_experiment(config)
     loggers = tracking.make_loggers(run_dir, f"{config.experiment}-fit", config.to_dict())
     trainer, best, preemption = make_trainer(config, run_dir, loggers)
     if resume is not None and trainer.is_global_zero:
@@ -153,7 +152,7 @@ def fit(config: Config, paths: Paths) -> Path:
     started = time.perf_counter()
     exit_code = 1
     try:
-        trainer.fit(learner, datamodule=ProblemData(), ckpt_path=resume)
+        trainer.fit(learner, datamodule=data, ckpt_path=resume)
         exit_code = 0
     except SIGTERMException:
         # SIGTERM after Preemption's check (during validation): Lightning stops the fit itself

@@ -29,9 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 from repro.config import load  # noqa: E402
 from repro.io import provenance, write_json  # noqa: E402
+from repro.meta.experiments import make_source  # noqa: E402
 from repro.meta.learned import load_learned, make_learned  # noqa: E402
 from repro.meta.unroll import start, unroll  # noqa: E402
-from repro.optimizees import make_family, make_source  # noqa: E402
+from repro.optimizees import make_family  # noqa: E402
 
 PS = (10.0, 5.0)
 

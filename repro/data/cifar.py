@@ -236,7 +236,6 @@ class CIFARDataModule(ProblemData):
         self.seed = seed
         self.classes = list(classes)
         self.source: str | None = None
-        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def prepare_data(self) -> None:
         """Make sure the batches exist, downloading them when allowed."""

@@ -278,7 +278,6 @@ class MNISTDataModule(ProblemData):
         self.val_size = val_size
         self.seed = seed
         self.source: str | None = None
-        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def prepare_data(self) -> None:
         """Make sure the files exist, downloading them when allowed."""

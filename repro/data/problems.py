@@ -1,7 +1,9 @@
 """The data module of problem-sampled meta-training: an endless stream of truncation indices.
 
 Problem instances are sampled by the learner from seeds derived from these indices, so a run is
-reproducible from (config, seed) and its position in the stream.
+reproducible from (config, seed) and its position in the stream. A data module of a dataset
+(:class:`~repro.data.mnist.MNISTDataModule`, :class:`~repro.data.cifar.CIFARDataModule`) is one
+of these whose ``setup`` fills ``splits``, the tensors its problems draw minibatches from.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import itertools
 from collections.abc import Iterator
 
 import lightning as L
+from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
 
@@ -21,7 +24,15 @@ class TruncationIndices(IterableDataset):
 
 
 class ProblemData(L.LightningDataModule):
-    """One index per training step; one tick per validation pass."""
+    """One index per training step; one tick per validation pass.
+
+    ``splits`` maps ``train``, ``val`` and ``test`` to (inputs, labels) once a dataset's module
+    is set up; it stays empty where problems need no dataset (quadratics, Neural Art).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.splits: dict[str, tuple[Tensor, Tensor]] = {}
 
     def train_dataloader(self) -> DataLoader:
         """Endless truncation indices."""

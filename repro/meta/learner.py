@@ -1,10 +1,14 @@
-"""The MetaLearner: one training_step is one truncation and one meta-optimizer step."""
+"""The MetaLearner: one training_step is one truncation and one meta-optimizer step.
+
+It is the base of each experiment's LightningModule (:mod:`repro.meta.experiments`), which
+names the experiment's data module; the learner draws its problems from that data module once
+``Trainer.fit`` has prepared and set it up.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import lightning as L
@@ -12,6 +16,7 @@ import torch
 import torchmetrics
 
 from repro.config import Config, MetaConfig
+from repro.data.problems import ProblemData
 from repro.meta.checkpoint import rng_states, set_rng_states
 from repro.meta.evaluate import diverged_as_inf
 from repro.meta.learned import make_learned
@@ -34,14 +39,21 @@ class MetaLearner(L.LightningModule):
     RNG states, so a resumed run continues exactly where it stopped.
     Validation rolls the current optimizer over fixed validation problems for the full horizon
     and logs their mean final loss, which selects the best checkpoint.
+
+    Problems come from ``source`` when one is given, else from the data module ``Trainer.fit``
+    received, once it is set up (:meth:`setup`). Each experiment's subclass names that data
+    module (:meth:`datamodule`).
     """
 
-    def __init__(self, config: Config, source: ProblemSource) -> None:
+    def __init__(self, config: Config, source: ProblemSource | None = None) -> None:
         super().__init__()
         self.config = config
         self.save_hyperparameters({"config": config.to_dict()})
+        # The family is built before phi: the Neural Art encoder's layers draw from torch's
+        # global generator, so phi's initial values depend on this order.
+        self.family = make_family(config) if source is None else None
         self.source = source
-        self.train_sources = _training_sources(config, source)
+        self.train_sources = [] if source is None else self.training_sources(config, source)
         self.optimizer_net = make_learned(config)
         # a NaN never reaches it (diverged_as_inf); if one did, that is a bug: raise
         self.val_final_loss = torchmetrics.MeanMetric(nan_strategy="error")
@@ -54,6 +66,24 @@ class MetaLearner(L.LightningModule):
         self.truncations_run = 0
         self._loss: torch.Tensor | None = None
         self._val_problem: Any = None
+
+    @staticmethod
+    def datamodule(config: Config) -> ProblemData:
+        """The experiment's data module for ``config``; each experiment names its own."""
+        raise NotImplementedError
+
+    @classmethod
+    def training_sources(cls, config: Config, source: ProblemSource) -> list[ProblemSource]:
+        """Where training problems come from: ``source`` with problem streams seeded by
+        ``meta.phi_seed``."""
+        seed = config.meta.phi_seed(config.seed)
+        return [source if source.seed == seed else source.with_seed(seed)]
+
+    def setup(self, stage: str) -> None:
+        """Draw problems from the data module ``Trainer.fit`` set up (unless given a source)."""
+        if self.source is None:
+            self.source = problem_source(self.config, self.family, self.trainer.datamodule)
+            self.train_sources = self.training_sources(self.config, self.source)
 
     def _sample(self, index: int) -> None:
         batch = self.config.problem.batch
@@ -167,17 +197,10 @@ class MetaLearner(L.LightningModule):
         self.problem_index = int(mine(episode["problem_index"]))
 
 
-def _training_sources(config: Config, source: ProblemSource) -> list[ProblemSource]:
-    """Where training problems come from: seeded by ``meta.phi_seed``, one source per network of
-    ``problem.train_hidden`` (problem i takes network i mod their number), else ``source``'s."""
-    seed = config.meta.phi_seed(config.seed)
-    seeded = source if source.seed == seed else source.with_seed(seed)
-    if not config.problem.train_hidden:
-        return [seeded]
-    return [
-        seeded.with_family(make_family(replace(config, problem=replace(config.problem, hidden=h))))
-        for h in config.problem.train_hidden
-    ]
+def problem_source(config: Config, family: Any, data: ProblemData) -> ProblemSource:
+    """``family``'s problems seeded by ``config.seed``, drawn from the splits of ``data``
+    (after its ``setup``) when it holds a dataset."""
+    return ProblemSource(family, config.seed, data.splits or None)
 
 
 def lr_factor(meta: MetaConfig) -> Callable[[int], float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,13 @@ class Preemption(Callback):
 def make_trainer(
     config: Config, run_dir: Path, loggers: list[Any] | bool
 ) -> tuple[L.Trainer, ModelCheckpoint, Preemption]:
-    """The Trainer of a fit with its best-by-validation and resumable-last checkpoints."""
+    """The Trainer of a fit with its best-by-validation and resumable-last checkpoints.
+
+    Lightning's notes (the hardware found, settings read) are silenced, its warnings kept: they
+    go to stderr before ``Trainer.fit`` prepares the data, so a missing or corrupt dataset stays
+    the one line there.
+    """
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     best = ModelCheckpoint(
         dirpath=checkpoint_dir(run_dir), filename="best", monitor="val/final_loss", mode="min",
         save_top_k=1,

@@ -70,27 +70,3 @@ class ProblemSource:
             self._on_device[key] = (images.to(device), labels.to(device))
         images, labels = self._on_device[key]
         return self.family.sample(self.seed, split, index, count, images, labels, device)
-
-
-def make_source(config: Config) -> ProblemSource:
-    """The problem source of ``config``, loading its dataset when it has one."""
-    splits = None
-    if config.data.name == "cifar10":
-        from repro.data.cifar import CIFARDataModule
-
-        cifar = CIFARDataModule(
-            config.data.root, config.data.download, config.data.val_size, config.seed,
-            config.data.classes or range(10),
-        )
-        cifar.setup()
-        splits = cifar.splits
-    elif config.data.name != "none":
-        from repro.data.mnist import MNISTDataModule
-
-        data = MNISTDataModule(
-            config.data.name, config.data.root, config.data.download, config.data.val_size,
-            config.seed,
-        )
-        data.setup()
-        splits = data.splits
-    return ProblemSource(make_family(config), config.seed, splits)

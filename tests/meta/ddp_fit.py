@@ -14,9 +14,9 @@ import torch
 
 from repro.config import load
 from repro.data.problems import ProblemData
+from repro.meta.experiments import make_source
 from repro.meta.learner import MetaLearner
 from repro.meta.training import make_trainer
-from repro.optimizees import make_source
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,8 +6,8 @@ import torch
 
 from repro.config import MetaConfig, load
 from repro.data.problems import ProblemData
+from repro.meta.experiments import make_source
 from repro.meta.learner import MetaLearner, lr_factor
-from repro.optimizees import make_source
 from tests.test_config import QUADRATIC
 
 
@@ -66,14 +66,14 @@ def test_meta_seed_draws_other_training_problems_but_the_same_validation_problem
 
 def test_train_hidden_cycles_the_training_networks_and_validates_on_the_base_one():
     from repro.config import ConfigError
-    from repro.meta.learner import _training_sources
+    from repro.meta.experiments import MNISTLearner
     from repro.optimizees import ProblemSource, make_family
 
     mnist = Path(__file__).resolve().parents[2] / "experiments" / "mnist.yaml"
     config = load(mnist, "quick", ["problem.train_hidden=[[20], [20, 20]]"])
     images, labels = torch.rand(50, 784), torch.randint(0, 10, (50,))
     source = ProblemSource(make_family(config), 0, {"train": (images, labels)})
-    sources = _training_sources(config, source)
+    sources = MNISTLearner.training_sources(config, source)
     assert [s.family.hidden for s in sources] == [(20,), (20, 20)]
     assert source.family.hidden == (20,)
     with pytest.raises(ConfigError, match="problem.train_hidden"):

@@ -11,9 +11,9 @@ from repro.config import load
 from repro.data.problems import ProblemData
 from repro.meta.checkpoint import resume_from
 from repro.meta.evaluate import evaluate
+from repro.meta.experiments import make_source
 from repro.meta.learner import MetaLearner, MetaTrainingDiverged
 from repro.meta.training import make_trainer
-from repro.optimizees import make_source
 from repro.optimizers.hand import SGD
 from tests.test_config import QUADRATIC
 

@@ -1,0 +1,96 @@
+"""The paper's experiments, one LightningModule each, and the data module each hands to a fit.
+
+Every experiment is a :class:`~repro.meta.learner.MetaLearner` that names its data module;
+:data:`EXPERIMENTS` picks it by ``problem.family``. A fit hands both to ``Trainer.fit``, which
+runs the data module's ``prepare_data`` (once per node) and ``setup`` (on every rank) before the
+learner draws problems from it. Tuning and evaluation run without a Trainer and get the same
+problems from :func:`make_source`, which prepares and sets up the data module itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from repro.config import Config
+from repro.data.cifar import CIFARDataModule
+from repro.data.mnist import MNISTDataModule
+from repro.data.problems import ProblemData
+from repro.meta.learner import MetaLearner, problem_source
+from repro.optimizees import ProblemSource, make_family
+
+
+class QuadraticLearner(MetaLearner):
+    """Random quadratics (paper §3.1): problems drawn from seeds alone, no dataset."""
+
+    @staticmethod
+    def datamodule(config: Config) -> ProblemData:
+        """Truncation indices only."""
+        return ProblemData()
+
+
+class MNISTLearner(MetaLearner):
+    """MLPs on MNIST or Fashion-MNIST (paper §3.2), optionally trained on several networks."""
+
+    @staticmethod
+    def datamodule(config: Config) -> MNISTDataModule:
+        """``data.name``'s images, split into train, validation and test."""
+        data = config.data
+        return MNISTDataModule(data.name, data.root, data.download, data.val_size, config.seed)
+
+    @classmethod
+    def training_sources(cls, config: Config, source: ProblemSource) -> list[ProblemSource]:
+        """One source per network of ``problem.train_hidden`` (problem i takes network i mod
+        their number), else ``source``'s network; seeded by ``meta.phi_seed``."""
+        (seeded,) = super().training_sources(config, source)
+        if not config.problem.train_hidden:
+            return [seeded]
+        problem = config.problem
+        return [
+            seeded.with_family(make_family(replace(config, problem=replace(problem, hidden=h))))
+            for h in problem.train_hidden
+        ]
+
+
+class CIFARLearner(MetaLearner):
+    """Conv nets on CIFAR-10 or a subset of its labels (paper §3.4)."""
+
+    @staticmethod
+    def datamodule(config: Config) -> CIFARDataModule:
+        """CIFAR-10's images of ``data.classes``, split into train, validation and test."""
+        data = config.data
+        return CIFARDataModule(
+            data.root, data.download, data.val_size, config.seed, data.classes or range(10)
+        )
+
+
+class NeuralArtLearner(MetaLearner):
+    """Neural Art (paper §3.5): styling crops of the ``art`` section's photographs."""
+
+    @staticmethod
+    def datamodule(config: Config) -> ProblemData:
+        """Truncation indices only: the family holds the photographs and the style image."""
+        return ProblemData()
+
+
+EXPERIMENTS: dict[str, type[MetaLearner]] = {
+    "quadratic": QuadraticLearner,
+    "mlp": MNISTLearner,
+    "convnet": CIFARLearner,
+    "neural_art": NeuralArtLearner,
+}
+"""The experiment of each ``problem.family``."""
+
+
+def make_experiment(config: Config) -> tuple[MetaLearner, ProblemData]:
+    """``config``'s experiment and its data module, as a fit hands them to ``Trainer.fit``."""
+    experiment = EXPERIMENTS[config.problem.family]
+    return experiment(config), experiment.datamodule(config)
+
+
+def make_source(config: Config) -> ProblemSource:
+    """The problems of ``config``'s experiment outside a Trainer: its data module prepared
+    (``prepare_data``, which may download) and set up (every split) here."""
+    data = EXPERIMENTS[config.problem.family].datamodule(config)
+    data.prepare_data()
+    data.setup(None)
+    return problem_source(config, make_family(config), data)
