@@ -77,6 +77,7 @@ def _problem_and_lstm(spec: dict[str, Any], device: torch.device):
     """The benchmark's problem batch and a fresh learned optimizer set up as the experiment's
     config (throughput does not depend on pixel values: random images of the right shape stand
     in for MNIST and CIFAR-10)."""
+    from repro.optimizees.family import Dataset
     from repro.optimizees.mlp import MLPFamily
     from repro.optimizees.quadratic import QuadraticFamily
     from repro.optimizers.lstm import LSTMOptimizer
@@ -85,12 +86,13 @@ def _problem_and_lstm(spec: dict[str, Any], device: torch.device):
                "kernel": spec.get("kernel", "auto")}
     gen = torch.Generator().manual_seed(0)
     if spec["experiment"] == "quadratic":
-        problem = QuadraticFamily().sample(0, "train", 0, spec["batch"], device)
+        problem = QuadraticFamily().sample("train", 0, spec["batch"], device)
         return problem, LSTMOptimizer(**options).to(device)
     if spec["experiment"] == "mnist":
         images = torch.rand(10_000, 784, generator=gen)
         labels = torch.randint(0, 10, (10_000,), generator=gen)
-        problem = MLPFamily().sample(0, "train", 0, spec["batch"], images, labels, device)
+        family = MLPFamily(data=Dataset.one(images, labels))
+        problem = family.sample("train", 0, spec["batch"], device)
         lstm = LSTMOptimizer(preprocessing="logsign", output_scale=0.1, **options)
         return problem, lstm.to(device)
     return _configured(spec, device, gen)
@@ -102,17 +104,16 @@ def _configured(spec: dict[str, Any], device: torch.device, gen: torch.Generator
 
     from repro.config import load
     from repro.meta.learned import make_learned
-    from repro.optimizees import make_family
+    from repro.optimizees import Dataset, make_family
 
     config = load(EXPERIMENTS / f"{spec['experiment']}.yaml", spec.get("profile", "paper"))
     config = replace(config, optimizer=replace(config.optimizer, kernel=spec.get("kernel", "auto")))
     family = make_family(config)
-    if config.problem.family == "convnet":
+    if config.problem.family == "convnet":  # random images of CIFAR's shape
         images = torch.randint(0, 256, (2_000, *family.image), generator=gen, dtype=torch.uint8)
         labels = torch.randint(0, family.classes, (2_000,), generator=gen)
-        problem = family.sample(0, "train", 0, spec["batch"], images, labels, device)
-    else:
-        problem = family.sample(0, "train", 0, spec["batch"], device)
+        family = replace(family, data=Dataset.one(images, labels))
+    problem = family.sample("train", 0, spec["batch"], device)
     return problem, make_learned(config).to(device)
 
 

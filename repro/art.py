@@ -6,6 +6,8 @@ images beside it: ``<name>.npz`` (float arrays ``content``, ``lstm``, ``style``,
 ``[3, S, S]`` in [0, 1] before clipping) and one PNG per image. Figure 10's data holds the
 proposed updates of the LSTM, SGD and ADAM for two coordinates along the LSTM's trajectory;
 Figures 11-13 each hold one coordinate's update-versus-gradient responses at selected steps.
+``problem`` is a batch of :class:`repro.optimizees.neural_art.NeuralArtProblems` (not imported:
+the family imports this module to write them).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import torch
 from repro.config import Config
 from repro.io import atomic_write, write_json
 from repro.meta.probe import final_params, update_histories
-from repro.optimizees.neural_art import NeuralArtProblems
 from repro.optimizers.base import UpdateRule
 
 UPDATE_FIGURES = ("figure10", "figure11", "figure12", "figure13")
@@ -45,12 +46,12 @@ def _save_png(path: Path, image: np.ndarray) -> Path:
 
 
 def write_images(
-    config: Config, data_dir: Path, problem: NeuralArtProblems, lstm: UpdateRule,
+    config: Config, data_dir: Path, problem: Any, lstm: UpdateRule,
     meta: Mapping[str, Any], title: str,
 ) -> list[Path]:
     """Figure 9's triple for one condition: test content 0, the LSTM's result, the style."""
     name = config.art.images
-    first = problem.family.sample(config.seed, "test", 0, 1, problem.theta0.device)
+    first = problem.family.sample("test", 0, 1, problem.theta0.device)
     theta = final_params(first, lstm, config.meta.horizon)
     images = {
         "content": first.content[0].cpu().numpy(),
@@ -85,7 +86,7 @@ def write_images(
 
 
 def write_update_views(
-    config: Config, data_dir: Path, problem: NeuralArtProblems,
+    config: Config, data_dir: Path, problem: Any,
     rules: Mapping[str, tuple[UpdateRule, float | None]], meta: Mapping[str, Any],
 ) -> list[Path]:
     """Figure 10 (update histories) and Figures 11-13 (update vs gradient) data."""

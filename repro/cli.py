@@ -91,7 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in REPORT_COMMANDS:
         return _report_command(args, extra)
 
-    from repro import pipeline
+    from repro.commands.evaluate import evaluate
+    from repro.commands.figure import figure
+    from repro.commands.fit import fit
+    from repro.commands.runs import MissingInputError, Paths, default_paths
+    from repro.commands.tune import tune
     from repro.data.errors import DatasetError
     from repro.io import OutputError
     from repro.memory import keep_freed_memory
@@ -112,26 +116,26 @@ def main(argv: list[str] | None = None) -> int:
             config = load(args.config, args.profile, overrides)
         elif args.command != "figure" or overrides:
             raise ConfigError(f"'{args.command}' needs --config, e.g. experiments/quadratic.yaml")
-        paths = pipeline.default_paths(args.profile, config_file=args.config)
-        paths = pipeline.Paths(
+        paths = default_paths(args.profile, config_file=args.config)
+        paths = Paths(
             runs=args.runs_dir or paths.runs,
             figures=args.figures_dir or paths.figures,
             config_file=args.config,
         )
         if args.command == "fit":
-            print(f"optimizer written to {pipeline.fit(config, paths)}")
+            print(f"optimizer written to {fit(config, paths)}")
         elif args.command == "tune":
-            print(f"learning rates written to {pipeline.tune(config, paths)}")
+            print(f"learning rates written to {tune(config, paths)}")
         elif args.command == "evaluate":
-            for path in pipeline.evaluate(config, paths, args.checkpoint):
+            for path in evaluate(config, paths, args.checkpoint):
                 print(f"curves written to {path}")
         else:
             if not args.name:
                 raise ConfigError("'figure' needs a figure name, e.g. 'figure figure4a'")
-            for path in pipeline.figure(args.name, paths, config):
+            for path in figure(args.name, paths, config):
                 print(f"figure written to {path}")
     except (
-        ConfigError, OutputError, CheckpointError, DatasetError, pipeline.MissingInputError
+        ConfigError, OutputError, CheckpointError, DatasetError, MissingInputError
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,9 +1,10 @@
 """Experiment tracking: a CSV logger plus a Weights & Biases logger for every run.
 
 Every command (Lightning-driven or not) logs through the same pair of loggers made by
-:func:`make_loggers`. The CSV copy lives at ``run_dir/csv/metrics.csv``; the W&B run lives
-under ``run_dir/wandb/`` and is uploaded live when the user is logged in, or stored offline
-(to be pushed later with ``wandb sync run_dir/wandb/offline-run-*``) when not.
+:func:`make_loggers`, in the :func:`run` context that finishes them. The CSV copy lives at
+``run_dir/csv/metrics.csv``; the W&B run lives under ``run_dir/wandb/`` and is uploaded live
+when the user is logged in, or stored offline (to be pushed later with
+``wandb sync run_dir/wandb/offline-run-*``) when not.
 
 Both readers (:func:`read_csv_metrics`, :func:`read_offline_run`) return the same format,
 ``{metric_key: [(step, value), ...]}`` in logging order, where ``step`` is the step given to
@@ -13,6 +14,7 @@ be compared directly.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import netrc
@@ -40,6 +42,7 @@ __all__ = [
     "make_loggers",
     "read_csv_metrics",
     "read_offline_run",
+    "run",
     "wandb_mode",
 ]
 
@@ -241,6 +244,19 @@ def finish(loggers: list[Logger], exit_code: int = 0) -> None:
             logger.experiment.finish(exit_code=exit_code)  # started by make_loggers
         else:
             logger.save()
+
+
+@contextlib.contextmanager
+def run(run_dir: Path, name: str, config: dict) -> Iterator[list[Logger]]:
+    """The loggers of one run (:func:`make_loggers`), finished on leaving: the W&B run is
+    marked failed when the block raises."""
+    loggers = make_loggers(run_dir, name, config)
+    exit_code = 1
+    try:
+        yield loggers
+        exit_code = 0
+    finally:
+        finish(loggers, exit_code)
 
 
 def _wandb_loggers(loggers: list[Logger]) -> Iterator[WandbLogger]:

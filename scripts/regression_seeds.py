@@ -14,8 +14,11 @@ import json
 import tempfile
 from pathlib import Path
 
-from repro import pipeline
 from repro.checks import final_mean
+from repro.commands.evaluate import evaluate
+from repro.commands.fit import fit
+from repro.commands.runs import Paths
+from repro.commands.tune import tune
 from repro.config import load
 from repro.io import commit, write_json
 
@@ -24,14 +27,14 @@ def measure(config_file: Path, panel: str, seeds: list[int], extra: list[str]) -
     """Every optimizer's final loss on ``panel`` for each meta seed, and the LSTM's spread."""
     with tempfile.TemporaryDirectory() as tmp:
         figures = Path(tmp) / "figures"
-        tuning = pipeline.Paths(runs=Path(tmp) / "tune", figures=figures)
-        pipeline.tune(load(config_file, "quick", extra), tuning)
+        tuning = Paths(runs=Path(tmp) / "tune", figures=figures)
+        tune(load(config_file, "quick", extra), tuning)
         finals: dict[str, dict[str, float]] = {}
         for seed in seeds:
             config = load(config_file, "quick", [*extra, f"meta.seed={seed}"])
-            paths = pipeline.Paths(runs=Path(tmp) / f"seed{seed}", figures=figures)
-            pipeline.fit(config, paths)
-            pipeline.evaluate(config, paths)
+            paths = Paths(runs=Path(tmp) / f"seed{seed}", figures=figures)
+            fit(config, paths)
+            evaluate(config, paths)
             curves = json.loads((paths.data / f"{panel}.json").read_text())
             finals[str(seed)] = {name: final_mean(curves, name) for name in curves["curves"]}
             print(f"meta.seed {seed}: {finals[str(seed)]}", flush=True)

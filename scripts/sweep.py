@@ -27,10 +27,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from repro.commands.runs import Paths  # noqa: E402
 from repro.config import load  # noqa: E402
 from repro.io import provenance, write_json  # noqa: E402
 from repro.meta.sweep import summarise, tuned_validation_losses, validation_history  # noqa: E402
-from repro.pipeline import Paths  # noqa: E402
 from repro.weights import ship  # noqa: E402
 
 

@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from repro import pipeline
+from repro.commands.evaluate import evaluate
+from repro.commands.figure import figure
+from repro.commands.fit import fit
+from repro.commands.runs import Paths
+from repro.commands.tune import tune
 from repro.config import load
 
 pytestmark = pytest.mark.slow  # about 30 s on 2 cores
@@ -30,15 +34,15 @@ def outputs(tmp_path_factory):
     test = load(
         EXPERIMENTS / "neural_art_test.yaml", "quick", [*TINY, panel.format("figure8b", "Test")]
     )
-    paths = pipeline.Paths(runs=root / "runs", figures=root / "figures")
-    pipeline.fit(train, paths)
+    paths = Paths(runs=root / "runs", figures=root / "figures")
+    fit(train, paths)
     for config in (train, test):
-        pipeline.tune(config, paths)
-        pipeline.evaluate(config, paths)
+        tune(config, paths)
+        evaluate(config, paths)
     figures = [
         path
         for name in ("figure8", "figure9", "figure10", "figure11", "figure12", "figure13")
-        for path in pipeline.figure(name, paths)
+        for path in figure(name, paths)
     ]
     return paths, figures
 

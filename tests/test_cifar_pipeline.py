@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from repro import pipeline
 from repro.cli import main
+from repro.commands.evaluate import evaluate
+from repro.commands.figure import figure
+from repro.commands.fit import fit
+from repro.commands.runs import Paths
+from repro.commands.tune import tune
 from repro.config import ConfigError, load
 from repro.meta.learned import load_learned, make_learned
 from repro.optimizers.grouped import GroupedRule
@@ -36,13 +40,13 @@ def config(name: str, data: Path, panel: str = ""):
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("cifar")
     write_cifar(root / "data", per_batch=40, test=40)
-    paths = pipeline.Paths(runs=root / "runs", figures=root / "figures")
-    pipeline.fit(config("cifar10", root / "data"), paths)
-    pipeline.fit(config("cifar_sub", root / "data"), paths)
+    paths = Paths(runs=root / "runs", figures=root / "figures")
+    fit(config("cifar10", root / "data"), paths)
+    fit(config("cifar_sub", root / "data"), paths)
     for name, panel in (("cifar10", "figure7a"), ("cifar5", "figure7b"), ("cifar2", "figure7c")):
         cfg = config(name, root / "data", panel)
-        pipeline.tune(cfg, paths)
-        pipeline.evaluate(cfg, paths)
+        tune(cfg, paths)
+        evaluate(cfg, paths)
     return root, paths
 
 
@@ -73,7 +77,7 @@ def test_figure7_panels_with_lstm_sub_on_the_subsets(run):
     sub = json.loads((paths.data / "figure7b.json").read_text())["meta"]
     assert sub["classes"] == [0, 1, 2, 3, 4]
     assert sub["lstm_sub_checkpoint"].endswith("cifar_sub/optimizer.ckpt")
-    assert all(p.is_file() for p in pipeline.figure("figure7", paths))
+    assert all(p.is_file() for p in figure("figure7", paths))
 
 
 def test_learned_optimizer_is_one_lstm_per_group_and_loads_into_a_subset_network(run):

@@ -19,7 +19,7 @@ def test_unroll_on_cuda_matches_cpu():
     for device in ("cpu", "cuda"):
         torch.manual_seed(0)
         opt = LSTMOptimizer().to(device)
-        problem = QuadraticFamily().sample(0, "train", 0, 64, device)
+        problem = QuadraticFamily().sample("train", 0, 64, device)
         losses, carry = unroll(problem, opt, start(problem, opt), 20)
         grads = torch.autograd.grad(meta_loss(losses), list(opt.parameters()))
         results.append([losses.detach().cpu(), *(g.cpu() for g in grads)])
@@ -28,7 +28,7 @@ def test_unroll_on_cuda_matches_cpu():
 
 
 def test_rollouts_and_baselines_run_on_cuda():
-    problem = QuadraticFamily().sample(0, "test", 0, 100, "cuda")
+    problem = QuadraticFamily().sample("test", 0, 100, "cuda")
     losses = rollout(problem, Adam(0.1), 100)
     assert losses.device.type == "cuda" and torch.isfinite(losses).all()
     assert losses[-1].mean() < losses[0].mean()

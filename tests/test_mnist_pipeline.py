@@ -13,8 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from repro import pipeline
 from repro.cli import main
+from repro.commands.evaluate import evaluate
+from repro.commands.figure import figure
+from repro.commands.fit import fit
+from repro.commands.runs import Paths
+from repro.commands.tune import tune
 from repro.config import load
 from repro.data.idx import write_idx
 
@@ -55,21 +59,21 @@ def _dataset(root: Path) -> None:
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("mnist")
     _dataset(root / "data")
-    paths = pipeline.Paths(runs=root / "runs", figures=root / "figures")
+    paths = Paths(runs=root / "runs", figures=root / "figures")
     base = load(ROOT / "experiments" / "mnist.yaml", "quick", [
         *TINY, *LEARN, f"data.root={root / 'data'}",
         "evaluate.panels=[{name: figure4b, title: MNIST, steps: 10},"
         " {name: figure4c, title: 'MNIST, 200 steps', steps: 20}]",
     ])
-    pipeline.fit(base, paths)
-    pipeline.tune(base, paths)
-    pipeline.evaluate(base, paths)
+    fit(base, paths)
+    tune(base, paths)
+    evaluate(base, paths)
     relu = load(ROOT / "experiments" / "mnist_relu.yaml", "quick", [
         *TINY, f"data.root={root / 'data'}",
         "evaluate.panels=[{name: figure5c, title: 'MNIST, ReLU', steps: 10}]",
     ])
-    pipeline.tune(relu, paths)
-    pipeline.evaluate(relu, paths)
+    tune(relu, paths)
+    evaluate(relu, paths)
     return root, paths, base
 
 
@@ -84,9 +88,9 @@ def test_every_tuned_baseline_and_the_meta_trained_lstm_learn(run):
 def test_an_untrained_lstm_does_not_learn(run, tmp_path):
     root, paths, base = run
     untrained = replace(base, meta=replace(base.meta, steps=0))
-    fresh = pipeline.Paths(runs=tmp_path / "runs", figures=paths.figures)
-    pipeline.fit(untrained, fresh)
-    (written, *_) = pipeline.evaluate(untrained, fresh)
+    fresh = Paths(runs=tmp_path / "runs", figures=paths.figures)
+    fit(untrained, fresh)
+    (written, *_) = evaluate(untrained, fresh)
     lstm = json.loads(written.read_text())["curves"]["LSTM"]["mean"]
     assert all(abs(m - math.log(10)) < 0.05 for m in lstm), lstm  # theta stays at theta_0
 
@@ -117,7 +121,7 @@ def test_architecture_grid_retunes_baselines_per_network(run):
     grid = load(ROOT / "experiments" / "mnist_grid.yaml", "quick", [
         *TINY, f"data.root={root / 'data'}", "grid.layers=[1,2]", "grid.widths=[3,4]",
     ])
-    (path,) = pipeline.evaluate(grid, paths)
+    (path,) = evaluate(grid, paths)
     data = json.loads(path.read_text())
     assert data["figure"] == "figure6" and data["train_architecture"] == {"layers": 1, "width": 4}
     assert [p["layers"] for p in data["panels"]] == [1, 2]
@@ -126,7 +130,7 @@ def test_architecture_grid_retunes_baselines_per_network(run):
         assert set(panel["curves"]) == {"ADAM", "RMSprop", "SGD", "NAG", "LSTM"}
         assert len(panel["curves"]["ADAM"]["lr"]) == 2 and panel["curves"]["LSTM"]["lr"] is None
         assert all(m is None or m > 0 for m in panel["curves"]["LSTM"]["mean"])
-    assert pipeline.figure("figure6", paths)[0].is_file()
+    assert figure("figure6", paths)[0].is_file()
 
 
 def test_missing_dataset_is_one_clear_line(tmp_path, capsys):

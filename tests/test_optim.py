@@ -14,6 +14,7 @@ from repro.data.errors import DatasetError
 from repro.data.mnist import load_mnist
 from repro.meta.unroll import rollout
 from repro.optim import LearnedOptimizer, fingerprint, load_rule
+from repro.optimizees.family import Dataset
 from repro.optimizees.mlp import MLPFamily
 from repro.optimizers.lstm import LSTMOptimizer
 
@@ -60,7 +61,7 @@ class MLP(nn.Module):
 def _parity(images, dtype: torch.dtype, steps: int, weights: str) -> tuple[torch.Tensor, ...]:
     """Losses f(theta_0..theta_steps) of repro's rollout with the shipped MNIST phi and of
     ``steps`` LearnedOptimizer steps with ``weights`` on the same theta_0 and minibatches."""
-    problems = MLPFamily().sample(0, "test", 0, 1, *images)
+    problems = MLPFamily(data=Dataset.one(*images)).sample("test", 0, 1)
     problems = dataclasses.replace(
         problems, theta0=problems.theta0.to(dtype), images=problems.images.to(dtype)
     )
@@ -249,7 +250,8 @@ def test_a_state_saved_under_another_phi_is_refused():
 
 
 def test_weights_may_be_the_checkpoint_a_fit_exported(tmp_path):
-    from repro import pipeline
+    from repro.commands.fit import fit
+    from repro.commands.runs import Paths
     from repro.config import load
     from repro.optimizers.checkpoint import load_optimizer
 
@@ -257,8 +259,7 @@ def test_weights_may_be_the_checkpoint_a_fit_exported(tmp_path):
         "problem.batch=2", "meta.steps=2", "meta.val_every=2", "meta.val_problems=2",
         "meta.horizon=4", "meta.unroll=2",
     ])
-    checkpoint = pipeline.fit(config, pipeline.Paths(runs=tmp_path / "runs",
-                                                     figures=tmp_path / "figures"))
+    checkpoint = fit(config, Paths(runs=tmp_path / "runs", figures=tmp_path / "figures"))
     opt = LearnedOptimizer([nn.Parameter(torch.zeros(2))], weights=checkpoint)
     fitted = load_optimizer(checkpoint)
     for ours, theirs in zip(opt.rule.parameters(), fitted.parameters(), strict=True):

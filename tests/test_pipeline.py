@@ -7,9 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from repro import pipeline, tracking
+from repro import tracking
+from repro.commands.evaluate import evaluate
+from repro.commands.figure import figure
+from repro.commands.fit import fit
+from repro.commands.runs import Paths
+from repro.commands.tune import tune
 from repro.config import load
-from repro.optimizers.checkpoint import CheckpointError, load_optimizer
+from repro.optimizers.checkpoint import Checkpoint, CheckpointError, load_optimizer
 
 QUADRATIC = Path(__file__).resolve().parents[1] / "experiments" / "quadratic.yaml"
 TINY = [
@@ -25,11 +30,11 @@ TINY = [
 def outputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
     config = load(QUADRATIC, "quick", TINY)
-    paths = pipeline.Paths(runs=root / "runs", figures=root / "figures", config_file=QUADRATIC)
-    ckpt = pipeline.fit(config, paths)
-    tuned = pipeline.tune(config, paths)
-    data = pipeline.evaluate(config, paths)
-    figures = [*pipeline.figure("figure4a", paths, config), *pipeline.figure("figure3", paths)]
+    paths = Paths(runs=root / "runs", figures=root / "figures", config_file=QUADRATIC)
+    ckpt = fit(config, paths)
+    tuned = tune(config, paths)
+    data = evaluate(config, paths)
+    figures = [*figure("figure4a", paths, config), *figure("figure3", paths)]
     return config, paths, ckpt, tuned, data, figures
 
 
@@ -112,11 +117,11 @@ def test_wandb_offline_run_equals_csv_log(outputs):
 
 def test_same_config_and_seed_give_identical_curves(outputs, tmp_path):
     config, first, *_ = outputs
-    again = pipeline.Paths(runs=tmp_path / "runs", figures=tmp_path / "figures",
+    again = Paths(runs=tmp_path / "runs", figures=tmp_path / "figures",
                            config_file=QUADRATIC)
-    pipeline.fit(config, again)
-    pipeline.tune(config, again)
-    pipeline.evaluate(config, again)
+    fit(config, again)
+    tune(config, again)
+    evaluate(config, again)
     for name in ("figure4a.json", "figure3.json", f"tuned_lr_{config.experiment}.json"):
         a, b = (json.loads((p.data / name).read_text()) for p in (first, again))
         a.pop("meta", None), b.pop("meta", None)
@@ -141,7 +146,7 @@ def test_a_shipped_weights_file_names_its_seed_and_truncation(outputs, tmp_path)
     shipped = tmp_path / "shipped.pt"
     torch.save({"state_dict": exported["state_dict"], "optimizer": exported["optimizer"],
                 "meta": meta}, shipped)
-    assert pipeline.selection(shipped) == {
+    assert Checkpoint.read(shipped).selection() == {
         k: meta[k] for k in ("dataset", "seed", "truncation", "val_loss", "commit")
     }
 
@@ -154,7 +159,7 @@ def test_a_fit_is_shipped_as_a_weights_file_that_loads_and_evaluates(outputs, tm
     weights.main([str(ckpt), str(out)])
     payload = torch.load(out, weights_only=True)
     assert set(payload) == {"state_dict", "optimizer", "meta"}
-    assert payload["meta"]["truncation"] == pipeline.selection(ckpt)["truncation"]
+    assert payload["meta"]["truncation"] == Checkpoint.read(ckpt).selection()["truncation"]
     assert {"dataset", "config", "seed", "commit", "val_loss"} <= set(payload["meta"])
     shipped, trained = load_optimizer(out, config.optimizer), load_optimizer(ckpt, config.optimizer)
     for a, b in zip(shipped.parameters(), trained.parameters(), strict=True):

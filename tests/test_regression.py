@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from repro import pipeline
 from repro.checks import failures, load_bounds
+from repro.commands.evaluate import evaluate
+from repro.commands.fit import fit
+from repro.commands.runs import Paths
+from repro.commands.tune import tune
 from repro.config import load
 from repro.optimizers.hand import BASELINES
 
@@ -19,10 +22,10 @@ BOUNDS = load_bounds(ROOT / "tests" / "regression_bounds.yaml", "quadratic_quick
 def _run(tmp_path: Path, config_file: Path, panel: str, overrides: list[str]) -> dict:
     """Fit, tune and evaluate in the quick profile; the curves of ``panel``."""
     config = load(config_file, "quick", overrides)
-    paths = pipeline.Paths(runs=tmp_path / "runs", figures=tmp_path / "figures")
-    pipeline.fit(config, paths)
-    pipeline.tune(config, paths)
-    pipeline.evaluate(config, paths)
+    paths = Paths(runs=tmp_path / "runs", figures=tmp_path / "figures")
+    fit(config, paths)
+    tune(config, paths)
+    evaluate(config, paths)
     return json.loads((paths.data / f"{panel}.json").read_text())
 
 
@@ -98,9 +101,9 @@ def _shipped_curves(tmp_path: Path, checkpoint: Path) -> dict:
         "data.name=fashion_mnist", "data.download=false", "tune.optimizers=[ADAM,NAG]",
         "evaluate.panels=[{name: figure4b, title: MNIST, steps: 100}]",
     ])
-    paths = pipeline.Paths(runs=tmp_path / "runs", figures=tmp_path / "figures")
-    pipeline.tune(config, paths)
-    pipeline.evaluate(config, paths, checkpoint)
+    paths = Paths(runs=tmp_path / "runs", figures=tmp_path / "figures")
+    tune(config, paths)
+    evaluate(config, paths, checkpoint)
     return json.loads((paths.data / "figure4b.json").read_text())
 
 

@@ -16,7 +16,7 @@ from repro.data.cifar import CIFARDataModule
 from repro.data.mnist import MNISTDataModule
 from repro.data.problems import ProblemData
 from repro.meta.learner import MetaLearner, problem_source
-from repro.optimizees import ProblemSource, make_family
+from repro.optimizees import Family, make_family
 
 
 class QuadraticLearner(MetaLearner):
@@ -38,7 +38,7 @@ class MNISTLearner(MetaLearner):
         return MNISTDataModule(data.name, data.root, data.download, data.val_size, config.seed)
 
     @classmethod
-    def training_sources(cls, config: Config, source: ProblemSource) -> list[ProblemSource]:
+    def training_sources(cls, config: Config, source: Family) -> list[Family]:
         """One source per network of ``problem.train_hidden`` (problem i takes network i mod
         their number), else ``source``'s network; seeded by ``meta.phi_seed``."""
         (seeded,) = super().training_sources(config, source)
@@ -87,7 +87,7 @@ def make_experiment(config: Config) -> tuple[MetaLearner, ProblemData]:
     return experiment(config), experiment.datamodule(config)
 
 
-def make_source(config: Config) -> ProblemSource:
+def make_source(config: Config) -> Family:
     """The problems of ``config``'s experiment outside a Trainer: its data module prepared
     (``prepare_data``, which may download) and set up (every split) here."""
     data = EXPERIMENTS[config.problem.family].datamodule(config)

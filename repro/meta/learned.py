@@ -16,7 +16,7 @@ from torch import nn
 from repro.config import Config, ConfigError, OptimizerConfig
 from repro.optimizees import make_family
 from repro.optimizers import make_lstm
-from repro.optimizers.checkpoint import load_optimizer
+from repro.optimizers.checkpoint import Checkpoint
 from repro.optimizers.grouped import GroupedRule
 
 
@@ -35,8 +35,9 @@ def make_learned(config: Config) -> nn.Module:
     return GroupedRule([(name, parts[name], make_lstm(settings)) for name in settings.groups])
 
 
-def load_learned(path: Path, config: Config) -> nn.Module:
-    """The learned optimizer stored at ``path``, built for ``config``'s problem family.
+def load_learned(checkpoint: Checkpoint | Path, config: Config) -> nn.Module:
+    """The learned optimizer stored in ``checkpoint`` (read already, or its path), built for
+    ``config``'s problem family.
 
     A grouped optimizer's LSTMs act coordinatewise, so they load into any network of the
     family (another label subset's classifier head included).
@@ -44,4 +45,6 @@ def load_learned(path: Path, config: Config) -> nn.Module:
     def build(settings: OptimizerConfig) -> nn.Module:
         return make_learned(replace(config, optimizer=settings))
 
-    return load_optimizer(path, config.optimizer, build=build)
+    if not isinstance(checkpoint, Checkpoint):
+        checkpoint = Checkpoint.read(checkpoint)
+    return checkpoint.optimizer(config.optimizer, build=build)

@@ -21,7 +21,7 @@ from repro.meta.checkpoint import rng_states, set_rng_states
 from repro.meta.evaluate import diverged_as_inf
 from repro.meta.learned import make_learned
 from repro.meta.unroll import Carry, meta_loss, rollout, start, truncate, unroll
-from repro.optimizees import ProblemSource, make_family
+from repro.optimizees import Dataset, Family, make_family
 
 
 class MetaTrainingDiverged(RuntimeError):
@@ -45,7 +45,7 @@ class MetaLearner(L.LightningModule):
     module (:meth:`datamodule`).
     """
 
-    def __init__(self, config: Config, source: ProblemSource | None = None) -> None:
+    def __init__(self, config: Config, source: Family | None = None) -> None:
         super().__init__()
         self.config = config
         self.save_hyperparameters({"config": config.to_dict()})
@@ -73,7 +73,7 @@ class MetaLearner(L.LightningModule):
         raise NotImplementedError
 
     @classmethod
-    def training_sources(cls, config: Config, source: ProblemSource) -> list[ProblemSource]:
+    def training_sources(cls, config: Config, source: Family) -> list[Family]:
         """Where training problems come from: ``source`` with problem streams seeded by
         ``meta.phi_seed``."""
         seed = config.meta.phi_seed(config.seed)
@@ -197,10 +197,12 @@ class MetaLearner(L.LightningModule):
         self.problem_index = int(mine(episode["problem_index"]))
 
 
-def problem_source(config: Config, family: Any, data: ProblemData) -> ProblemSource:
-    """``family``'s problems seeded by ``config.seed``, drawn from the splits of ``data``
-    (after its ``setup``) when it holds a dataset."""
-    return ProblemSource(family, config.seed, data.splits or None)
+def problem_source(config: Config, family: Family, data: ProblemData) -> Family:
+    """``family``, drawing from the splits of ``data`` (after its ``setup``) when it holds a
+    dataset."""
+    if not data.splits:
+        return family
+    return make_family(config, Dataset(config.data.name, data.splits))
 
 
 def lr_factor(meta: MetaConfig) -> Callable[[int], float]:

@@ -11,6 +11,7 @@ from torch import Tensor
 from repro.meta.evaluate import final_loss
 from repro.meta.unroll import rollout
 from repro.optimizees.base import Problem
+from repro.optimizees.family import Family
 from repro.optimizers.hand import make_baseline
 
 Report = Callable[[str, float, float], None]
@@ -23,13 +24,13 @@ def describe(criterion: Callable[[Tensor], float]) -> str:
 
 
 def search(
-    source: Any, split: str, count: int, names: Sequence[str], grid: Sequence[float],
+    family: Family, split: str, count: int, names: Sequence[str], grid: Sequence[float],
     steps: int, device: Any = "cpu", report: Report = lambda name, lr, loss: None,
     criterion: Callable[[Tensor], float] = final_loss,
 ) -> dict[str, Any]:
-    """The search on problems 0..count-1 of ``split`` of ``source``, with what it did: the
+    """The search on problems 0..count-1 of ``split`` of ``family``, with what it did: the
     split, problem count, steps, grid and criterion it used, and :func:`tune`'s results."""
-    problem = source.sample(split, 0, count, device)
+    problem = family.sample(split, 0, count, device)
     return {
         "criterion": describe(criterion), "split": split, "problems": count, "steps": steps,
         "grid": list(grid), "optimizers": tune(problem, names, grid, steps, report, criterion),

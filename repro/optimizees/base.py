@@ -56,17 +56,6 @@ def draw_instances(
     return theta0, keys
 
 
-def dataset_on(
-    images: Tensor, labels: Tensor, device: torch.device | str | None
-) -> tuple[Tensor, Tensor]:
-    """``images`` and int64 ``labels`` on ``device`` (default: the images' device); ``labels``
-    must hold one class id per image."""
-    if labels.shape != images.shape[:1]:
-        raise ValueError(f"labels must be [{images.shape[0]}], got {tuple(labels.shape)}")
-    device = images.device if device is None else torch.device(device)
-    return images.to(device), labels.to(device, torch.int64)
-
-
 def autograd_loss_and_grad(
     loss_fn: Callable[[Tensor], Tensor], theta: Tensor, create_graph: bool = False
 ) -> tuple[Tensor, Tensor]:

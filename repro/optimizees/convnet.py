@@ -21,7 +21,7 @@ same minibatches; images are uint8 and scaled to [0, 1] when drawn.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -29,10 +29,10 @@ from torch import Tensor
 
 from repro.optimizees.base import (
     autograd_loss_and_grad,
-    dataset_on,
     draw_instances,
     linearised_loss,
 )
+from repro.optimizees.family import DataFamily, Dataset
 from repro.optimizees.mlp import minibatch_indices
 
 BN_EPS = 1e-3
@@ -40,8 +40,9 @@ GROUPS = ("conv", "fc")
 
 
 @dataclass(frozen=True)
-class ConvNetFamily:
-    """Distribution of conv-net classifiers: architecture fixed, theta_0 and minibatches random."""
+class ConvNetFamily(DataFamily):
+    """Distribution of conv-net classifiers on ``data``: architecture fixed, theta_0 and
+    minibatches random."""
 
     channels: tuple[int, ...] = (16, 16, 16)
     kernel: int = 5
@@ -50,6 +51,8 @@ class ConvNetFamily:
     init_std: float = 0.01
     batch_size: int = 128
     image: tuple[int, int, int] = (3, 32, 32)
+    seed: int = 0
+    data: Dataset | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -102,25 +105,18 @@ class ConvNetFamily:
         return {"conv": slice(0, conv), "fc": slice(conv, self.n_params)}
 
     def sample(
-        self,
-        seed: int,
-        split: str,
-        index: int,
-        count: int,
-        images: Tensor,
-        labels: Tensor,
-        device: torch.device | str | None = None,
+        self, split: str, index: int, count: int, device: torch.device | str = "cpu"
     ) -> ConvNetProblems:
-        """``count`` instances from the stream of (seed, split, index), on ``images``/``labels``.
+        """``count`` instances from the stream of (seed, split, index), on ``split``'s data.
 
-        ``images`` is ``[N, 3, 32, 32]`` (uint8 0..255, or float already in [0, 1]), ``labels``
-        ``[N]`` class ids below ``classes``. ``device`` defaults to the images' device.
+        Its images are ``[N, 3, 32, 32]`` (uint8 0..255, or float already in [0, 1]), its labels
+        ``[N]`` class ids below ``classes``.
         """
+        images, labels = self.dataset(split, device)
         if tuple(images.shape[1:]) != self.image:
             raise ValueError(f"images must be [N, {', '.join(map(str, self.image))}], "
                              f"got {tuple(images.shape)}")
-        images, labels = dataset_on(images, labels, device)
-        theta0, keys = draw_instances(seed, split, index, count, self.n_params, self.init_std)
+        theta0, keys = draw_instances(self.seed, split, index, count, self.n_params, self.init_std)
         for name, shape, offset in self.layout():
             if name.startswith("beta"):
                 theta0[:, offset : offset + math.prod(shape)] = 0.0

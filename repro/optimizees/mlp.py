@@ -22,10 +22,10 @@ from torch import Tensor
 
 from repro.optimizees.base import (
     autograd_loss_and_grad,
-    dataset_on,
     draw_instances,
     linearised_loss,
 )
+from repro.optimizees.family import DataFamily, Dataset
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
 
@@ -75,8 +75,9 @@ def _indices(lanes: Tensor, salt: Tensor, step: int, size: int) -> Tensor:
 
 
 @dataclass(frozen=True)
-class MLPFamily:
-    """Distribution of MLP classifiers: architecture fixed, theta_0 and minibatches random."""
+class MLPFamily(DataFamily):
+    """Distribution of MLP classifiers on ``data``: architecture fixed, theta_0 and minibatches
+    random."""
 
     hidden: tuple[int, ...] = (20,)
     activation: str = "sigmoid"
@@ -84,6 +85,8 @@ class MLPFamily:
     batch_size: int = 128
     inputs: int = 784
     classes: int = 10
+    seed: int = 0
+    data: Dataset | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -114,25 +117,17 @@ class MLPFamily:
         """Length of theta (15,910 for the paper's 784-20-10 net)."""
         return sum(a * b + b for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True))
 
-    def sample(  # noqa: PLR0917 - images/labels may be passed positionally after count
-        self,
-        seed: int,
-        split: str,
-        index: int,
-        count: int,
-        images: Tensor,
-        labels: Tensor,
-        device: torch.device | str | None = None,
+    def sample(
+        self, split: str, index: int, count: int, device: torch.device | str = "cpu"
     ) -> MLPProblems:
-        """``count`` instances from the stream of (seed, split, index), on ``images``/``labels``.
+        """``count`` instances from the stream of (seed, split, index), on ``split``'s data.
 
-        ``images`` is ``[N, inputs]`` (float, flattened), ``labels`` is ``[N]`` class ids.
-        ``device`` defaults to the images' device.
+        Its images are ``[N, inputs]`` (float, flattened), its labels ``[N]`` class ids.
         """
+        images, labels = self.dataset(split, device)
         if images.ndim != 2 or images.shape[1] != self.inputs:
             raise ValueError(f"images must be [N, {self.inputs}], got {tuple(images.shape)}")
-        images, labels = dataset_on(images, labels, device)
-        theta0, keys = draw_instances(seed, split, index, count, self.n_params, self.init_std)
+        theta0, keys = draw_instances(self.seed, split, index, count, self.n_params, self.init_std)
         return MLPProblems(
             family=self, theta0=theta0.to(images.device), keys=keys.to(images.device),
             images=images, labels=labels,

@@ -17,8 +17,10 @@ coordinate, drawn from the instance's seed. theta is ``[B, 3 * size * size]`` (c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -26,9 +28,10 @@ from torch import Tensor
 from repro.data.images import random_crop
 from repro.optimizees.base import autograd_loss_and_grad, generator
 from repro.optimizees.encoder import Encoder
+from repro.optimizees.family import Family
 
 if TYPE_CHECKING:
-    from repro.config import ArtConfig
+    from repro.config import ArtConfig, Config
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -55,7 +58,7 @@ def total_variation(images: Tensor) -> Tensor:
 
 
 @dataclass(frozen=True, eq=False)
-class NeuralArtFamily:
+class NeuralArtFamily(Family):
     """Styling content crops of one split's photographs with one style image."""
 
     encoder: Encoder
@@ -68,6 +71,7 @@ class NeuralArtFamily:
     init_noise: float = 0.0
     content_layer: str = CONTENT_LAYER
     style_layers: tuple[str, ...] = STYLE_LAYERS
+    seed: int = 0
 
     @property
     def n_params(self) -> int:
@@ -85,11 +89,30 @@ class NeuralArtFamily:
             crops.append(random_crop(photo, self.size, gen, flip=split == "train"))
         return torch.stack(crops)
 
+    def describe(self) -> dict[str, str]:
+        """Photographs styled through the encoder ``encoder.description``."""
+        return {"dataset": "images", "encoder": self.encoder.description}
+
+    def outputs(
+        self, config: Config, folder: Path, problem: NeuralArtProblems,
+        rules: Mapping[str, tuple[Any, float | None]], meta: Mapping[str, Any], title: str,
+    ) -> list[Path]:
+        """Figure 9's image triple and the update-rule views (Figures 10-13), as ``config.art``
+        asks (:mod:`repro.art`)."""
+        from repro import art
+
+        written = []
+        if config.art.images:
+            written += art.write_images(config, folder, problem, rules["LSTM"][0], meta, title)
+        if config.art.update_views:
+            written += art.write_update_views(config, folder, problem, rules, meta)
+        return written
+
     def sample(
-        self, seed: int, split: str, index: int, count: int, device: torch.device | str = "cpu"
+        self, split: str, index: int, count: int, device: torch.device | str = "cpu"
     ) -> NeuralArtProblems:
         """``count`` instances of the stream (seed, split, index) on ``device``."""
-        gen = generator(seed, split, index)
+        gen = generator(self.seed, split, index)
         content = self.content_images(split, count, gen)
         noise = torch.randn(content.shape, generator=gen) * self.init_noise
         self.encoder.to(device)
@@ -153,8 +176,9 @@ class NeuralArtProblems:
         return autograd_loss_and_grad(self.loss, theta, create_graph)
 
 
-def build_family(art: ArtConfig, verbose: bool = True) -> NeuralArtFamily:
-    """The family ``art`` describes: its encoder, its splits' photographs and its style.
+def build_family(art: ArtConfig, seed: int = 0, verbose: bool = True) -> NeuralArtFamily:
+    """The family ``art`` describes: its encoder, its splits' photographs and its style, with
+    problem streams drawn from ``seed``.
 
     Prints which encoder runs (``verbose``); the description is ``family.encoder.description``.
     """
@@ -178,4 +202,5 @@ def build_family(art: ArtConfig, verbose: bool = True) -> NeuralArtFamily:
         style_weight=art.style_weight,
         tv_weight=art.tv_weight,
         init_noise=art.init_noise,
+        seed=seed,
     )

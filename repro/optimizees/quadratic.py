@@ -8,12 +8,13 @@ import torch
 from torch import Tensor
 
 from repro.optimizees.base import generator
+from repro.optimizees.family import Family
 
 SCALES = ("mean", "sum")
 
 
 @dataclass(frozen=True)
-class QuadraticFamily:
+class QuadraticFamily(Family):
     """Distribution of quadratics with Gaussian W and y and theta_0 ~ N(0, init_std^2).
 
     ``scale="mean"`` averages the squared residual over the ``dim`` outputs, which puts the
@@ -23,12 +24,18 @@ class QuadraticFamily:
     dim: int = 10
     scale: str = "mean"
     init_std: float = 0.01
+    seed: int = 0
+
+    @property
+    def n_params(self) -> int:
+        """Length of theta: ``dim``."""
+        return self.dim
 
     def sample(
-        self, seed: int, split: str, index: int, count: int, device: torch.device | str = "cpu"
+        self, split: str, index: int, count: int, device: torch.device | str = "cpu"
     ) -> Quadratics:
         """``count`` instances drawn from the stream of (seed, split, index)."""
-        gen = generator(seed, split, index)
+        gen = generator(self.seed, split, index)
         d = self.dim
         weights = torch.randn(count, d, d, generator=gen)
         targets = torch.randn(count, d, generator=gen)

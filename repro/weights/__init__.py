@@ -57,14 +57,14 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m repro.weights CHECKPOINT OUT --dataset NAME``: ship a fit's exported phi."""
     import argparse
 
-    from repro.pipeline import selection
+    from repro.optimizers.checkpoint import Checkpoint
 
     parser = argparse.ArgumentParser(prog="python -m repro.weights", description=main.__doc__)
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--dataset", default="none")
     args = parser.parse_args(argv)
-    chosen = selection(args.checkpoint)
+    chosen = Checkpoint.read(args.checkpoint).selection()
     chosen["criterion"] = "lowest validation loss of the fit (early stopping)"
     print(f"weights written to {ship(args.checkpoint, args.out, args.dataset, chosen)}")
 

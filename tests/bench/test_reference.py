@@ -10,7 +10,7 @@ def test_common_reimplementation_computes_our_meta_gradient():
     torch.manual_seed(0)
     ours = LSTMOptimizer()
     reference = ReferenceLSTM(ours)
-    problem = QuadraticFamily().sample(0, "train", 0, 4)
+    problem = QuadraticFamily().sample("train", 0, 4)
     losses, _ = unroll(problem, ours, start(problem, ours), 6)
     loss = meta_loss(losses)
     ref_loss, _, _ = reference_truncation(reference, problem, problem.initial_params(), None, 6)
@@ -27,6 +27,7 @@ def test_common_reimplementation_computes_our_meta_gradient():
 
 def test_common_reimplementation_on_an_mlp_computes_our_meta_gradient():
     from bench.reference import mlp_parameters, reference_mlp_truncation
+    from repro.optimizees.family import Dataset
     from repro.optimizees.mlp import MLPFamily
 
     torch.manual_seed(0)
@@ -34,7 +35,9 @@ def test_common_reimplementation_on_an_mlp_computes_our_meta_gradient():
     reference = ReferenceLSTM(ours)
     images = torch.rand(64, 784)
     labels = torch.randint(0, 10, (64,))
-    problem = MLPFamily(hidden=(5,), batch_size=16).sample(0, "train", 0, 1, images, labels)
+    problem = MLPFamily(hidden=(5,), batch_size=16, data=Dataset.one(images, labels)).sample(
+        "train", 0, 1
+    )
     losses, _ = unroll(problem, ours, start(problem, ours), 4)
     loss = meta_loss(losses)
     params = mlp_parameters(problem, problem.initial_params())

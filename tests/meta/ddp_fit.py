@@ -49,7 +49,7 @@ def main(out: Path, devices: int, steps: int, batch: int, hidden: int = 6) -> No
             sampled.append(index)
         return sample(split, index, count, device)
 
-    source.sample = recorded
+    object.__setattr__(source, "sample", recorded)  # the family is a frozen dataclass
     learner = MetaLearner(config, source)
     trainer, *_ = make_trainer(config, out / "run", loggers=False)
     clock = Clock()

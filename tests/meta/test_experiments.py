@@ -7,7 +7,8 @@ from typing import get_args, get_type_hints
 import lightning as L
 import pytest
 
-from repro import pipeline
+from repro.commands import fit as fit_command
+from repro.commands.runs import Paths
 from repro.config import ProblemConfig, load
 from repro.data.cifar import CIFARDataModule
 from repro.data.mnist import MNISTDataModule
@@ -74,17 +75,17 @@ def test_fit_hands_the_experiment_and_its_prepared_data_module_to_trainer_fit(
         write(tmp_path / "data")
         root = [f"data.root={tmp_path / 'data'}"]
     config = load(EXPERIMENT_FILES / f"{name}.yaml", "quick", [*TINY, *extra, *root])
-    pipeline.fit(config, pipeline.Paths(runs=tmp_path / "runs", figures=tmp_path / "figures"))
+    fit_command.fit(config, Paths(runs=tmp_path / "runs", figures=tmp_path / "figures"))
     ((trainer, learner, data),) = fits
     assert type(learner) is learner_class and trainer.lightning_module is learner
     assert type(data) is data_class and trainer.datamodule is data
     assert len(prepared) == 1 and prepared[0] is data
     if write is None:
-        assert data.splits == {} and learner.source.splits is None
+        assert data.splits == {} and getattr(learner.source, "data", None) is None
     else:  # set up by the fit, and the learner's problems draw from its tensors
         assert set(data.splits) == {"train", "val", "test"}
-        assert learner.source.splits is data.splits
-        assert all(source.splits is data.splits for source in learner.train_sources)
+        assert learner.source.data.splits is data.splits
+        assert all(source.data.splits is data.splits for source in learner.train_sources)
 
 
 def test_make_source_prepares_and_sets_up_the_data_module_without_a_trainer(tmp_path, prepared):
@@ -93,5 +94,6 @@ def test_make_source_prepares_and_sets_up_the_data_module_without_a_trainer(tmp_
                   [*MNIST, f"data.root={tmp_path / 'data'}"])
     source = make_source(config)
     assert [type(data) for data in prepared] == [MNISTDataModule]
-    assert source.splits is prepared[0].splits
-    assert [len(source.splits[split][1]) for split in ("train", "val", "test")] == [240, 60, 100]
+    assert source.data.splits is prepared[0].splits
+    splits = source.data.splits
+    assert [len(splits[split][1]) for split in ("train", "val", "test")] == [240, 60, 100]

@@ -13,7 +13,7 @@ from repro.optimizers.lstm import LSTMOptimizer
 @pytest.fixture(scope="module")
 def views():
     torch.manual_seed(0)
-    problem = QuadraticFamily(dim=6).sample(0, "test", 0, 3)
+    problem = QuadraticFamily(dim=6).sample("test", 0, 3)
     rules = {"LSTM": LSTMOptimizer(hidden=8), "SGD": SGD(0.1), "ADAM": Adam(0.05)}
     data = update_histories(problem, "LSTM", rules, 12, [0, 4], response_steps=(1, 5, 12),
                             response_points=9)

@@ -12,7 +12,7 @@ from repro.optimizers.lstm import LSTMOptimizer
 def _setup(batch=3, dim=4, seed=0):
     torch.manual_seed(seed)
     opt = LSTMOptimizer(hidden=5, output_scale=0.1).double()
-    problem = QuadraticFamily(dim=dim).sample(0, "train", 0, batch)
+    problem = QuadraticFamily(dim=dim).sample("train", 0, batch)
     problem = type(problem)(
         problem.weights.double(), problem.targets.double(), problem.theta0.double(), "mean"
     )
@@ -130,7 +130,7 @@ def test_graph_per_truncation_is_constant_and_memory_stays_flat():
     torch.manual_seed(0)
     opt = LSTMOptimizer()
     meta = torch.optim.Adam(opt.parameters(), 1e-3)
-    problem = QuadraticFamily().sample(0, "train", 0, 128)
+    problem = QuadraticFamily().sample("train", 0, 128)
     carry = start(problem, opt)
     saved_bytes = []
     peaks = []

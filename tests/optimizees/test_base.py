@@ -18,12 +18,13 @@ def test_linearised_loss_has_the_value_and_the_given_gradient():
 
 
 def test_first_order_mlp_loss_carries_the_autograd_gradient():
+    from repro.optimizees.family import Dataset
     from repro.optimizees.mlp import MLPFamily
 
     gen = torch.Generator().manual_seed(0)
     images = torch.rand(300, 784, generator=gen)
     labels = torch.randint(0, 10, (300,), generator=gen)
-    problem = MLPFamily(batch_size=16).sample(0, "train", 0, 2, images, labels)
+    problem = MLPFamily(batch_size=16, data=Dataset.one(images, labels)).sample("train", 0, 2)
     theta = problem.initial_params().clone().requires_grad_()
     loss, grad = problem.loss_and_grad(theta, 3)
     (d_theta,) = torch.autograd.grad(loss.sum(), theta)

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from repro.optimizees.family import Dataset
 from repro.optimizees.mlp import MLPFamily, hash32, hash32_int, minibatch_indices
 
 N = 96
@@ -18,7 +19,7 @@ def _data(seed=0, n=N):
 
 def _sample(fam, count=3, seed=0, split="train", index=0):
     images, labels = _data()
-    return fam.sample(seed, split, index, count, images, labels)
+    return replace(fam, seed=seed, data=Dataset.one(images, labels)).sample(split, index, count)
 
 
 def _sequential(fam, problems, theta, b):
@@ -168,9 +169,9 @@ def test_unknown_activation_errors():
 def test_bad_data_shapes_error():
     images, labels = _data()
     with pytest.raises(ValueError, match="images must be"):
-        MLPFamily().sample(0, "train", 0, 2, images[:, :10], labels)
+        MLPFamily(data=Dataset.one(images[:, :10], labels)).sample("train", 0, 2)
     with pytest.raises(ValueError, match="labels must be"):
-        MLPFamily().sample(0, "train", 0, 2, images, labels[:5])
+        MLPFamily(data=Dataset("bad", {"train": (images, labels[:5])})).sample("train", 0, 2)
 
 
 def test_accuracy_matches_per_instance_network():
@@ -190,7 +191,7 @@ def test_gradient_descent_fits_learnable_synthetic_data():
     gen = torch.Generator().manual_seed(7)
     labels = torch.randint(0, 10, (256,), generator=gen)
     images = (torch.rand(10, 784, generator=gen)[labels] + torch.rand(256, 784, generator=gen)) / 2
-    problems = MLPFamily(batch_size=64).sample(0, "train", 0, 2, images, labels)
+    problems = MLPFamily(batch_size=64, data=Dataset.one(images, labels)).sample("train", 0, 2)
     theta = problems.initial_params()
     first, _ = problems.loss_and_grad(theta, 0)
     with torch.no_grad():

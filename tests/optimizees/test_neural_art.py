@@ -33,7 +33,7 @@ def test_relative_error_is_scale_free():
 
 
 def test_content_term_is_zero_at_the_content_and_style_term_at_the_style(family):
-    problem = family.sample(0, "test", 0, 2)
+    problem = family.sample("test", 0, 2)
     at_content = problem.terms(problem.content.flatten(1))
     assert torch.equal(at_content["content"], torch.zeros(2))
     assert (at_content["style"] > 0).all()
@@ -43,7 +43,7 @@ def test_content_term_is_zero_at_the_content_and_style_term_at_the_style(family)
 
 
 def test_loss_weights_the_terms_and_the_gradient_is_its_derivative(family):
-    problem = family.sample(0, "val", 0, 1)
+    problem = family.sample("val", 0, 1)
     # The loss is only piecewise smooth (a random ReLU encoder): a fixed draw and a small step.
     gen = torch.Generator().manual_seed(0)
     theta = problem.initial_params() + 0.05 * torch.randn(1, family.n_params, generator=gen)
@@ -59,15 +59,15 @@ def test_loss_weights_the_terms_and_the_gradient_is_its_derivative(family):
 
 
 def test_instances_follow_their_seed_and_split(family):
-    a = family.sample(0, "train", 5, 2)
-    b = family.sample(0, "train", 5, 2)
-    c = family.sample(0, "train", 6, 2)
+    a = family.sample("train", 5, 2)
+    b = family.sample("train", 5, 2)
+    c = family.sample("train", 6, 2)
     assert torch.equal(a.initial_params(), b.initial_params())
     assert not torch.equal(a.initial_params(), c.initial_params())
     assert a.initial_params().shape == (2, 3 * 16 * 16)
     # the first instance of a stream does not depend on how many are drawn
-    first = family.sample(0, "test", 0, 1).content[0]
-    assert torch.equal(first, family.sample(0, "test", 0, 3).content[0])
+    first = family.sample("test", 0, 1).content[0]
+    assert torch.equal(first, family.sample("test", 0, 3).content[0])
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from repro.optimizees.quadratic import QuadraticFamily
 
 def test_analytic_gradient_matches_autograd_for_both_scales():
     for scale in ("mean", "sum"):
-        problem = QuadraticFamily(scale=scale).sample(0, "train", 3, 5)
+        problem = QuadraticFamily(scale=scale).sample("train", 3, 5)
         theta = torch.randn(5, 10)
         loss, grad = problem.loss_and_grad(theta)
         ref_loss, ref_grad = autograd_loss_and_grad(problem.loss, theta)
@@ -15,8 +15,8 @@ def test_analytic_gradient_matches_autograd_for_both_scales():
 
 
 def test_mean_scale_is_sum_over_dim_and_starts_near_one():
-    mean = QuadraticFamily(scale="mean").sample(0, "test", 0, 200)
-    total = QuadraticFamily(scale="sum").sample(0, "test", 0, 200)
+    mean = QuadraticFamily(scale="mean").sample("test", 0, 200)
+    total = QuadraticFamily(scale="sum").sample("test", 0, 200)
     theta = mean.initial_params()
     torch.testing.assert_close(total.loss(theta), 10 * mean.loss(theta))
     assert 0.7 < mean.loss(theta).mean() < 1.3
@@ -24,16 +24,16 @@ def test_mean_scale_is_sum_over_dim_and_starts_near_one():
 
 def test_instances_are_reproducible_and_splits_disjoint():
     fam = QuadraticFamily()
-    a, b = fam.sample(0, "val", 0, 4), fam.sample(0, "val", 0, 4)
+    a, b = fam.sample("val", 0, 4), fam.sample("val", 0, 4)
     assert torch.equal(a.weights, b.weights)
-    c = fam.sample(0, "test", 0, 4)
+    c = fam.sample("test", 0, 4)
     assert not torch.equal(a.weights, c.weights)
     seeds = {instance_seed(0, split, i) for split in ("train", "val", "test") for i in range(50)}
     assert len(seeds) == 150
 
 
 def test_second_order_gradient_keeps_graph():
-    problem = QuadraticFamily().sample(0, "train", 0, 2)
+    problem = QuadraticFamily().sample("train", 0, 2)
     theta = torch.randn(2, 10, requires_grad=True)
     _, grad = problem.loss_and_grad(theta, create_graph=True)
     assert grad.requires_grad

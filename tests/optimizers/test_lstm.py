@@ -128,7 +128,7 @@ def test_fused_and_reference_paths_agree_over_an_unroll():
     from repro.meta.unroll import meta_loss, start, unroll
     from repro.optimizees.quadratic import QuadraticFamily
 
-    problem = QuadraticFamily().sample(0, "train", 0, 6)
+    problem = QuadraticFamily().sample("train", 0, 6)
     results = []
     for fused in (True, False):
         torch.manual_seed(3)
@@ -148,7 +148,7 @@ def test_compiled_step_matches_eager():
     from repro.meta.unroll import meta_loss, start, unroll
     from repro.optimizees.quadratic import QuadraticFamily
 
-    problem = QuadraticFamily().sample(0, "train", 0, 4)
+    problem = QuadraticFamily().sample("train", 0, 4)
     results = []
     for compiled in (False, True):
         torch.manual_seed(4)

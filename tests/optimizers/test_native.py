@@ -133,12 +133,13 @@ def _meta_gradient(kernel: str, problem, steps: int, second_order: bool = False)
 
 
 def test_meta_gradient_on_an_mlp_matches_the_torch_layer():
+    from repro.optimizees.family import Dataset
     from repro.optimizees.mlp import MLPFamily
 
     gen = torch.Generator().manual_seed(0)
     images = torch.rand(500, 784, generator=gen)
     labels = torch.randint(0, 10, (500,), generator=gen)
-    problem = MLPFamily(batch_size=32).sample(0, "train", 0, 2, images, labels)
+    problem = MLPFamily(batch_size=32, data=Dataset.one(images, labels)).sample("train", 0, 2)
     for a, b in zip(_meta_gradient("native", problem, 8), _meta_gradient("torch", problem, 8),
                     strict=True):
         torch.testing.assert_close(a, b, rtol=2e-4, atol=1e-6)
@@ -147,7 +148,7 @@ def test_meta_gradient_on_an_mlp_matches_the_torch_layer():
 def test_second_order_meta_gradient_matches_the_torch_layer():
     from repro.optimizees.quadratic import QuadraticFamily
 
-    problem = QuadraticFamily().sample(0, "train", 0, 4)
+    problem = QuadraticFamily().sample("train", 0, 4)
     ours = _meta_gradient("native", problem, 6, second_order=True)
     theirs = _meta_gradient("torch", problem, 6, second_order=True)
     first = _meta_gradient("native", problem, 6)

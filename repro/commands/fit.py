@@ -1,0 +1,91 @@
+"""``repro fit``: meta-train the LSTM optimizer and export the phi selected on validation."""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from repro import tracking
+from repro.commands.runs import Paths, device_for, holding_run_folder, set_threads
+from repro.config import Config
+from repro.io import provenance
+from repro.meta.checkpoint import export_optimizer, resume_from
+from repro.meta.experiments import make_experiment
+from repro.meta.learner import MetaLearner
+
+
+@holding_run_folder("fit")
+def fit(config: Config, paths: Paths) -> Path:
+    """Meta-train the LSTM optimizer; export the best (by validation) phi; return its path.
+
+    An interrupted fit of the same settings resumes from its last checkpoint; on SIGTERM the
+    fit writes that checkpoint (or, signalled during validation, keeps the last one written)
+    and raises :class:`Preempted`.
+    """
+    import lightning as L
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from repro.meta.training import Preempted, make_trainer
+
+    run_dir = paths.run_dir(config, "fit")
+    set_threads(config)
+    device_for(config)  # refuses what this machine lacks; Lightning places the run itself
+    L.seed_everything(config.meta.phi_seed(config.seed), workers=True, verbose=False)
+    resume = resume_from(config, run_dir)
+    learner, data = make_experiment(config)
+    with tracking.run(run_dir, f"{config.experiment}-fit", config.to_dict()) as loggers:
+        trainer, best, preemption = make_trainer(config, run_dir, loggers)
+        if resume is not None and trainer.is_global_zero:
+            print(f"resuming meta-training from {resume}")
+        if config.meta.clip_grad_norm and trainer.is_global_zero:
+            print(f"meta-gradient norm clipped at {config.meta.clip_grad_norm}")
+        started = time.perf_counter()
+        try:
+            trainer.fit(learner, datamodule=data, ckpt_path=resume)
+        except SIGTERMException:
+            # SIGTERM after Preemption's check (during validation): Lightning stops the fit itself
+            raise Preempted(
+                f"preempted during truncation {trainer.global_step}: the last checkpoint "
+                f"written, {preemption.last_path}, stands; run the same command again to resume"
+            ) from None
+    seconds = time.perf_counter() - started
+    if preemption.stopped_at is not None:
+        raise Preempted(
+            f"preempted after truncation {preemption.stopped_at}: checkpoint "
+            f"{preemption.last_path} written; run the same command again to resume"
+        )
+    if not trainer.is_global_zero:
+        return paths.checkpoint(config.experiment)
+    described = learner.source.describe()
+    return _export(config, paths, learner, trainer, best, resume, seconds, described)
+
+
+def _export(
+    config: Config, paths: Paths, learner: MetaLearner, trainer: Any, best: Any,
+    resume: Path | None, seconds: float, described: dict[str, str],
+) -> Path:
+    """Write the phi ``best`` selected (the last one without a validation) and its record."""
+    selected, val_loss, truncation = "final", None, int(trainer.global_step)
+    if best.best_model_path:
+        state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)
+        learner.load_state_dict(state["state_dict"])
+        truncation = int(state["global_step"])
+        selected = f"best of validation at step {truncation}"
+        val_loss = float(best.best_model_score)
+    return export_optimizer(
+        learner.optimizer_net, config, paths.checkpoint(config.experiment),
+        selected=selected, selected_truncation=truncation, val_final_loss=val_loss,
+        meta_steps=int(trainer.global_step), skipped_truncations=learner.skipped,
+        clip_grad_norm=config.meta.clip_grad_norm or None, world_size=trainer.world_size,
+        resumed_from=str(resume) if resume else None, seconds=seconds,
+        seconds_per_truncation=seconds / max(learner.truncations_run, 1),
+        peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        meta=provenance(
+            paths.config_file, config.seed, profile=config.profile,
+            phi_seed=config.meta.phi_seed(config.seed), **described,
+        ),
+    )

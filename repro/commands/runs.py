@@ -1,0 +1,127 @@
+"""What every command shares: where its outputs go, its locked run folder, its device and the
+inputs it reads."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+from repro.config import Config, ConfigError
+from repro.io import OutputError, brief, run_lock
+
+T = TypeVar("T")
+
+
+class MissingInputError(FileNotFoundError):
+    """An input a command needs (checkpoint, tuned rates, curves) is missing; one line."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where one experiment's runs and figures go."""
+
+    runs: Path
+    figures: Path
+    config_file: Path | None = None
+
+    @property
+    def data(self) -> Path:
+        """Folder of the figures' JSON data."""
+        return self.figures / "data"
+
+    def run_dir(self, config: Config, command: str) -> Path:
+        """The run folder of ``command`` for ``config``."""
+        return self.runs / config.experiment / command
+
+    def checkpoint(self, experiment: str) -> Path:
+        """The exported best optimizer of ``experiment``'s meta-training."""
+        return self.runs / experiment / "optimizer.ckpt"
+
+    def tuned(self, config: Config) -> Path:
+        """The recorded learning-rate search of ``config``'s baselines."""
+        return self.data / f"tuned_lr_{config.experiment}.json"
+
+
+def default_paths(profile: str, root: Path = Path("."), config_file: Path | None = None) -> Paths:
+    """``runs/<profile>`` and ``paper_figures`` (``paper_figures/quick`` for the quick profile)."""
+    figures = root / "paper_figures" if profile == "paper" else root / "paper_figures" / profile
+    return Paths(runs=root / "runs" / profile, figures=figures, config_file=config_file)
+
+
+def set_threads(config: Config) -> None:
+    """Apply ``trainer.threads``, when set, to torch's CPU thread pool."""
+    if config.trainer.threads:
+        torch.set_num_threads(config.trainer.threads)
+
+
+def device_for(config: Config) -> torch.device:
+    """CUDA when available and allowed by ``trainer.accelerator``, else the CPU.
+
+    Refuses, with a one-line :class:`ConfigError`, what this machine lacks: ``gpu``/``cuda``
+    without a CUDA GPU, and more ``trainer.devices`` than it has GPUs or, on the CPU (one
+    process per device), cores.
+    """
+    trainer = config.trainer
+    gpu = torch.cuda.is_available()
+    if trainer.accelerator in ("gpu", "cuda") and not gpu:
+        raise ConfigError(
+            f"trainer.accelerator: {trainer.accelerator} asked for, but this machine has no "
+            "CUDA GPU; use auto or cpu"
+        )
+    on_gpu = gpu and trainer.accelerator != "cpu"
+    have = torch.cuda.device_count() if on_gpu else os.cpu_count() or 1
+    if isinstance(trainer.devices, int) and trainer.devices > have:
+        unit = "GPUs" if on_gpu else "CPU cores (one process per device)"
+        raise ConfigError(
+            f"trainer.devices: {trainer.devices} asked for, but this machine has {have} {unit}; "
+            f"use at most {have} or auto"
+        )
+    return torch.device("cuda" if on_gpu else "cpu")
+
+
+def ensure_writable(folder: Path) -> None:
+    """Create ``folder``; a one-line :class:`OutputError` when it cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {folder}: {error.strerror or error}") from None
+    probe = folder / ".write-test"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(f"cannot write to {folder}: {error.strerror or error}") from None
+
+
+def holding_run_folder(command: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Run the decorated command with its (writable) run folder locked (:func:`run_lock`)."""
+
+    def decorate(function: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(function)
+        def held(config: Config, paths: Paths, *args: Any, **kwargs: Any) -> T:
+            run_dir = paths.run_dir(config, command)
+            ensure_writable(run_dir)
+            with run_lock(run_dir):
+                return function(config, paths, *args, **kwargs)
+
+        return held
+
+    return decorate
+
+
+def read_json(path: Path, hint: str) -> dict[str, Any]:
+    """The JSON record at ``path``; a one-line :class:`MissingInputError` (with ``hint``) when
+    it is missing or unreadable."""
+    if not path.is_file():
+        raise MissingInputError(f"{path} does not exist; {hint}")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise MissingInputError(f"{path} is unreadable ({brief(error)}); {hint}") from None
