@@ -205,7 +205,7 @@ figures: figure3 figure4 figure5 figure6 figure8 figure9 $(ART_VIEWS) figure7
 report: $(STAMP)
 	$(REPRO) report $(ARGS)
 claims: $(STAMP)
-	$(REPRO) claims $(if $(filter command line,$(origin PROFILE)),--profile $(PROFILE)) $(ARGS)
+	$(REPRO) claims $(if $(filter-out file,$(origin PROFILE)),--profile $(PROFILE)) $(ARGS)
 wandb-report: $(STAMP)
 	$(REPRO) wandb-report $(ARGS)
 

@@ -119,6 +119,11 @@ def commit(root: Path | None = None) -> str:
     return f"{sha}+dirty" if dirty else sha
 
 
+def is_dirty(recorded: str) -> bool:
+    """Whether a commit recorded by :func:`commit` marks a tree with uncommitted changes."""
+    return recorded.endswith("+dirty")
+
+
 def provenance(config_path: str | Path | None, seed: int, **extra: Any) -> dict[str, Any]:
     """The ``meta`` block of a data file: config, seed, commit and creation time."""
     return {

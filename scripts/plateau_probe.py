@@ -32,7 +32,6 @@ from repro.io import provenance, write_json  # noqa: E402
 from repro.meta.experiments import make_source  # noqa: E402
 from repro.meta.learned import load_learned, make_learned  # noqa: E402
 from repro.meta.unroll import start, unroll  # noqa: E402
-from repro.optimizees import make_family  # noqa: E402
 
 PS = (10.0, 5.0)
 
@@ -44,7 +43,7 @@ def scales(config_file: Path, overrides: list[str], problems: int) -> dict[str, 
     problem = source.sample("val", 0, problems, "cpu")
     _, grad = problem.loss_and_grad(problem.initial_params(), 0)
     out = {}
-    for name, shape, offset in make_family(config).layout():
+    for name, shape, offset in source.layout():
         if not name.startswith("W"):
             continue
         size = math.prod(shape)
@@ -88,8 +87,9 @@ def alignment(config_file: Path, overrides: list[str], problems: int, checkpoint
     """Per step and weight matrix: how the trained LSTM's update lines up with the gradient."""
     config = load(config_file, "paper", overrides)
     lstm = load_learned(checkpoint, config)
-    problem = make_source(config).sample("val", 0, problems, "cpu")
-    views = [(n, o, math.prod(s)) for n, s, o in make_family(config).layout() if n[0] == "W"]
+    family = make_source(config)
+    problem = family.sample("val", 0, problems, "cpu")
+    views = [(n, o, math.prod(s)) for n, s, o in family.layout() if n[0] == "W"]
     carry, out = start(problem, lstm), {}
     for step in range(60):
         theta, grad = carry.theta, carry.grad

@@ -60,13 +60,12 @@ def fit(config: Config, paths: Paths) -> Path:
         )
     if not trainer.is_global_zero:
         return paths.checkpoint(config.experiment)
-    described = learner.source.describe()
-    return _export(config, paths, learner, trainer, best, resume, seconds, described)
+    return _export(config, paths, learner, trainer, best, resume, seconds)
 
 
 def _export(
     config: Config, paths: Paths, learner: MetaLearner, trainer: Any, best: Any,
-    resume: Path | None, seconds: float, described: dict[str, str],
+    resume: Path | None, seconds: float,
 ) -> Path:
     """Write the phi ``best`` selected (the last one without a validation) and its record."""
     selected, val_loss, truncation = "final", None, int(trainer.global_step)
@@ -86,6 +85,6 @@ def _export(
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         meta=provenance(
             paths.config_file, config.seed, profile=config.profile,
-            phi_seed=config.meta.phi_seed(config.seed), **described,
+            phi_seed=config.meta.phi_seed(config.seed), **learner.source.describe(),
         ),
     )

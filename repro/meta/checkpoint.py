@@ -1,7 +1,8 @@
 """A fit's checkpoints: the exported optimizer, resuming from ``last.ckpt``, RNG states.
 
 An exported optimizer holds phi and the optimizer settings it was trained under (read back by
-:func:`repro.optimizers.checkpoint.load_optimizer`, which needs no Lightning); a fit's resumable
+:class:`repro.optimizers.checkpoint.Checkpoint` and ``load_optimizer``, which need no
+Lightning); a fit's resumable
 ``last.ckpt`` is refused when it was trained under other settings. Every refusal is a
 :class:`~repro.optimizers.checkpoint.CheckpointError` whose message is one line.
 """

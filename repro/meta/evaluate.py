@@ -56,7 +56,7 @@ def diverged_as_inf(losses: Tensor) -> Tensor:
 
 
 def final_loss(losses: Tensor) -> float:
-    """Mean loss at the last step; ``inf`` when it is not finite on any problem."""
+    """Mean loss at the last step; ``inf`` when any problem's final loss is not finite."""
     return float(diverged_as_inf(losses[-1].double()).mean())
 
 

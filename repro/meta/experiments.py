@@ -22,11 +22,6 @@ from repro.optimizees import Family, make_family
 class QuadraticLearner(MetaLearner):
     """Random quadratics (paper §3.1): problems drawn from seeds alone, no dataset."""
 
-    @staticmethod
-    def datamodule(config: Config) -> ProblemData:
-        """Truncation indices only."""
-        return ProblemData()
-
 
 class MNISTLearner(MetaLearner):
     """MLPs on MNIST or Fashion-MNIST (paper §3.2), optionally trained on several networks."""
@@ -64,12 +59,8 @@ class CIFARLearner(MetaLearner):
 
 
 class NeuralArtLearner(MetaLearner):
-    """Neural Art (paper §3.5): styling crops of the ``art`` section's photographs."""
-
-    @staticmethod
-    def datamodule(config: Config) -> ProblemData:
-        """Truncation indices only: the family holds the photographs and the style image."""
-        return ProblemData()
+    """Neural Art (paper §3.5): styling crops of the ``art`` section's photographs (the family
+    holds them and the style image, so its data module is the default one)."""
 
 
 EXPERIMENTS: dict[str, type[MetaLearner]] = {

@@ -7,6 +7,7 @@ names the experiment's data module; the learner draws its problems from that dat
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -69,8 +70,9 @@ class MetaLearner(L.LightningModule):
 
     @staticmethod
     def datamodule(config: Config) -> ProblemData:
-        """The experiment's data module for ``config``; each experiment names its own."""
-        raise NotImplementedError
+        """The experiment's data module for ``config``: by default truncation indices only
+        (problems drawn from seeds, or from data the family holds itself)."""
+        return ProblemData()
 
     @classmethod
     def training_sources(cls, config: Config, source: Family) -> list[Family]:
@@ -202,7 +204,7 @@ def problem_source(config: Config, family: Family, data: ProblemData) -> Family:
     dataset."""
     if not data.splits:
         return family
-    return make_family(config, Dataset(config.data.name, data.splits))
+    return dataclasses.replace(family, data=Dataset(config.data.name, data.splits))
 
 
 def lr_factor(meta: MetaConfig) -> Callable[[int], float]:

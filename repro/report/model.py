@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from repro.figures.registry import BY_NAME, Figure
+from repro.io import is_dirty
 from repro.report import reference, state
 from repro.report.catalogue import Source, missing, source_of, sources
 from repro.report.claims import CLAIMS, FAILS, HOLDS, NO_DATA, Claim, Outcome, check
@@ -65,12 +66,13 @@ class ClaimRow:
     outcome: Outcome
     held_before: bool
     regressed: bool
+    meta: dict[str, Any] = field(default_factory=dict)
+    """The provenance block of the data the claim read (empty without data)."""
 
     @property
     def data_commit(self) -> str:
         """The commit recorded by the data the claim read (``—`` when there is none)."""
-        data = self.source.data(self.outcome.claim.panel) if self.source else None
-        return str(((data or {}).get("meta") or {}).get("commit") or "—")
+        return str(self.meta.get("commit") or "—")
 
     @property
     def dirty(self) -> bool:
@@ -95,8 +97,7 @@ class Report:
     def data_meta(self) -> dict[str, dict[str, Any]]:
         """The provenance of every panel a claim was checked on, by ``source id:panel``."""
         return {
-            f"{r.source.id}:{r.outcome.claim.panel}":
-                (r.source.data(r.outcome.claim.panel) or {}).get("meta") or {}
+            f"{r.source.id}:{r.outcome.claim.panel}": r.meta
             for r in self.claims if r.source is not None
         }
 
@@ -154,7 +155,8 @@ def build(
             before = record.get(state.key(source.id, claim.id), {}).get("status") == HOLDS
             if data is not None:
                 outcome = check(claim, data)
-                rows.append(ClaimRow(source, outcome, before, before and outcome.status == FAILS))
+                rows.append(ClaimRow(source, outcome, before, before and outcome.status == FAILS,
+                                     data.get("meta") or {}))
             elif before:
                 gone = f"held before; {source.folder / 'data' / f'{claim.panel}.json'} is gone"
                 rows.append(ClaimRow(source, Outcome(claim, NO_DATA, gone), True, True))
@@ -166,11 +168,6 @@ def build(
         for c in CLAIMS if c.id not in checked
     ]
     return Report(root, sections, rows, missing(found, profile or "paper"), found)
-
-
-def is_dirty(commit: str) -> bool:
-    """Whether a recorded commit (``abc1234+dirty``) marks a tree with uncommitted changes."""
-    return commit.endswith("+dirty")
 
 
 def wall_time(meta: dict[str, Any]) -> str:

@@ -50,52 +50,43 @@ def _grad(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     return g
 
 
+def _both(
+    rule_cls: type, torch_opt: Callable[..., torch.optim.Optimizer], lr: float,
+    dtype: torch.dtype,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """x0, and theta after STEPS steps of our rule and of ``torch_opt`` from it."""
+    f, x0 = _problem(dtype)
+    rule = rule_cls(lr=lr)
+    theta, state = x0.clone(), rule.init_state(x0)
+    p = torch.nn.Parameter(x0.clone())
+    opt = torch_opt([p], lr)
+    for _ in range(STEPS):
+        update, state = rule.step(_grad(f, theta), state)
+        theta = theta + update
+        opt.zero_grad()
+        f(p).backward()
+        opt.step()
+    return x0, theta, p.detach()
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("lr", [1e-3, 1e-2, 1e-1])
 @pytest.mark.parametrize("name", list(CASES))
 def test_parity_with_torch_optim(name: str, lr: float, dtype: torch.dtype) -> None:
-    rule_cls, torch_opt = CASES[name]
-    f, x0 = _problem(dtype)
-
-    rule = rule_cls(lr=lr)
-    theta = x0.clone()
-    state = rule.init_state(theta)
-
-    p = torch.nn.Parameter(x0.clone())
-    opt = torch_opt([p], lr)
-
-    for _ in range(STEPS):
-        update, state = rule.step(_grad(f, theta), state)
-        theta = theta + update
-
-        opt.zero_grad()
-        f(p).backward()
-        opt.step()
-
-    assert not torch.equal(theta, x0)
-    torch.testing.assert_close(theta, p.detach(), atol=ATOL[dtype], rtol=0.0)
+    x0, ours, theirs = _both(*CASES[name], lr, dtype)
+    assert not torch.equal(ours, x0)
+    torch.testing.assert_close(ours, theirs, atol=ATOL[dtype], rtol=0.0)
 
 
 @pytest.mark.parametrize("name", ["ADAM", "RMSprop"])
 def test_a_misplaced_epsilon_breaks_parity(name: str) -> None:
     """Control: the same comparison against torch.optim with epsilon 1e-7 instead of 1e-8."""
-    rule_cls, _ = CASES[name]
     wrong = {
         "ADAM": lambda p, lr: torch.optim.Adam(p, lr=lr, eps=1e-7),
         "RMSprop": lambda p, lr: torch.optim.RMSprop(p, lr=lr, alpha=0.99, eps=1e-7),
     }[name]
-    f, x0 = _problem(DTYPE)
-    rule = rule_cls(lr=1e-3)
-    theta, state = x0.clone(), rule.init_state(x0)
-    p = torch.nn.Parameter(x0.clone())
-    opt = wrong([p], 1e-3)
-    for _ in range(STEPS):
-        update, state = rule.step(_grad(f, theta), state)
-        theta = theta + update
-        opt.zero_grad()
-        f(p).backward()
-        opt.step()
-    assert float((theta - p.detach()).abs().max()) > 100 * ATOL[DTYPE]
+    _, ours, theirs = _both(CASES[name][0], wrong, 1e-3, DTYPE)
+    assert float((ours - theirs).abs().max()) > 100 * ATOL[DTYPE]
 
 
 def test_adam_first_step_is_sign_in_float32() -> None:
