@@ -1,101 +1,124 @@
-"""Command line: ``python -m repro {fit,tune,evaluate,figure} --config FILE [--key.sub VALUE]``,
-and ``python -m repro {report,claims,wandb-report}`` over the figures folder."""
+"""Command line: ``python -m repro {fit,tune,evaluate,figure} --config FILE [--section.key VALUE]``
+(``--print_config`` shows every setting, as a config that runs), and ``python -m repro
+{report,claims,wandb-report}`` over the figures folder. Parsed by jsonargparse from the typed
+:class:`~repro.config.Config`."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from argparse import ArgumentError
 from pathlib import Path
 
-from repro.config import PROFILES, ConfigError, load
+import yaml
+from jsonargparse import ArgumentParser
 
-COMMANDS = ("fit", "tune", "evaluate", "figure")
+from repro import config as settings
+from repro.config import ConfigError
+
 PREEMPTED = 143  # 128 + SIGTERM: a scheduler may requeue the same command to resume
-REPORT_COMMANDS = ("report", "claims", "wandb-report")
+EXPERIMENT_COMMANDS = {
+    "fit": "meta-train the LSTM optimizer",
+    "tune": "search the baselines' learning rates on validation problems",
+    "evaluate": "roll every optimizer over the test problems into curves",
+    "figure": "draw a figure from its curves data",
+}
+REPORT_COMMANDS = {
+    "report": "write the HTML report of the figures folder",
+    "claims": "check the paper's claims against the figures' data",
+    "wandb-report": "publish the figures and claims as a W&B report",
+}
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m repro",
+def _parser() -> tuple[ArgumentParser, dict[str, ArgumentParser]]:
+    """The command line's parser, and each command's own."""
+    parser = ArgumentParser(
+        prog="python -m repro", exit_on_error=False,
         description="Learning to learn by gradient descent by gradient descent: reproduction.",
-        epilog="Any config value can be overridden as --section.key VALUE, e.g. --meta.lr 0.01.",
     )
-    parser.add_argument("command", choices=COMMANDS + REPORT_COMMANDS)
-    parser.add_argument("name", nargs="?", help="figure name (for 'figure'), e.g. figure4a")
-    parser.add_argument("--config", type=Path, help="experiment YAML, e.g. experiments/x.yaml")
-    parser.add_argument(
-        "--profile", default=os.environ.get("PROFILE"),
-        help="paper|quick (default paper; 'claims' and 'report': every profile)",
-    )
-    parser.add_argument("--runs-dir", type=Path, help="default runs/<profile>")
-    parser.add_argument("--figures-dir", type=Path, help="default paper_figures[/<profile>]")
-    parser.add_argument("--checkpoint", type=Path, help="optimizer checkpoint for 'evaluate'")
-    parser.add_argument("--out", type=Path, help="'report': the page (<figures>/index.html)")
-    parser.add_argument(
-        "--accept", action="store_true", help="'claims': record regressions as the new outcomes"
-    )
-    parser.add_argument("--entity", help="'wandb-report': W&B entity (default: your default)")
-    return parser
+    commands, subs = parser.add_subcommands(dest="command"), {}
+    for name, text in {**EXPERIMENT_COMMANDS, **REPORT_COMMANDS}.items():
+        sub = subs[name] = ArgumentParser(exit_on_error=False, description=text)
+        sub.add_argument("--figures-dir", type=str | None, help="default paper_figures[/<profile>]")
+        sub.add_argument("--runs-dir", type=str | None, help="default runs/<profile>")
+        if name in EXPERIMENT_COMMANDS:
+            if name == "figure":
+                sub.add_argument("name", help="figure name, e.g. figure4a")
+            settings.add_arguments(sub)
+            sub.add_argument("--checkpoint", type=str | None, help="'evaluate': optimizer file")
+        else:
+            sub.add_argument("--profile", type=str | None, help="default: every profile")
+            sub.add_argument("--out", type=str | None, help="the page (<figures>/index.html)")
+            sub.add_argument("--accept", action="store_true",
+                             help="'claims': record regressions as the new outcomes")
+            sub.add_argument("--entity", type=str | None, help="W&B entity (default: yours)")
+        commands.add_subcommand(name, sub, help=text)
+    return parser, subs
 
 
-def _report_command(args: argparse.Namespace, extra: list[str]) -> int:
-    """``report``, ``claims`` or ``wandb-report`` over the figures folder (paper_figures)."""
-    from repro.io import OutputError
+def _expand(argv: list[str]) -> tuple[list[str], list[Path]]:
+    """``argv`` with each ``--config FILE`` replaced by the file's settings, its profile (from
+    ``--profile``, else ``$PROFILE``, else the file's) applied; and the files named."""
+    profile = next((b for a, b in zip(argv, argv[1:], strict=False) if a == "--profile"), None)
+    profile = profile or os.environ.get("PROFILE")
+    out, files, tokens = [], [], iter(argv)
+    for token in tokens:
+        if token != "--config" and not token.startswith("--config="):
+            out.append(token)
+            continue
+        path = token.partition("=")[2] or next(tokens, None)
+        if path is None:
+            raise ConfigError("--config needs a file, e.g. experiments/quadratic.yaml")
+        files.append(Path(path))
+        out += ["--config", yaml.safe_dump(settings.read(path, profile))]
+    return out, files
+
+
+def _report(command: str, args: object, root: Path) -> int:
+    """``report``, ``claims`` or ``wandb-report`` over the figures folder ``root``."""
     from repro.report import html, model, terminal
 
-    root = args.figures_dir or Path("paper_figures")
-    try:
-        if extra:
-            raise ConfigError(f"unexpected argument {extra[0]!r} for '{args.command}'")
-        if args.command == "report":
-            out = html.write(model.build(root), args.out or root / "index.html")
-            print(f"report written to {out}")
-            return 0
-        if args.command == "claims":
-            text, code = terminal.gate(
-                model.build(root, profile=args.profile), root / "claims.json", args.accept
-            )
-            print(text)
-            return code
-        from repro.report import wandb_report
+    if command == "report":
+        print(f"report written to {html.write(model.build(root), args.out or root / 'index.html')}")
+        return 0
+    if command == "claims":
+        profile = args.profile or os.environ.get("PROFILE")
+        text, code = terminal.gate(model.build(root, profile=profile), root / "claims.json",
+                                   args.accept)
+        print(text)
+        return code
+    from repro.report import wandb_report
 
-        return wandb_report.publish(model.build(root), args.runs_dir or Path("runs"), args.entity)
-    except (ConfigError, OutputError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return wandb_report.publish(model.build(root), Path(args.runs_dir or "runs"), args.entity)
 
 
-def _overrides(extra: list[str]) -> list[str]:
-    """``--a.b VALUE`` / ``--a.b=VALUE`` pairs as ``a.b=VALUE`` strings."""
-    out, i = [], 0
-    while i < len(extra):
-        token = extra[i]
-        if not token.startswith("--") or len(token) == 2:
-            raise ConfigError(f"unexpected argument {token!r}; overrides look like --meta.lr 0.01")
-        key = token[2:]
-        if "=" in key:
-            out.append(key)
-            i += 1
-            continue
-        if i + 1 >= len(extra):
-            raise ConfigError(f"override --{key} needs a value")
-        out.append(f"{key}={extra[i + 1]}")
-        i += 2
-    return out
+def _experiment(command: str, args: object, config: settings.Config | None, file: Path | None
+                ) -> None:
+    """``fit``, ``tune``, ``evaluate`` or ``figure`` of ``config``."""
+    from repro.commands import evaluate, figure, fit, runs, tune
+
+    profile = config.profile if config else os.environ.get("PROFILE") or "paper"
+    paths = runs.default_paths(profile, config_file=file)
+    paths = runs.Paths(
+        runs=Path(args.runs_dir) if args.runs_dir else paths.runs,
+        figures=Path(args.figures_dir) if args.figures_dir else paths.figures, config_file=file,
+    )
+    if command == "fit":
+        print(f"optimizer written to {fit.fit(config, paths)}")
+    elif command == "tune":
+        print(f"learning rates written to {tune.tune(config, paths)}")
+    elif command == "evaluate":
+        checkpoint = Path(args.checkpoint) if args.checkpoint else None
+        for path in evaluate.evaluate(config, paths, checkpoint):
+            print(f"curves written to {path}")
+    else:
+        for path in figure.figure(args.name, paths, config):
+            print(f"figure written to {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; a bad input ends with a one-line ``error:`` message and exit code 2."""
-    args, extra = _parser().parse_known_args(argv)
-    if args.command in REPORT_COMMANDS:
-        return _report_command(args, extra)
-
-    from repro.commands.evaluate import evaluate
-    from repro.commands.figure import figure
-    from repro.commands.fit import fit
-    from repro.commands.runs import MissingInputError, Paths, default_paths
-    from repro.commands.tune import tune
+    from repro.commands.runs import MissingInputError
     from repro.data.errors import DatasetError
     from repro.io import OutputError
     from repro.memory import keep_freed_memory
@@ -104,36 +127,20 @@ def main(argv: list[str] | None = None) -> int:
     from repro.optimizers.checkpoint import CheckpointError
 
     keep_freed_memory()
-    args.profile = args.profile or "paper"
     try:
-        if args.profile not in PROFILES:
-            raise ConfigError(
-                f"profile {args.profile!r} is not allowed; choose one of {', '.join(PROFILES)}"
-            )
-        overrides = _overrides(extra)
-        config = None
-        if args.config is not None:
-            config = load(args.config, args.profile, overrides)
-        elif args.command != "figure" or overrides:
-            raise ConfigError(f"'{args.command}' needs --config, e.g. experiments/quadratic.yaml")
-        paths = default_paths(args.profile, config_file=args.config)
-        paths = Paths(
-            runs=args.runs_dir or paths.runs,
-            figures=args.figures_dir or paths.figures,
-            config_file=args.config,
-        )
-        if args.command == "fit":
-            print(f"optimizer written to {fit(config, paths)}")
-        elif args.command == "tune":
-            print(f"learning rates written to {tune(config, paths)}")
-        elif args.command == "evaluate":
-            for path in evaluate(config, paths, args.checkpoint):
-                print(f"curves written to {path}")
-        else:
-            if not args.name:
-                raise ConfigError("'figure' needs a figure name, e.g. 'figure figure4a'")
-            for path in figure(args.name, paths, config):
-                print(f"figure written to {path}")
+        argv, files = _expand(list(sys.argv[1:] if argv is None else argv))
+        parser, subs = _parser()
+        try:
+            parsed = parser.parse_args(argv)
+        except ArgumentError as error:
+            raise ConfigError(settings.one_line(error)) from None
+        command, args = parsed.command, parsed[parsed.command]
+        if command in REPORT_COMMANDS:
+            return _report(command, args, Path(args.figures_dir or "paper_figures"))
+        if not files and command != "figure":
+            raise ConfigError(f"'{command}' needs --config, e.g. experiments/quadratic.yaml")
+        config = settings.build(subs[command], args) if files else None
+        _experiment(command, args, config, files[0] if files else None)
     except (
         ConfigError, OutputError, CheckpointError, DatasetError, MissingInputError
     ) as error:

@@ -1,25 +1,53 @@
-"""Experiment configuration: typed, validated, loaded from YAML with profiles and overrides.
+"""Experiment configuration: typed dataclasses whose annotations carry their bounds, read by
+jsonargparse from YAML (with a ``profiles:`` block) and ``--section.key VALUE`` overrides.
 
 Every error is a :class:`ConfigError` whose message is one line naming the bad key or value
-and what is allowed.
+and what is allowed. The ``Literal`` choices below are the one source of each module's
+constants (``ACTIVATIONS``, ``KERNELS``, ...).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
+import re
+from argparse import ArgumentError
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
+from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
-PROFILES = ("paper", "quick")
+Profile = Literal["paper", "quick"]
+PROFILES: tuple[str, ...] = get_args(Profile)
+Activation = Literal["sigmoid", "relu", "tanh"]
+Scale = Literal["mean", "sum"]
+Preprocessing = Literal["none", "logsign"]
+Kernel = Literal["auto", "native", "torch"]
+HeadInit = Literal["sonnet", "zero"]
+Encoder = Literal["auto", "vgg19", "random"]
+FamilyName = Literal["quadratic", "mlp", "convnet", "neural_art"]
+Baseline = Literal["ADAM", "RMSprop", "SGD", "NAG"]
+DatasetName = Literal["none", "mnist", "fashion_mnist", "cifar10"]
+DATASETS: dict[str, tuple[str, ...]] = {
+    "quadratic": ("none",), "mlp": ("mnist", "fashion_mnist"), "convnet": ("cifar10",),
+    "neural_art": ("none",),
+}
+"""The datasets each family's problems can be drawn from."""
 
 
 class ConfigError(ValueError):
     """A bad configuration value; the message is one line."""
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _non_empty(section: Any, prefix: str, *names: str) -> None:
+    for name in names:
+        _require(bool(getattr(section, name)), f"{prefix}.{name}: expected a non-empty list")
 
 
 @dataclass(frozen=True)
@@ -31,17 +59,25 @@ class ProblemConfig:
     validation and evaluation keep ``hidden``.
     """
 
-    family: Literal["quadratic", "mlp", "convnet", "neural_art"] = "quadratic"
-    dim: int = 10
-    scale: Literal["mean", "sum"] = "mean"
-    init_std: float = 0.01
-    batch: int = 128
-    hidden: list[int] = field(default_factory=lambda: [20])
-    activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid"
-    minibatch: int = 128
-    channels: list[int] = field(default_factory=lambda: [16, 16, 16])
-    kernel: int = 5
-    train_hidden: list[list[int]] = field(default_factory=list)
+    family: FamilyName = "quadratic"
+    dim: PositiveInt = 10
+    scale: Scale = "mean"
+    init_std: NonNegativeFloat = 0.01
+    batch: PositiveInt = 128
+    hidden: list[PositiveInt] = field(default_factory=lambda: [20])
+    activation: Activation = "sigmoid"
+    minibatch: PositiveInt = 128
+    channels: list[PositiveInt] = field(default_factory=lambda: [16, 16, 16])
+    kernel: PositiveInt = 5
+    train_hidden: list[list[PositiveInt]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _non_empty(self, "problem", "hidden", "channels")
+        _require(
+            all(self.train_hidden) and (not self.train_hidden or self.family == "mlp"),
+            f"problem.train_hidden: {self.train_hidden!r} needs problem.family mlp and non-empty "
+            "lists of positive widths, e.g. [[20], [20, 20]]",
+        )
 
 
 @dataclass(frozen=True)
@@ -51,11 +87,19 @@ class DataConfig:
     ``classes`` keeps only those CIFAR-10 labels, renumbered in that order (empty: all ten).
     """
 
-    name: Literal["none", "mnist", "fashion_mnist", "cifar10"] = "none"
+    name: DatasetName = "none"
     root: str = "data"
     download: bool = True
-    val_size: int = 5000
-    classes: list[int] = field(default_factory=list)
+    val_size: NonNegativeInt = 5000
+    classes: list[NonNegativeInt] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        classes = self.classes
+        _require(
+            not classes or (len(set(classes)) == len(classes) >= 2 and max(classes) <= 9),
+            f"data.classes: {classes!r} must be two or more distinct CIFAR-10 labels (0..9), "
+            "for data.name cifar10",
+        )
 
 
 @dataclass(frozen=True)
@@ -64,15 +108,15 @@ class OptimizerConfig:
     each get an LSTM of their own (empty: one LSTM for all of theta). ``compile`` and ``kernel``
     choose how it runs, not what it computes (see ``LSTMOptimizer``)."""
 
-    hidden: int = 20
-    layers: int = 2
-    preprocessing: Literal["none", "logsign"] = "none"
-    p: float = 10.0
-    output_scale: float = 1.0
+    hidden: PositiveInt = 20
+    layers: PositiveInt = 2
+    preprocessing: Preprocessing = "none"
+    p: PositiveFloat = 10.0
+    output_scale: PositiveFloat = 1.0
     compile: bool = False
-    kernel: Literal["auto", "native", "torch"] = "auto"
+    kernel: Kernel = "auto"
     groups: list[str] = field(default_factory=list)
-    head_init: Literal["sonnet", "zero"] = "sonnet"
+    head_init: HeadInit = "sonnet"
 
 
 EXECUTION_SETTINGS = ("compile", "kernel")
@@ -93,19 +137,30 @@ class MetaConfig:
     varies phi's initialisation and the training problems alone (see :meth:`phi_seed`).
     """
 
-    horizon: int = 100
-    unroll: int = 20
-    steps: int = 5000
-    lr: float = 0.003
+    horizon: PositiveInt = 100
+    unroll: PositiveInt = 20
+    steps: NonNegativeInt = 5000
+    lr: PositiveFloat = 0.003
     second_order: bool = False
-    val_every: int = 250
-    val_problems: int = 100
-    checkpoint_every: int = 50
-    max_skips: int = 10
-    clip_grad_norm: float = 0.0
+    val_every: PositiveInt = 250
+    val_problems: PositiveInt = 100
+    checkpoint_every: PositiveInt = 50
+    max_skips: NonNegativeInt = 10
+    clip_grad_norm: NonNegativeFloat = 0.0
     lr_schedule: Literal["constant", "cosine"] = "constant"
-    warmup: int = 0
+    warmup: NonNegativeInt = 0
     seed: int = -1
+
+    def __post_init__(self) -> None:
+        _require(
+            self.unroll <= self.horizon,
+            f"meta.unroll ({self.unroll}) is longer than meta.horizon ({self.horizon}); "
+            "the unroll must fit in the horizon",
+        )
+        _require(
+            self.horizon % self.unroll == 0,
+            f"meta.horizon ({self.horizon}) is not a multiple of meta.unroll ({self.unroll})",
+        )
 
     def phi_seed(self, experiment_seed: int) -> int:
         """The seed of phi's initialisation and of the training problems (``seed``, or the
@@ -117,13 +172,16 @@ class MetaConfig:
 class TuneConfig:
     """The baselines' learning-rate search on validation problems."""
 
-    grid: list[float] = field(
+    grid: list[PositiveFloat] = field(
         default_factory=lambda: [1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 3e-4, 1e-4]
     )
-    problems: int = 100
-    optimizers: list[Literal["ADAM", "RMSprop", "SGD", "NAG"]] = field(
+    problems: PositiveInt = 100
+    optimizers: list[Baseline] = field(
         default_factory=lambda: ["ADAM", "RMSprop", "SGD", "NAG"]
     )
+
+    def __post_init__(self) -> None:
+        _non_empty(self, "tune", "grid", "optimizers")
 
 
 @dataclass(frozen=True)
@@ -132,7 +190,7 @@ class PanelConfig:
 
     name: str = "figure4a"
     title: str = "Quadratics"
-    steps: int = 100
+    steps: PositiveInt = 100
 
 
 @dataclass(frozen=True)
@@ -144,13 +202,22 @@ class EvaluateConfig:
     as the curve ``LSTM-sub`` (empty: none).
     """
 
-    problems: int = 100
+    problems: PositiveInt = 100
     panels: list[PanelConfig] = field(default_factory=lambda: [PanelConfig()])
     optimizer_from: str = ""
     trace: str = "figure3"
-    trace_step: int = 10
-    trace_coordinates: int = 4
+    trace_step: NonNegativeInt = 10
+    trace_coordinates: PositiveInt = 4
     lstm_sub_from: str = ""
+
+    def __post_init__(self) -> None:
+        _non_empty(self, "evaluate", "panels")
+        steps = max(panel.steps for panel in self.panels)
+        _require(
+            not self.trace or self.trace_step < steps,
+            f"evaluate.trace_step ({self.trace_step}) must be below the longest panel's steps "
+            f"({steps})",
+        )
 
 
 @dataclass(frozen=True)
@@ -162,8 +229,14 @@ class GridConfig:
 
     figure: str = "figure6"
     title: str = "MNIST architectures"
-    layers: list[int] = field(default_factory=list)
-    widths: list[int] = field(default_factory=list)
+    layers: list[PositiveInt] = field(default_factory=list)
+    widths: list[PositiveInt] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _require(
+            bool(self.layers) == bool(self.widths),
+            "grid: set both grid.layers and grid.widths, for an mlp problem",
+        )
 
 
 @dataclass(frozen=True)
@@ -177,11 +250,11 @@ class ArtConfig:
     (e.g. ``figure9a``); ``update_views`` writes the appendix's figure10-figure13 data.
     """
 
-    encoder: Literal["auto", "vgg19", "random"] = "auto"
+    encoder: Encoder = "auto"
     weights: str = ""
-    encoder_seed: int = 0
-    width: float = 1.0
-    size: int = 64
+    encoder_seed: NonNegativeInt = 0
+    width: PositiveFloat = 1.0
+    size: PositiveInt = 64
     style: str = "ihc"
     train_contents: list[str] = field(
         default_factory=lambda: [
@@ -190,12 +263,15 @@ class ArtConfig:
     )
     val_contents: list[str] = field(default_factory=lambda: ["rocket"])
     test_contents: list[str] = field(default_factory=lambda: ["chelsea", "coffee"])
-    content_weight: float = 1.0
-    style_weight: float = 1.0
-    tv_weight: float = 0.0
-    init_noise: float = 0.0
+    content_weight: NonNegativeFloat = 1.0
+    style_weight: NonNegativeFloat = 1.0
+    tv_weight: NonNegativeFloat = 0.0
+    init_noise: NonNegativeFloat = 0.0
     images: str = ""
     update_views: bool = False
+
+    def __post_init__(self) -> None:
+        _non_empty(self, "art", "train_contents", "val_contents", "test_contents")
 
 
 @dataclass(frozen=True)
@@ -207,13 +283,18 @@ class TrainerConfig:
     """
 
     accelerator: Literal["auto", "cpu", "gpu", "cuda"] = "auto"
-    devices: int | str = 1
-    num_nodes: int = 1
+    devices: int | Literal["auto"] = 1
+    num_nodes: PositiveInt = 1
     strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
-    log_every: int = 10
-    threads: int = 0
+    log_every: PositiveInt = 10
+    threads: NonNegativeInt = 0
     deterministic: bool = True
     resume: bool = True
+
+    def __post_init__(self) -> None:
+        devices = self.devices
+        _require(devices == "auto" or (isinstance(devices, int) and devices > 0),
+                 f"trainer.devices: expected a positive integer or auto, got {devices!r}")
 
 
 @dataclass(frozen=True)
@@ -221,7 +302,7 @@ class Config:
     """One experiment."""
 
     experiment: str = "quadratic"
-    seed: int = 0
+    seed: NonNegativeInt = 0
     problem: ProblemConfig = field(default_factory=ProblemConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
@@ -231,7 +312,32 @@ class Config:
     grid: GridConfig = field(default_factory=GridConfig)
     art: ArtConfig = field(default_factory=ArtConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    profile: Literal["paper", "quick"] = "paper"
+    profile: Profile = "paper"
+
+    def __post_init__(self) -> None:
+        """The sections' settings that must agree with each other."""
+        family, data = self.problem.family, self.data
+        _require(
+            data.name in DATASETS[family],
+            f"problem.family {family!r} needs data.name "
+            f"{' or '.join(DATASETS[family])}, got {data.name!r}",
+        )
+        _require(
+            not self.grid.layers or family == "mlp",
+            "grid: set both grid.layers and grid.widths, for an mlp problem",
+        )
+        _require(family != "neural_art" or self.art.size >= 16,
+                 f"art.size: must be 16 or more (the encoder pools 4 times), got {self.art.size}")
+        ev = self.evaluate
+        _require(
+            not (ev.trace and family == "quadratic" and ev.trace_coordinates > self.problem.dim),
+            f"evaluate.trace_coordinates ({ev.trace_coordinates}) exceeds problem.dim "
+            f"({self.problem.dim})",
+        )
+        _require(not data.classes or family == "convnet",
+                 "data.classes: only for data.name cifar10 (the convnet family)")
+        _require(not self.optimizer.groups or family == "convnet",
+                 "optimizer.groups: only the convnet family has parameter groups (conv, fc)")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (for logging and checkpoints)."""
@@ -242,170 +348,6 @@ class Config:
         """Optimizee steps of an evaluation rollout: the longest panel's."""
         return max(panel.steps for panel in self.evaluate.panels)
 
-
-POSITIVE = {
-    "problem.dim", "problem.batch", "problem.hidden", "problem.minibatch",
-    "optimizer.hidden", "optimizer.layers", "optimizer.p",
-    "meta.horizon", "meta.unroll", "meta.lr", "meta.val_every", "meta.val_problems",
-    "tune.problems", "evaluate.problems", "evaluate.panels.steps", "evaluate.trace_coordinates",
-    "trainer.log_every", "optimizer.output_scale", "grid.layers", "grid.widths",
-    "meta.checkpoint_every", "trainer.num_nodes", "problem.channels", "problem.kernel",
-    "art.width", "art.size",
-}
-NON_NEGATIVE = {
-    "data.val_size", "problem.init_std", "meta.steps", "seed", "evaluate.trace_step",
-    "trainer.threads", "meta.max_skips", "meta.warmup", "meta.clip_grad_norm", "data.classes",
-    "art.encoder_seed", "art.content_weight", "art.style_weight", "art.tv_weight",
-    "art.init_noise",
-}
-
-
-def _check_type(value: Any, annotation: Any, key: str) -> Any:
-    origin = typing.get_origin(annotation)
-    if origin is Literal:
-        allowed = typing.get_args(annotation)
-        if value not in allowed:
-            raise ConfigError(
-                f"{key}: {value!r} is not allowed; choose one of {', '.join(map(str, allowed))}"
-            )
-        return value
-    if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(annotation):
-            try:
-                return _check_type(value, option, key)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{key}: {value!r} has the wrong type; expected {annotation}")
-    if origin is list:
-        if not isinstance(value, list) or not value:
-            raise ConfigError(f"{key}: expected a non-empty list, got {value!r}")
-        (item,) = typing.get_args(annotation)
-        if dataclasses.is_dataclass(item):
-            return [_build(item, v, key) for v in value]
-        return [_check_type(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{key}: unsupported type {annotation}")
-
-
-def _build(cls: type, data: Any, prefix: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        where = f"{prefix}." if prefix else ""
-        raise ConfigError(
-            f"unknown key '{where}{unknown[0]}'; allowed under {prefix or 'the top level'}: "
-            f"{', '.join(names)}"
-        )
-    values = {}
-    for name in names:
-        if name not in data:
-            continue
-        key = f"{prefix}.{name}" if prefix else name
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            values[name] = _build(hint, data[name], key)
-            continue
-        value = _check_type(data[name], hint, key)
-        numbers = value if isinstance(value, list) else [value]
-        if key in POSITIVE and any(not v > 0 for v in numbers):
-            raise ConfigError(f"{key}: must be positive, got {data[name]!r}")
-        if key in NON_NEGATIVE and any(v < 0 for v in numbers):
-            raise ConfigError(f"{key}: must be zero or more, got {data[name]!r}")
-        if key == "tune.grid" and any(not v > 0 for v in numbers):
-            raise ConfigError(f"tune.grid: learning rates must be positive, got {data[name]!r}")
-        values[name] = value
-    return cls(**values)
-
-
-def _validate(config: Config) -> Config:
-    meta = config.meta
-    mix = config.problem.train_hidden
-    if mix and (config.problem.family != "mlp" or any(not h or min(h) <= 0 for h in mix)):
-        raise ConfigError(
-            f"problem.train_hidden: {mix!r} needs problem.family mlp and non-empty lists of "
-            "positive widths, e.g. [[20], [20, 20]]"
-        )
-    devices = config.trainer.devices
-    if devices != "auto" and not (isinstance(devices, int) and devices > 0):
-        raise ConfigError(f"trainer.devices: expected a positive integer or auto, got {devices!r}")
-    if meta.unroll > meta.horizon:
-        raise ConfigError(
-            f"meta.unroll ({meta.unroll}) is longer than meta.horizon ({meta.horizon}); "
-            "the unroll must fit in the horizon"
-        )
-    if meta.horizon % meta.unroll:
-        raise ConfigError(
-            f"meta.horizon ({meta.horizon}) is not a multiple of meta.unroll ({meta.unroll})"
-        )
-    ev = config.evaluate
-    steps = max(panel.steps for panel in ev.panels)
-    if ev.trace and ev.trace_step >= steps:
-        raise ConfigError(
-            f"evaluate.trace_step ({ev.trace_step}) must be below the longest panel's steps "
-            f"({steps})"
-        )
-    if config.problem.family == "neural_art" and config.art.size < 16:
-        raise ConfigError(
-            f"art.size: must be 16 or more (the encoder pools 4 times), got {config.art.size}"
-        )
-    quadratic = config.problem.family == "quadratic"
-    if ev.trace and quadratic and ev.trace_coordinates > config.problem.dim:
-        raise ConfigError(
-            f"evaluate.trace_coordinates ({ev.trace_coordinates}) exceeds problem.dim "
-            f"({config.problem.dim})"
-        )
-    if bool(config.grid.layers) != bool(config.grid.widths) or (
-        config.grid.layers and config.problem.family != "mlp"
-    ):
-        raise ConfigError("grid: set both grid.layers and grid.widths, for an mlp problem")
-    if config.problem.family != "convnet" and (
-        (config.problem.family == "mlp") != (config.data.name not in ("none", "cifar10"))
-    ):
-        raise ConfigError(
-            f"problem.family {config.problem.family!r} needs "
-            + ("a dataset: set data.name to mnist or fashion_mnist"
-               if config.problem.family == "mlp" else "data.name: none")
-        )
-    return _validate_cifar(config)
-
-
-def _validate_cifar(config: Config) -> Config:
-    """The conv-net family, CIFAR-10, label subsets and parameter groups go together."""
-    convnet, data = config.problem.family == "convnet", config.data
-    if convnet != (data.name == "cifar10"):
-        raise ConfigError(
-            "problem.family convnet and data.name cifar10 go together; got "
-            f"problem.family {config.problem.family!r} with data.name {data.name!r}"
-        )
-    if data.classes and (not convnet or len(set(data.classes)) != len(data.classes)
-                         or len(data.classes) < 2 or max(data.classes) > 9):
-        raise ConfigError(
-            f"data.classes: {data.classes!r} must be two or more distinct CIFAR-10 labels "
-            "(0..9), for data.name cifar10"
-        )
-    if config.optimizer.groups and not convnet:
-        raise ConfigError(
-            "optimizer.groups: only the convnet family has parameter groups (conv, fc)"
-        )
-    return config
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -419,54 +361,122 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
-def parse_override(text: str) -> dict:
-    """``"meta.lr=0.01"`` as a nested dict, the value read as YAML."""
-    if "=" not in text:
-        raise ConfigError(f"override {text!r}: expected key=value, e.g. meta.lr=0.01")
-    key, raw = text.split("=", 1)
-    if not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"override {text!r}: empty key")
-    value: Any = yaml.safe_load(raw) if raw else ""
-    for part in reversed(key.split(".")):
-        value = {part: value}
-    return value
-
-
-def from_dict(data: dict, profile: str = "paper", overrides: list[str] = ()) -> Config:
-    """A validated Config from a raw dict with an optional ``profiles`` section."""
-    if profile not in PROFILES:
-        allowed = ", ".join(PROFILES)
-        raise ConfigError(f"profile {profile!r} is not allowed; choose one of {allowed}")
+def with_profile(data: dict, profile: str | None = None) -> dict:
+    """``data`` with its ``profiles:`` block applied: ``profile``'s section merged in (the
+    ``profile`` key's when None, else ``paper``) and the block removed."""
     data = dict(data)
-    profiles = data.pop("profiles", {}) or {}
-    if not isinstance(profiles, dict) or set(profiles) - set(PROFILES):
-        bad = sorted(set(profiles) - set(PROFILES)) if isinstance(profiles, dict) else [profiles]
-        raise ConfigError(f"profiles: unknown profile {bad[0]!r}; allowed: {', '.join(PROFILES)}")
-    merged = merge(data, profiles.get(profile) or {})
-    for text in overrides:
-        merged = merge(merged, parse_override(text))
-    merged["profile"] = profile
-    return _validate(_build(Config, merged, ""))
+    profiles = data.pop("profiles", None) or {}
+    profile = profile or data.get("profile") or "paper"
+    _require(profile in PROFILES,
+             f"profile {profile!r} is not allowed; choose one of {', '.join(PROFILES)}")
+    bad = sorted(set(profiles) - set(PROFILES)) if isinstance(profiles, dict) else [profiles]
+    _require(not bad, f"profiles: unknown profile {bad[0]!r}; allowed: {', '.join(PROFILES)}"
+             if bad else "")
+    return {**merge(data, profiles.get(profile) or {}), "profile": profile}
 
 
-def load(path: Path | str, profile: str = "paper", overrides: list[str] = ()) -> Config:
-    """Read and validate the YAML experiment config at ``path``."""
+def read(path: Path | str, profile: str | None = None) -> dict:
+    """The experiment YAML at ``path`` as a mapping, ``profile`` applied (:func:`with_profile`)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+    _require(path.is_file(), f"config file {path} does not exist")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         line = getattr(getattr(error, "problem_mark", None), "line", None)
         where = f" (line {line + 1})" if line is not None else ""
         raise ConfigError(f"config file {path} is not valid YAML{where}") from None
-    if data is None:
-        raise ConfigError(
-            f"config file {path} is empty; start from one of experiments/*.yaml"
-        )
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"config file {path} holds a {type(data).__name__}, not a mapping of sections "
-            "(experiment:, problem:, meta:, ...); start from one of experiments/*.yaml"
-        )
-    return from_dict(data, profile, overrides)
+    _require(data is not None, f"config file {path} is empty; start from one of experiments/*.yaml")
+    _require(
+        isinstance(data, dict),
+        f"config file {path} holds a {type(data).__name__}, not a mapping of sections "
+        "(experiment:, problem:, meta:, ...); start from one of experiments/*.yaml",
+    )
+    return with_profile(data, profile)
+
+
+def add_arguments(parser: Any) -> None:
+    """Every setting of :class:`Config` as ``--section.key`` on a jsonargparse ``parser``, with
+    ``--config`` (a file, or YAML text, of those settings; several compose) and
+    ``--print_config``."""
+    from jsonargparse import ActionConfigFile
+
+    parser.add_argument("--config", action=ActionConfigFile, help="experiment YAML")
+    parser.add_class_arguments(Config, nested_key=None, fail_untyped=True)
+
+
+def build(parser: Any, namespace: Any) -> Config:
+    """The validated :class:`Config` of a namespace ``parser`` parsed, with plain values."""
+    made = parser.instantiate(namespace)
+    return _plain(Config(**{f.name: made[f.name] for f in dataclasses.fields(Config)}))
+
+
+def parse(data: dict, overrides: list[str] = ()) -> Config:
+    """The Config of the settings ``data`` and ``key=value`` ``overrides`` (values as YAML)."""
+    from jsonargparse import ArgumentParser
+
+    sections = {f.name for f in dataclasses.fields(Config) if f.type.endswith("Config")}
+    for name in sections & set(data):
+        _require(isinstance(data[name], dict), f"{name}: expected a mapping, got {data[name]!r}")
+    parser = ArgumentParser(exit_on_error=False)
+    add_arguments(parser)
+    args = ["--config", yaml.safe_dump(data), *(f"--{text}" for text in overrides)]
+    try:
+        return build(parser, parser.parse_args(args))
+    except ArgumentError as error:
+        raise ConfigError(one_line(error)) from None
+
+
+def from_dict(data: dict, profile: str | None = None, overrides: list[str] = ()) -> Config:
+    """A validated Config from a raw dict with an optional ``profiles`` section."""
+    return parse(with_profile(data, profile), overrides)
+
+
+def load(path: Path | str, profile: str | None = None, overrides: list[str] = ()) -> Config:
+    """Read and validate the YAML experiment config at ``path``."""
+    return parse(read(path, profile), overrides)
+
+
+REWORDED = (
+    (r"Expected a typing.Literal\[(.*)\]. Got value: (.*)",
+     lambda m: f"'{m[2]}' is not allowed; choose one of {m[1].replace(chr(39), '')}"),
+    (r"Not of type \w+: (\S+) does not conform to restriction v>0", r"must be positive, got \1"),
+    (r"Not of type \w+: (\S+) does not conform to restriction v>=0",
+     r"must be zero or more, got \1"),
+    (r"Not of type \w+: could not convert string to float: (.*)", r"expected a number, got \1"),
+    (r"Not of type \w+: (?:(\S+) not an integer|invalid literal for int\(\) with base 10: (.*))",
+     lambda m: f"expected an integer, got {m[1] or m[2]}"),
+)
+"""jsonargparse's wording of common errors, and ours."""
+
+
+def one_line(error: Exception) -> str:
+    """jsonargparse's message for ``error`` on one line, led by the key it names."""
+    text = " ".join(str(error).split())
+    if found := re.fullmatch(r"unrecognized arguments: (?!--)(\S+).*", text):
+        return f"unexpected argument {found[1]!r}; settings look like --meta.lr 0.01"
+    found = re.fullmatch(r"unrecognized arguments: --(?:(\w+)\.)?(\w+).*", text) or re.fullmatch(
+        r"(?:Group '(\w+)' does not accept option|Option) '(\w+)'.*", text)
+    if found:
+        section, key = found.groups()
+        cls = {f.name: f.type for f in dataclasses.fields(Config)}.get(section, "Config")
+        names = [f.name for f in dataclasses.fields(globals()[cls])]
+        where = f"{section}." if section else ""
+        return (f"unknown key '{where}{key}'; allowed under {section or 'the top level'}: "
+                f"{', '.join(names)}")
+    for pattern, plain in REWORDED:
+        text = re.sub(pattern, plain, text)
+    found = re.match(r'Parser key "([^"]+)": (.*)', text)
+    return f"{found[1]}: {found[2]}" if found else text
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with jsonargparse's bounded numbers (``PositiveInt``, ...) as int and float, so
+    configs pickle into checkpoints that load without jsonargparse."""
+    if dataclasses.is_dataclass(value):
+        fields = dataclasses.fields(value)
+        return type(value)(**{f.name: _plain(getattr(value, f.name)) for f in fields})
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, bool | str) or value is None:
+        return value
+    return float(value) if isinstance(value, float) else int(value)

@@ -41,8 +41,9 @@ def test_unknown_key_in_a_subprocess_gives_one_line_and_exit_code_2(tmp_path):
         (["--meta.unroll", "30"], "meta.horizon (100) is not a multiple of meta.unroll (30)"),
         (["--problem.batch", "0"], "problem.batch: must be positive"),
         (["--profile", "fast"], "profile 'fast' is not allowed"),
-        (["--meta.lr"], "override --meta.lr needs a value"),
+        (["--meta.lr"], "argument --meta.lr: expected one argument"),
         (["stray"], "unexpected argument 'stray'"),
+        (["--config"], "--config needs a file"),
     ],
 )
 def test_bad_input_errors(args, message, tmp_path, capsys):
@@ -84,3 +85,34 @@ def test_corrupt_checkpoint_gets_a_clear_error(tmp_path, capsys):
                  "--figures-dir", str(tmp_path / "f")])
     assert code == 2
     assert "is not a readable optimizer checkpoint" in capsys.readouterr().err
+
+
+def test_print_config_prints_a_config_that_runs_as_it_is(tmp_path, capsys):
+    mnist = ROOT / "experiments" / "mnist.yaml"
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "--config", str(mnist), "--profile", "quick", "--meta.lr", "0.01",
+              "--print_config"])
+    assert info.value.code == 0
+    printed = tmp_path / "printed.yaml"
+    printed.write_text(capsys.readouterr().out)
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(printed), "--print_config"])
+    assert capsys.readouterr().out == printed.read_text()
+    import yaml
+
+    from repro.config import from_dict, load
+
+    settings = yaml.safe_load(printed.read_text())
+    assert {"runs_dir", "figures_dir", "checkpoint"} <= set(settings)  # the command's own
+    again = from_dict({k: v for k, v in settings.items() if not k.endswith(("_dir", "checkpoint"))})
+    assert again == load(mnist, "quick", ["meta.lr=0.01"]) and again.profile == "quick"
+
+
+def test_config_files_compose_in_order(tmp_path):
+    from repro.config import load
+
+    extra = tmp_path / "lr.yaml"
+    extra.write_text("meta:\n  lr: 0.02\n")
+    code = main(["fit", "--config", str(QUADRATIC), "--config", str(extra), "--meta.steps",
+                 "-1", "--runs-dir", str(tmp_path / "runs")])
+    assert code == 2 and load(QUADRATIC).meta.lr == 0.003

@@ -1,8 +1,10 @@
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from repro.config import ConfigError, from_dict, load
+from repro.config import Baseline, Config, ConfigError, from_dict, load
+from repro.optimizers.hand import BASELINES
 
 QUADRATIC = Path(__file__).resolve().parents[1] / "experiments" / "quadratic.yaml"
 
@@ -36,9 +38,14 @@ def test_quick_profile_overrides_and_command_line_overrides():
         ({"meta": {"steps": 1.5}}, "meta.steps: expected an integer"),
         ({"optimizer": {"preprocessing": "log"}}, "choose one of none, logsign"),
         ({"tune": {"grid": []}}, "tune.grid: expected a non-empty list"),
-        ({"tune": {"grid": [0.1, -1]}}, "tune.grid: learning rates must be positive"),
+        ({"tune": {"grid": [0.1, -1]}}, "tune.grid: must be positive, got -1"),
         ({"meta": 3}, "meta: expected a mapping"),
         ({"profiles": {"fast": {}}}, "unknown profile 'fast'"),
+        ({"trainer": {"devices": 0}}, "trainer.devices: expected a positive integer or auto"),
+        ({"evaluate": {"panels": []}}, "evaluate.panels: expected a non-empty list"),
+        ({"problem": {"family": "mlp"}}, "problem.family 'mlp' needs data.name mnist or"),
+        ({"data": {"classes": [1, 1]}}, "data.classes: [1, 1] must be two or more distinct"),
+        ({"grid": {"layers": [1]}}, "grid: set both grid.layers and grid.widths"),
     ],
 )
 def test_bad_values_get_one_line_errors_naming_the_key(data, message):
@@ -55,7 +62,7 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("meta: [1,\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load(bad)
-    with pytest.raises(ConfigError, match="expected key=value"):
+    with pytest.raises(ConfigError, match="--meta.lr: expected one argument"):
         load(QUADRATIC, overrides=["meta.lr"])
     with pytest.raises(ConfigError, match="profile 'fast' is not allowed"):
         load(QUADRATIC, "fast")
@@ -66,3 +73,13 @@ def test_meta_seed_varies_phi_and_training_problems_only():
     assert config.meta.phi_seed(config.seed) == 4
     other = load(QUADRATIC, overrides=["seed=4", "meta.seed=7"])
     assert other.meta.phi_seed(other.seed) == 7 and other.seed == 4
+
+
+def test_bounds_live_on_the_fields_and_values_stay_plain_numbers():
+    config = load(QUADRATIC, overrides=["meta.steps=7", "tune.grid=[0.5, 2]"])
+    assert type(config.meta.steps) is int and type(config.tune.grid[0]) is float
+    assert config.tune.grid == [0.5, 2.0] and Config().problem.dim == 10
+
+
+def test_every_baseline_the_config_allows_is_a_hand_written_rule():
+    assert get_args(Baseline) == tuple(BASELINES)

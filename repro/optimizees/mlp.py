@@ -15,11 +15,13 @@ same minibatches at the same steps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from repro.config import Activation
 from repro.optimizees.base import (
     autograd_loss_and_grad,
     draw_instances,
@@ -27,7 +29,7 @@ from repro.optimizees.base import (
 )
 from repro.optimizees.family import DataFamily, Dataset
 
-ACTIVATIONS = ("sigmoid", "relu", "tanh")
+ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 
 _MASK32 = 0xFFFFFFFF
 _HASH_MUL = 0x045D9F3B  # odd and < 2^27, so x * _HASH_MUL < 2^59 for any 32-bit x

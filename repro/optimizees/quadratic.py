@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 import torch
 from torch import Tensor
 
+from repro.config import Scale
 from repro.optimizees.base import generator
 from repro.optimizees.family import Family
 
-SCALES = ("mean", "sum")
+SCALES: tuple[str, ...] = get_args(Scale)
 
 
 @dataclass(frozen=True)

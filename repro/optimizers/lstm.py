@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from typing import get_args
 
 import torch
 from torch import Tensor, nn
 
+from repro.config import HeadInit, Kernel
 from repro.optimizers import native
 from repro.optimizers.base import State
 from repro.optimizers.preprocess import n_features, preprocess
@@ -126,8 +128,8 @@ def _recording(*tensors: Tensor) -> bool:
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
-KERNELS = ("auto", "native", "torch")
-HEAD_INITS = ("sonnet", "zero")
+KERNELS: tuple[str, ...] = get_args(Kernel)
+HEAD_INITS: tuple[str, ...] = get_args(HeadInit)
 
 
 def _lstm_layer_reference(

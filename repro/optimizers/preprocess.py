@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import get_args
 
 import torch
 from torch import Tensor
+
+from repro.config import Preprocessing
 
 _EPS = torch.finfo(torch.float32).eps
 
@@ -26,7 +29,7 @@ def identity(grad: Tensor) -> Tensor:
     return grad.unsqueeze(-1)
 
 
-PREPROCESSORS = ("none", "logsign")
+PREPROCESSORS: tuple[str, ...] = get_args(Preprocessing)
 
 
 def n_features(kind: str) -> int:
