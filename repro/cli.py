@@ -118,13 +118,10 @@ def _experiment(command: str, args: object, config: settings.Config | None, file
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; a bad input ends with a one-line ``error:`` message and exit code 2."""
-    from repro.commands.runs import MissingInputError
-    from repro.data.errors import DatasetError
-    from repro.io import OutputError
+    from repro.commands.runs import BAD_INPUT
     from repro.memory import keep_freed_memory
     from repro.meta.learner import MetaTrainingDiverged
     from repro.meta.training import Preempted
-    from repro.optimizers.checkpoint import CheckpointError
 
     keep_freed_memory()
     try:
@@ -141,9 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"'{command}' needs --config, e.g. experiments/quadratic.yaml")
         config = settings.build(subs[command], args) if files else None
         _experiment(command, args, config, files[0] if files else None)
-    except (
-        ConfigError, OutputError, CheckpointError, DatasetError, MissingInputError
-    ) as error:
+    except BAD_INPUT as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except MetaTrainingDiverged as error:

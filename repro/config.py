@@ -372,6 +372,9 @@ def with_profile(data: dict, profile: str | None = None) -> dict:
     bad = sorted(set(profiles) - set(PROFILES)) if isinstance(profiles, dict) else [profiles]
     _require(not bad, f"profiles: unknown profile {bad[0]!r}; allowed: {', '.join(PROFILES)}"
              if bad else "")
+    sections = {f.name for f in dataclasses.fields(Config) if f.type.endswith("Config")}
+    for name in sections & set(data):
+        _require(isinstance(data[name], dict), f"{name}: expected a mapping, got {data[name]!r}")
     return {**merge(data, profiles.get(profile) or {}), "profile": profile}
 
 
@@ -414,9 +417,6 @@ def parse(data: dict, overrides: list[str] = ()) -> Config:
     """The Config of the settings ``data`` and ``key=value`` ``overrides`` (values as YAML)."""
     from jsonargparse import ArgumentParser
 
-    sections = {f.name for f in dataclasses.fields(Config) if f.type.endswith("Config")}
-    for name in sections & set(data):
-        _require(isinstance(data[name], dict), f"{name}: expected a mapping, got {data[name]!r}")
     parser = ArgumentParser(exit_on_error=False)
     add_arguments(parser)
     args = ["--config", yaml.safe_dump(data), *(f"--{text}" for text in overrides)]

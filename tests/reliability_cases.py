@@ -168,20 +168,29 @@ CASES = [
     Case("disk full while writing", _disk_full,
          r"cannot write .*tuned_lr_quadratic\.json: No space left on device"),
     Case("run folder in use", _busy, r"run folder .*tune is in use by pid \d+"),
+    Case("a setting without its value", lambda f, _: _fit(f, "--meta.lr"),
+         r"argument --meta\.lr: expected one argument"),
+    Case("a stray argument", lambda f, _: _fit(f, "fast"),
+         r"unexpected argument 'fast'; settings look like --meta\.lr 0\.01"),
+    Case("a section that is not a mapping",
+         lambda f, _: ["fit", "--config", _config(f, "meta: 3\n"), *_out(f)],
+         r"meta: expected a mapping, got 3"),
     Case("figure without its data",
          lambda f, _: ["figure", "figure4a", "--figures-dir", str(f / "figures")],
          r"figure4a\.json"),
 ]
 
 
-def run(case: Case, folder: Path) -> tuple[int, str]:
-    """Run ``case`` in ``folder``; its exit code and what it printed on stderr."""
+def run(case: Case, folder: Path) -> tuple[int, str, list[Path]]:
+    """Run ``case`` in ``folder``; its exit code, what it printed on stderr and the files it
+    left beyond those its preparation made."""
     err = io.StringIO()
     with contextlib.ExitStack() as patches:
         argv = case.prepare(folder, patches)
+        before = set(folder.rglob("*"))
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             code = cli.main(argv)
-    return code, err.getvalue().strip()
+    return code, err.getvalue().strip(), sorted(set(folder.rglob("*")) - before)
 
 
 def table() -> str:
@@ -189,7 +198,7 @@ def table() -> str:
     rows = ["| bad input | exit | message |", "|---|---|---|"]
     for case in CASES:
         with tempfile.TemporaryDirectory() as folder:
-            code, message = run(case, Path(folder))
+            code, message, _ = run(case, Path(folder))
         shown = message.replace(folder, "<tmp>").replace("|", "\\|").replace("`", "'")
         rows.append(f"| {case.what} | {code} | `{shown}` |")
     return "\n".join(rows)

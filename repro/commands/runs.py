@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +15,19 @@ from typing import Any, TypeVar
 import torch
 
 from repro.config import Config, ConfigError
+from repro.data.errors import DatasetError
 from repro.io import OutputError, brief, run_lock
+from repro.optimizers.checkpoint import CheckpointError
 
 T = TypeVar("T")
 
 
 class MissingInputError(FileNotFoundError):
     """An input a command needs (checkpoint, tuned rates, curves) is missing; one line."""
+
+
+BAD_INPUT = (ConfigError, OutputError, CheckpointError, DatasetError, MissingInputError)
+"""The errors of a bad input: the command line prints their one line and exits with 2."""
 
 
 @dataclass(frozen=True)
@@ -101,15 +108,22 @@ def ensure_writable(folder: Path) -> None:
 
 
 def holding_run_folder(command: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Run the decorated command with its (writable) run folder locked (:func:`run_lock`)."""
+    """Run the decorated command with its (writable) run folder locked (:func:`run_lock`); a
+    folder the command made is removed again when it stops on a bad input (:data:`BAD_INPUT`)."""
 
     def decorate(function: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(function)
         def held(config: Config, paths: Paths, *args: Any, **kwargs: Any) -> T:
             run_dir = paths.run_dir(config, command)
+            made = next((d for d in [*reversed(run_dir.parents), run_dir] if not d.exists()), None)
             ensure_writable(run_dir)
-            with run_lock(run_dir):
-                return function(config, paths, *args, **kwargs)
+            try:
+                with run_lock(run_dir):
+                    return function(config, paths, *args, **kwargs)
+            except BAD_INPUT:
+                if made is not None:
+                    shutil.rmtree(made, ignore_errors=True)
+                raise
 
         return held
 
