@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from repro import tracking
 from repro.commands.evaluate import evaluate
 from repro.commands.figure import figure
 from repro.commands.fit import fit
@@ -15,6 +14,7 @@ from repro.commands.runs import Paths
 from repro.commands.tune import tune
 from repro.config import load
 from repro.optimizers.checkpoint import Checkpoint, CheckpointError, load_optimizer
+from tests import run_records
 
 QUADRATIC = Path(__file__).resolve().parents[1] / "experiments" / "quadratic.yaml"
 TINY = [
@@ -102,15 +102,15 @@ def test_figures_written(outputs):
 def test_wandb_offline_run_equals_csv_log(outputs):
     config, paths, *_ = outputs
     run_dir = paths.run_dir(config, "fit")
-    csv = tracking.read_csv_metrics(run_dir)
-    logged = tracking.read_offline_run(run_dir)
+    csv = run_records.read_csv_metrics(run_dir)
+    logged = run_records.read_offline_run(run_dir)
     assert len(csv["train/meta_loss"]) == 12
     assert len(csv["val/final_loss"]) == 2
     assert any(key.startswith("lr-") for key in csv)
     for key in ("train/meta_loss", "val/final_loss"):
         assert [step for step, _ in logged[key]] == [step for step, _ in csv[key]]
         assert [v for _, v in logged[key]] == pytest.approx([v for _, v in csv[key]])
-    evaluated = tracking.read_offline_run(paths.run_dir(config, "evaluate"))
+    evaluated = run_records.read_offline_run(paths.run_dir(config, "evaluate"))
     curves = json.loads((paths.data / "figure4a.json").read_text())["curves"]
     assert [v for _, v in evaluated["evaluate/LSTM"]] == pytest.approx(curves["LSTM"]["mean"])
 

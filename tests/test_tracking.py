@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from repro import tracking
+from tests import run_records
 
 # Enough log calls for the .wandb file to span several 32 KiB blocks, so records split across
 # block boundaries are exercised by the reader.
@@ -125,8 +126,8 @@ def trainer_run(wandb_env, tmp_path_factory):
 
 def test_direct_logging_roundtrip(direct_run):
     run_dir, expected = direct_run
-    from_csv = tracking.read_csv_metrics(run_dir)
-    from_wandb = tracking.read_offline_run(run_dir)
+    from_csv = run_records.read_csv_metrics(run_dir)
+    from_wandb = run_records.read_offline_run(run_dir)
     assert from_csv == expected
     assert from_wandb == expected
 
@@ -149,8 +150,8 @@ def test_direct_run_files(direct_run):
 
 def test_trainer_logging_roundtrip(trainer_run):
     run_dir, module = trainer_run
-    from_csv = tracking.read_csv_metrics(run_dir)
-    from_wandb = tracking.read_offline_run(run_dir)
+    from_csv = run_records.read_csv_metrics(run_dir)
+    from_wandb = run_records.read_offline_run(run_dir)
     assert from_wandb == from_csv
     assert from_wandb["meta_loss"] == list(enumerate(module.logged))
     assert len(module.logged) == 4
@@ -158,7 +159,7 @@ def test_trainer_logging_roundtrip(trainer_run):
 
 def test_read_offline_run_needs_exactly_one_run(tmp_path):
     with pytest.raises(FileNotFoundError):
-        tracking.read_offline_run(tmp_path)
+        run_records.read_offline_run(tmp_path)
 
 
 @pytest.fixture
