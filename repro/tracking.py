@@ -12,6 +12,7 @@ The tests read both records back (``tests/run_records.py``) and compare them.
 from __future__ import annotations
 
 import contextlib
+import csv
 import netrc
 import os
 import warnings
@@ -33,6 +34,7 @@ __all__ = [
     "log_hyperparams",
     "log_metrics",
     "make_loggers",
+    "read_csv_metrics",
     "run",
     "wandb_mode",
 ]
@@ -252,3 +254,28 @@ def run(run_dir: Path, name: str, config: dict) -> Iterator[list[Logger]]:
 
 def _wandb_loggers(loggers: list[Logger]) -> Iterator[WandbLogger]:
     return (logger for logger in loggers if isinstance(logger, WandbLogger))
+
+
+Metrics = dict[str, list[tuple[int, float]]]
+
+
+def read_csv_metrics(run_dir: Path) -> Metrics:
+    """Return ``{key: [(step, value), ...]}`` for every numeric metric in
+    ``run_dir/csv/metrics.csv``.
+
+    Rows are in file (logging) order; blank cells (keys not logged in that call) are skipped.
+    """
+    path = Path(run_dir) / CSV_SUBDIR / "metrics.csv"
+    out: Metrics = {}
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            step = int(row["step"])
+            for key, cell in row.items():
+                if key == "step" or cell in (None, ""):
+                    continue
+                try:
+                    value = float(cell)
+                except ValueError:
+                    continue
+                out.setdefault(key, []).append((step, value))
+    return out

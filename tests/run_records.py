@@ -1,12 +1,10 @@
-"""Reading a run's two records back, in one format: ``{metric_key: [(step, value), ...]}`` in
-logging order, where ``step`` is the step given to ``log_metrics``, from the CSV copy
-(:func:`read_csv_metrics`) and from the offline W&B record file (:func:`read_offline_run`;
-wandb has no public offline reader), so the tests can compare them.
+"""Reading an offline W&B run back (:func:`read_offline_run`; wandb has no public offline
+reader) in the format of :func:`repro.tracking.read_csv_metrics`, ``{metric_key: [(step,
+value), ...]}`` in logging order, so the tests can compare a run's two records.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import struct
 import zlib
@@ -14,31 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from repro.tracking import CSV_SUBDIR, STEP_KEY
-
-Metrics = dict[str, list[tuple[int, float]]]
-
-
-def read_csv_metrics(run_dir: Path) -> Metrics:
-    """Return ``{key: [(step, value), ...]}`` for every numeric metric in
-    ``run_dir/csv/metrics.csv``.
-
-    Rows are in file (logging) order; blank cells (keys not logged in that call) are skipped.
-    """
-    path = Path(run_dir) / CSV_SUBDIR / "metrics.csv"
-    out: Metrics = {}
-    with path.open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            step = int(row["step"])
-            for key, cell in row.items():
-                if key == "step" or cell in (None, ""):
-                    continue
-                try:
-                    value = float(cell)
-                except ValueError:
-                    continue
-                out.setdefault(key, []).append((step, value))
-    return out
+from repro.tracking import STEP_KEY, Metrics
 
 
 def read_offline_run(run_dir: Path) -> Metrics:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from repro import tracking
 from repro.commands.evaluate import evaluate
 from repro.commands.figure import figure
 from repro.commands.fit import fit
@@ -102,7 +103,7 @@ def test_figures_written(outputs):
 def test_wandb_offline_run_equals_csv_log(outputs):
     config, paths, *_ = outputs
     run_dir = paths.run_dir(config, "fit")
-    csv = run_records.read_csv_metrics(run_dir)
+    csv = tracking.read_csv_metrics(run_dir)
     logged = run_records.read_offline_run(run_dir)
     assert len(csv["train/meta_loss"]) == 12
     assert len(csv["val/final_loss"]) == 2

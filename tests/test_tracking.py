@@ -126,7 +126,7 @@ def trainer_run(wandb_env, tmp_path_factory):
 
 def test_direct_logging_roundtrip(direct_run):
     run_dir, expected = direct_run
-    from_csv = run_records.read_csv_metrics(run_dir)
+    from_csv = tracking.read_csv_metrics(run_dir)
     from_wandb = run_records.read_offline_run(run_dir)
     assert from_csv == expected
     assert from_wandb == expected
@@ -150,7 +150,7 @@ def test_direct_run_files(direct_run):
 
 def test_trainer_logging_roundtrip(trainer_run):
     run_dir, module = trainer_run
-    from_csv = run_records.read_csv_metrics(run_dir)
+    from_csv = tracking.read_csv_metrics(run_dir)
     from_wandb = run_records.read_offline_run(run_dir)
     assert from_wandb == from_csv
     assert from_wandb["meta_loss"] == list(enumerate(module.logged))
