@@ -1,4 +1,6 @@
-"""Figures 5 and 7 (NIPS / arXiv v2): three curve panels, loss (log) against step, one maker.
+"""Figures of curve panels side by side, loss (log) against step: each a :class:`CurvePanels`.
+
+Figures 4 and 8 are made in their modules; Figures 5 and 7 (NIPS / arXiv v2) here:
 
 * Figure 5, the MNIST optimizer on other optimizee architectures (paper.md §2.3). All three
   panels re-use the LSTM trained on the base network (1 x 20 sigmoid units), steps 1-100:
@@ -25,7 +27,53 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from repro.figures import figure4, style
+from repro.figures import curves, style
+
+
+def load_panels(data_dir: Path, names: Sequence[str], figure: str) -> list[dict[str, Any]]:
+    """Read ``data_dir/<name>.json`` for each panel name, checking each is that panel's data.
+
+    Raises FileNotFoundError (one line, naming every missing file) before reading any.
+    """
+    data_dir = Path(data_dir)
+    paths = [data_dir / f"{name}.json" for name in names]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"missing panel data for {figure}: {', '.join(missing)}; run `make {figure}` first"
+        )
+    datas = [curves.load(p) for p in paths]
+    for data, name in zip(datas, names, strict=True):
+        curves.check_figure(data, name)
+    return datas
+
+
+def check_panels(
+    datas: Sequence[Mapping[str, Any]], panels: Mapping[str, Any], figure: str
+) -> None:
+    """Raise ValueError unless ``datas`` are the envelopes of ``panels``, in order."""
+    names = list(panels)
+    if len(datas) != len(names):
+        raise ValueError(f"{figure} has {len(names)} panels, got {len(datas)}")
+    for data, name in zip(datas, names, strict=True):
+        curves.check_figure(data, name)
+
+
+def build_composite(
+    datas: Sequence[Mapping[str, Any]],
+    steps: Sequence[tuple[int, int]],
+    default_titles: Sequence[str],
+) -> Figure:
+    """Curve panels side by side; titles from each JSON's "title" (else the default).
+
+    The stamp lists every panel's profile, seed, dataset and commit (distinct values only),
+    so panels made under different profiles or commits show it.
+    """
+    titled = [
+        {**data, "title": data.get("title") or default}
+        for data, default in zip(datas, default_titles, strict=True)
+    ]
+    return curves.build_panels(titled, list(steps))
 
 
 @dataclass(frozen=True)
@@ -38,16 +86,24 @@ class CurvePanels:
 
     def build(self, datas: Sequence[Mapping[str, Any]]) -> Figure:
         """The panels from their envelopes, in order."""
-        return figure4.build_panels(datas, self.panels, self.name)
+        check_panels(datas, self.panels, self.name)
+        steps, titles = zip(*self.panels.values(), strict=True)
+        return build_composite(datas, steps, titles)
+
+    def build_panel(self, data: Mapping[str, Any], name: str) -> Figure:
+        """Panel ``name`` from its envelope, as a figure of its own."""
+        curves.check_figure(data, name)
+        steps, title = self.panels[name]
+        return build_composite([data], [steps], [title])
 
     def __call__(self, data_dir: Path, out_stem: Path) -> None:
         """Read ``data_dir/<panel>.json`` for each panel; write ``out_stem.{png,pdf}``."""
-        datas = figure4.load_panels(data_dir, list(self.panels), self.name)
+        datas = load_panels(data_dir, list(self.panels), self.name)
         style.save(self.build(datas), Path(out_stem))
 
     def panel(self, name: str, data_path: Path, out_stem: Path) -> None:
         """Read panel ``name``'s JSON and write it alone to ``out_stem.{png,pdf}``."""
-        figure4.make_panel(name, data_path, out_stem, self.panels)
+        style.save(self.build_panel(curves.load(Path(data_path)), name), Path(out_stem))
 
 
 FIGURE5 = CurvePanels("figure5", {

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from repro.figures import style
 
@@ -34,12 +35,29 @@ def load(path: Path) -> dict[str, Any]:
         return json.load(handle)
 
 
+def check_figure(data: Mapping[str, Any], name: str) -> None:
+    """Raise ValueError unless ``data`` is ``name``'s data (a missing "figure" is accepted)."""
+    if data.get("figure", name) != name:
+        raise ValueError(f"expected {name} data, got {data.get('figure')!r}")
+
+
+def read(path: Path, name: str, figure: str | None = None) -> dict[str, Any]:
+    """``name``'s JSON, checked to be its data; FileNotFoundError, naming the make target of
+    ``figure`` (default: ``name``), when the file is missing."""
+    figure = figure or name
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"missing data for {figure}: {path}; run `make {figure}` first")
+    data = load(path)
+    check_figure(data, name)
+    return data
+
+
 def _axis_label(data: Mapping[str, Any], key: str, default: str) -> str:
     value = data.get(key)
     return str(value).capitalize() if value else default
 
 
-def _as_float(values: Sequence[Any] | None, length: int) -> np.ndarray:
+def as_float(values: Sequence[Any] | None, length: int) -> np.ndarray:
     """Floats, with None / missing values as NaN (JSON has no NaN or inf)."""
     if values is None:
         return np.full(length, np.nan)
@@ -60,9 +78,7 @@ def plot_curves(ax: Axes, data: Mapping[str, Any], steps: Steps = None) -> None:
     for name in style.ordered(curves):
         curve = curves[name]
         step = np.asarray(curve["step"], dtype=float)
-        mean = _as_float(curve.get("mean"), len(step))
-        lo = _as_float(curve.get("lo"), len(step))
-        hi = _as_float(curve.get("hi"), len(step))
+        mean, lo, hi = (as_float(curve.get(key), len(step)) for key in ("mean", "lo", "hi"))
 
         keep = np.ones(len(step), dtype=bool)
         if steps is not None:
@@ -85,36 +101,29 @@ def plot_curves(ax: Axes, data: Mapping[str, Any], steps: Steps = None) -> None:
             band = valid & np.isfinite(lo) & np.isfinite(hi)
             lo_clipped = np.maximum(np.where(band, lo, floor), floor)
             hi_clipped = np.maximum(np.where(band, hi, floor), floor)
-            ax.fill_between(
-                step,
-                lo_clipped,
-                hi_clipped,
-                where=band,
-                color=kwargs["color"],
-                alpha=style.BAND_ALPHA,
-                linewidth=0,
-                interpolate=False,
-            )
+            ax.fill_between(step, lo_clipped, hi_clipped, where=band, color=kwargs["color"],
+                            alpha=style.BAND_ALPHA, linewidth=0, interpolate=False)
             if diverged_at is not None:
                 last = np.flatnonzero(valid)[-1]
-                ax.plot(
-                    [step[last]],
-                    [mean[last]],
-                    marker="x",
-                    markersize=7,
-                    mew=2,
-                    linestyle="none",
-                    color=kwargs["color"],
-                    label="_diverged",
-                )
+                ax.plot([step[last]], [mean[last]], marker="x", markersize=7, mew=2,
+                        linestyle="none", color=kwargs["color"], label="_diverged")
 
     if steps is not None:
         ax.set_xlim(steps[0], steps[1])
     elif np.isfinite(x_min) and x_max > x_min:
         ax.set_xlim(x_min, x_max)
-    ax.set_title(data.get("title", ""))
-    ax.set_xlabel(_axis_label(data, "x", "Step"))
-    ax.set_ylabel(_axis_label(data, "y", "Loss"))
+    finish(ax, data, data.get("title", ""), ("Step", "Loss"), handles)
+
+
+def finish(
+    ax: Axes, data: Mapping[str, Any], title: str, labels: tuple[str, str],
+    handles: Sequence[Line2D],
+) -> None:
+    """Title ``ax``, label its axes (the JSON's ``x`` and ``y``, else ``labels``), grid it and
+    list ``handles`` in a legend (none when there are none)."""
+    ax.set_title(title)
+    ax.set_xlabel(_axis_label(data, "x", labels[0]))
+    ax.set_ylabel(_axis_label(data, "y", labels[1]))
     ax.grid(True, which="major", color="0.9", linewidth=0.6)
     ax.set_axisbelow(True)
     if handles:
@@ -125,7 +134,7 @@ def build_panels(
     datas: Sequence[Mapping[str, Any]],
     steps: Steps | Sequence[Steps] = None,
 ) -> Figure:
-    """A figure of 1..3 curve panels side by side, stamped with the first panel's profile."""
+    """A figure of 1..3 curve panels side by side, stamped with every panel's provenance."""
     if not 1 <= len(datas) <= 3:
         raise ValueError(f"a figure has 1 to 3 panels, got {len(datas)}")
     per_panel: Sequence[Steps]
@@ -138,18 +147,5 @@ def build_panels(
     for ax, data, panel_steps in zip(axes, datas, per_panel, strict=True):
         plot_curves(ax, data, panel_steps)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    style.stamp(fig, datas[0])
+    style.stamp(fig, *datas)
     return fig
-
-
-def figure_from_panels(
-    json_paths: Sequence[Path],
-    out_stem: Path,
-    steps: Steps | Sequence[Steps] = None,
-) -> list[Path]:
-    """Render 1..3 panels from curves JSON files side by side; write ``out_stem.{png,pdf}``.
-
-    ``steps`` is one (first, last) range for every panel, or one per panel.
-    """
-    fig = build_panels([load(Path(p)) for p in json_paths], steps)
-    return style.save(fig, Path(out_stem))

@@ -15,27 +15,17 @@ gradients, each keeping its own state, and their proposals are recorded, not app
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
-from repro.figures import style
+from repro.figures import curves, style
 
 RULES = ("ADAM", "SGD", "LSTM")
 # The response panels' y range fits these rules; SGD's straight line may leave the panel.
 ZOOM_ON = ("LSTM", "ADAM")
-
-
-def _load(path: Path, name: str) -> dict[str, Any]:
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"missing data for {name}: {path}; run `make {name}` first")
-    data = json.loads(Path(path).read_text())
-    if data.get("figure", name) != name:
-        raise ValueError(f"expected {name} data, got {data.get('figure')!r}")
-    return data
 
 
 def _label(name: str, data: Mapping[str, Any]) -> str:
@@ -47,10 +37,6 @@ def _label(name: str, data: Mapping[str, Any]) -> str:
 
 def _coordinate(c: Mapping[str, Any]) -> str:
     return f"pixel ({c['row']}, {c['column']}), channel {c['channel']}"
-
-
-def _stamp(fig: Figure, data: Mapping[str, Any]) -> None:
-    style.stamp(fig, data)
 
 
 def build_figure10(data: Mapping[str, Any]) -> Figure:
@@ -75,7 +61,7 @@ def build_figure10(data: Mapping[str, Any]) -> Figure:
         top.legend(fontsize=7, loc="best")
     fig.suptitle(data.get("title", ""), fontsize=10)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    _stamp(fig, data)
+    style.stamp(fig, data)
     return fig
 
 
@@ -101,29 +87,13 @@ def build_response(data: Mapping[str, Any]) -> Figure:
     axes[0].legend(fontsize=6, loc="best")
     fig.suptitle(f"{data.get('title', '')}: {_coordinate(data['coordinate'])}", fontsize=10)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    _stamp(fig, data)
+    style.stamp(fig, data)
     return fig
 
 
-def make_figure10(data_path: Path, out_stem: Path) -> None:
-    """Read ``figure10.json`` and write ``out_stem.{png,pdf}``."""
-    style.save(build_figure10(_load(data_path, "figure10")), Path(out_stem))
-
-
-def _make_response(name: str, data_path: Path, out_stem: Path) -> None:
-    style.save(build_response(_load(data_path, name)), Path(out_stem))
-
-
-def make_figure11(data_path: Path, out_stem: Path) -> None:
-    """Read ``figure11.json`` (first coordinate) and write ``out_stem.{png,pdf}``."""
-    _make_response("figure11", data_path, out_stem)
-
-
-def make_figure12(data_path: Path, out_stem: Path) -> None:
-    """Read ``figure12.json`` (second coordinate) and write ``out_stem.{png,pdf}``."""
-    _make_response("figure12", data_path, out_stem)
-
-
-def make_figure13(data_path: Path, out_stem: Path) -> None:
-    """Read ``figure13.json`` (third coordinate) and write ``out_stem.{png,pdf}``."""
-    _make_response("figure13", data_path, out_stem)
+def make(data_path: Path, out_stem: Path) -> None:
+    """Read ``figure10.json`` ... ``figure13.json`` (the file's name says which figure) and write
+    ``out_stem.{png,pdf}``."""
+    name = Path(data_path).stem
+    build = build_figure10 if name == "figure10" else build_response
+    style.save(build(curves.read(data_path, name)), Path(out_stem))

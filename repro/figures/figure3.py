@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.patches import FancyBboxPatch
 
 from repro.figures import curves, style
@@ -38,8 +40,10 @@ CMAP = "RdBu_r"
 BOX_EDGE = style.COLORS["LSTM"]
 BOX_FILL = "#fff3e4"
 SHARED_FILL = "#f4f4f4"
-ARROW_COLOR = "0.35"
+LSTM_TEXT = "#b35900"  # the LSTM boxes' labels and the updates they emit
 TEXT_COLOR = "0.1"
+ARROW = {"arrowstyle": "-|>", "color": "0.35", "lw": 1.1, "shrinkA": 0, "shrinkB": 0,
+         "mutation_scale": 10}
 
 # Row positions (inches from the bottom) of the drawing.
 Y_GRAD = 0.52
@@ -57,8 +61,7 @@ def _number(value: float, sign: bool = False) -> str:
     if value is None or not math.isfinite(value):
         return r"\mathrm{nan}"
     if value == 0 or 1e-3 <= abs(value) < 1e4:
-        text = f"{value:+.3g}" if sign else f"{value:.3g}"
-        return text
+        return f"{value:+.3g}" if sign else f"{value:.3g}"
     exponent = math.floor(math.log10(abs(value)))
     mantissa = value / 10**exponent
     text = f"{mantissa:+.2f}" if sign else f"{mantissa:.2f}"
@@ -74,43 +77,26 @@ def _optimizee_args(n: int) -> str:
 
 def _columns(indices: Sequence[int], n: int) -> list[int | None]:
     """Column order: listed coordinate indices, with one ``None`` (dots) at the first gap."""
-    order = sorted(indices)
-    cols: list[int | None] = []
-    placed = False
-    expected = 0
-    for index in order:
-        if index > expected and not placed:
-            cols.append(None)
-            placed = True
-        cols.append(index)
-        expected = index + 1
-    if not placed and expected < n:
-        cols.append(None)
+    cols: list[int | None] = sorted(indices)
+    gap = next((k for k, index in enumerate(cols) if index != k), len(cols))
+    if gap < len(cols) or len(cols) < n:
+        cols.insert(gap, None)
     return cols
 
 
-def _arrow(ax, x: float, y0: float, y1: float) -> None:
-    ax.annotate(
-        "",
-        xy=(x, y1),
-        xytext=(x, y0),
-        arrowprops={
-            "arrowstyle": "-|>",
-            "color": ARROW_COLOR,
-            "lw": 1.1,
-            "shrinkA": 0,
-            "shrinkB": 0,
-            "mutation_scale": 10,
-        },
-    )
-
-
-def _strip_rows(y0: float, y1: float) -> tuple[float, float]:
-    """Bottom and top of the hidden-state strip inside an LSTM box spanning y0..y1."""
-    return y0 + 0.1, y1 - 0.3
+def _layout(columns: Sequence[int | None]) -> tuple[list[float], float]:
+    """Each column's centre, and the width of a coordinate's column (the dots' is narrower)."""
+    weights = [0.45 if c is None else 1.0 for c in columns]
+    unit = (X_RIGHT - X_LEFT) / sum(weights)
+    centres, x = [], X_LEFT
+    for w in weights:
+        centres.append(x + w * unit / 2)
+        x += w * unit
+    return centres, unit
 
 
 def _hidden_scale(coords: Sequence[Mapping[str, Any]]) -> float:
+    """The largest absolute hidden-state value shown (1 when there is none): the colour scale."""
     values = [
         np.abs(np.asarray(c[key], dtype=float)).max()
         for c in coords
@@ -121,237 +107,163 @@ def _hidden_scale(coords: Sequence[Mapping[str, Any]]) -> float:
     return vmax if vmax > 0 else 1.0
 
 
-def build_figure3(data: Mapping[str, Any]) -> Figure:
-    """The Figure 3 diagram from the ``figure3`` envelope."""
-    if data.get("figure", "figure3") != "figure3":
-        raise ValueError(f"expected figure3 data, got {data.get('figure')!r}")
-    coords = {int(c["index"]): c for c in data["coordinates"]}
-    n = int(data.get("n_coordinates", len(coords)))
-    columns = _columns(list(coords), n)
-    vmax = _hidden_scale(list(coords.values()))
-    first = next(iter(coords.values()), None)
-    units = len(first["h"][0]) if first and first.get("h") else 20
+def _strip_rows(y0: float, y1: float) -> tuple[float, float]:
+    """Bottom and top of the hidden-state strip inside an LSTM box spanning y0..y1."""
+    return y0 + 0.1, y1 - 0.3
 
-    width, height = FIGSIZE
-    fig = style.new_figure(FIGSIZE)
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, width)
-    ax.set_ylim(0, height)
-    ax.set_axis_off()
 
-    # Column widths: the dots column is narrower than a coordinate's.
-    weights = [0.45 if c is None else 1.0 for c in columns]
-    unit = (X_RIGHT - X_LEFT) / sum(weights)
-    centres, x = [], X_LEFT
-    for w in weights:
-        centres.append(x + w * unit / 2)
-        x += w * unit
-    box_w = min(0.84 * unit, 1.5)
+def _text(ax: Axes, x: float, y: float, text: str, size: float, color: str | None = TEXT_COLOR,
+          **kwargs: Any) -> None:
+    """``text`` centred on (x, y)."""
+    ax.text(x, y, text, ha="center", va="center", fontsize=size, color=color, **kwargs)
 
-    # Shared weights: one band behind every LSTM box, labelled on the right.
+
+def _box(ax: Axes, corner: tuple[float, float], width: float, height: float, rounding: float,
+         **kwargs: Any) -> None:
+    """A rounded box with its lower-left corner at ``corner``."""
+    ax.add_patch(FancyBboxPatch(corner, width, height,
+                                boxstyle=f"round,pad=0,rounding_size={rounding}", **kwargs))
+
+
+def _arrow(ax: Axes, x: float, y0: float, y1: float) -> None:
+    """An arrow up from ``y0`` to ``y1`` at ``x``."""
+    ax.annotate("", xy=(x, y1), xytext=(x, y0), arrowprops=ARROW)
+
+
+def _shared_weights(ax: Axes, units: int) -> None:
+    """The band behind every LSTM box, with what it means written on its right."""
     pad = 0.14
-    shared = FancyBboxPatch(
-        (X_LEFT, Y_L1[0] - pad),
-        X_RIGHT - X_LEFT,
-        Y_L2[1] - Y_L1[0] + 2 * pad,
-        boxstyle="round,pad=0,rounding_size=0.12",
-        facecolor=SHARED_FILL,
-        edgecolor="0.6",
-        linestyle=(0, (4, 3)),
-        linewidth=0.9,
-        zorder=0,
-    )
-    ax.add_patch(shared)
-    side = {"ha": "left", "fontsize": 8.5, "color": TEXT_COLOR, "linespacing": 1.3}
+    _box(ax, (X_LEFT, Y_L1[0] - pad), X_RIGHT - X_LEFT, Y_L2[1] - Y_L1[0] + 2 * pad, 0.12,
+         facecolor=SHARED_FILL, edgecolor="0.6", linestyle=(0, (4, 3)), linewidth=0.9, zorder=0)
     y_mid = (Y_L1[0] + Y_L2[1]) / 2
-    ax.text(
-        X_RIGHT + 0.12,
-        y_mid + 0.62,
-        "shared weights $\\phi$",
-        va="bottom",
-        fontweight="bold",
-        **side,
-    )
-    ax.text(
-        X_RIGHT + 0.12,
-        y_mid + 0.58,
-        f"every column runs\nthe same 2-layer\nLSTM ({units} units)",
-        va="top",
-        **side,
-    )
-    ax.text(X_RIGHT + 0.12, y_mid - 0.3, "own hidden state", va="bottom", fontweight="bold", **side)
-    ax.text(
-        X_RIGHT + 0.12,
-        y_mid - 0.34,
-        "$h$ per coordinate,\nbefore ($h_{t-1}$) and\nafter ($h_t$) this step",
-        va="top",
-        **side,
-    )
+    for dy, text, va, weight in (
+        (0.62, "shared weights $\\phi$", "bottom", "bold"),
+        (0.58, f"every column runs\nthe same 2-layer\nLSTM ({units} units)", "top", "normal"),
+        (-0.3, "own hidden state", "bottom", "bold"),
+        (-0.34, "$h$ per coordinate,\nbefore ($h_{t-1}$) and\nafter ($h_t$) this step", "top",
+         "normal"),
+    ):
+        ax.text(X_RIGHT + 0.12, y_mid + dy, text, ha="left", va=va, fontsize=8.5,
+                color=TEXT_COLOR, linespacing=1.3, fontweight=weight)
 
-    # Row labels on the left.
-    label_kw = {"ha": "right", "va": "center", "fontsize": 9, "color": "0.35"}
-    ax.text(X_LEFT - 0.12, Y_GRAD, "gradient in", **label_kw)
+
+def _row_labels(ax: Axes) -> None:
+    """What each row is, left of the columns."""
+    rows = [(Y_GRAD, "gradient in")]
     for layer, (y0, y1) in enumerate((Y_L1, Y_L2)):
         sy0, sy1 = _strip_rows(y0, y1)
-        ax.text(X_LEFT - 0.12, y1 - 0.15, f"layer {layer + 1}", **label_kw)
-        ax.text(X_LEFT - 0.12, sy1 - (sy1 - sy0) / 4, r"$h_{t-1}$", **label_kw)
-        ax.text(X_LEFT - 0.12, sy0 + (sy1 - sy0) / 4, r"$h_{t}$", **label_kw)
-    ax.text(X_LEFT - 0.12, Y_UPDATE, "update out", **label_kw)
-    ax.text(X_LEFT - 0.12, Y_THETA, r"$\theta_i \leftarrow \theta_i + g_i$", **label_kw)
+        rows += [(y1 - 0.15, f"layer {layer + 1}"), (sy1 - (sy1 - sy0) / 4, r"$h_{t-1}$"),
+                 (sy0 + (sy1 - sy0) / 4, r"$h_{t}$")]
+    rows += [(Y_UPDATE, "update out"), (Y_THETA, r"$\theta_i \leftarrow \theta_i + g_i$")]
+    for y, text in rows:
+        ax.text(X_LEFT - 0.12, y, text, ha="right", va="center", fontsize=9, color="0.35")
 
-    # Optimizee f across all columns.
-    loss = data.get("loss")
+
+def _optimizee(ax: Axes, n: int, loss: float | None) -> None:
+    """The optimizee f across all columns, with its loss when known."""
+    _box(ax, (X_LEFT, Y_OPT[0]), X_RIGHT - X_LEFT, Y_OPT[1] - Y_OPT[0], 0.08,
+         facecolor="#eef3fa", edgecolor="#377eb8", linewidth=1.0)
     loss_text = f", loss ${_number(loss)}$" if loss is not None else ""
-    ax.add_patch(
-        FancyBboxPatch(
-            (X_LEFT, Y_OPT[0]),
-            X_RIGHT - X_LEFT,
-            Y_OPT[1] - Y_OPT[0],
-            boxstyle="round,pad=0,rounding_size=0.08",
-            facecolor="#eef3fa",
-            edgecolor="#377eb8",
-            linewidth=1.0,
-        )
+    _text(ax, (X_LEFT + X_RIGHT) / 2, sum(Y_OPT) / 2,
+          f"optimizee ${_optimizee_args(n)}${loss_text}", 10)
+
+
+def _dots(ax: Axes, x: float, hidden: int) -> None:
+    """The column standing for the ``hidden`` coordinates not listed."""
+    for y in (Y_GRAD, sum(Y_L1) / 2, sum(Y_L2) / 2, Y_UPDATE, Y_THETA):
+        _text(ax, x, y, r"$\cdots$", 14, "0.3")
+    _text(ax, x, Y_GRAD - 0.24, f"{hidden} more", 7.5, "0.35")
+
+
+def _lstm(ax: Axes, x: float, width: float, layer: int, strip: np.ndarray,
+          vmax: float) -> AxesImage:
+    """One LSTM layer's box with its hidden state before (top) and after the step."""
+    y0, y1 = (Y_L1, Y_L2)[layer]
+    _box(ax, (x - width / 2, y0), width, y1 - y0, 0.06, facecolor=BOX_FILL, edgecolor=BOX_EDGE,
+         linewidth=1.3, zorder=2)
+    _text(ax, x, y1 - 0.15, f"LSTM{layer + 1}", 9, LSTM_TEXT, fontweight="bold", zorder=3)
+    sy0, sy1 = _strip_rows(y0, y1)
+    return ax.imshow(strip, cmap=CMAP, vmin=-vmax, vmax=vmax, aspect="auto", zorder=3,
+                     extent=(x - width / 2 + 0.09, x + width / 2 - 0.09, sy0, sy1),
+                     interpolation="nearest")
+
+
+def _coordinate(ax: Axes, x: float, index: int, c: Mapping[str, Any], unit: float,
+                vmax: float) -> AxesImage:
+    """Coordinate ``index``'s column: gradient in, both LSTM layers, update out, new θ."""
+    i = index + 1
+    width = min(0.84 * unit, 1.5)
+    _text(ax, x, Y_GRAD, f"$\\nabla_{{{i}}} = {_number(c['grad'])}$", 10.5)
+    _arrow(ax, x, Y_GRAD + 0.14, Y_L1[0])
+    strips = [np.array([c["h_prev"][layer], c["h"][layer]], dtype=float) for layer in (0, 1)]
+    image = [_lstm(ax, x, width, layer, strip, vmax) for layer, strip in enumerate(strips)][-1]
+    _arrow(ax, x, Y_L1[1], Y_L2[0])
+    _arrow(ax, x, Y_L2[1], Y_UPDATE - 0.14)
+    _text(ax, x, Y_UPDATE, f"$g_{{{i}}} = {_number(c['update'], sign=True)}$", 10.5, LSTM_TEXT)
+    _arrow(ax, x, Y_UPDATE + 0.14, Y_THETA - 0.14)
+    theta = c.get("theta")
+    if theta is not None and c.get("update") is not None:
+        text = (f"$\\theta_{{{i}}}$: ${{{_number(theta)}}} \\rightarrow "
+                f"{{{_number(theta + c['update'])}}}$")
+    else:
+        text = f"$\\theta_{{{i}}} \\leftarrow \\theta_{{{i}}} + g_{{{i}}}$"
+    _text(ax, x, Y_THETA, text, 9 if unit > 1.5 else 8)
+    _arrow(ax, x, Y_THETA + 0.13, Y_OPT[0])
+    return image
+
+
+def _colour_bar(fig: Figure, image: AxesImage, vmax: float) -> None:
+    """The hidden states' colour scale, bottom right."""
+    width, height = FIGSIZE
+    cax = fig.add_axes(
+        ((X_RIGHT + 0.15) / width, (Y_GRAD - 0.02) / height, 1.0 / width, 0.08 / height)
     )
-    ax.text(
-        (X_LEFT + X_RIGHT) / 2,
-        sum(Y_OPT) / 2,
-        f"optimizee ${_optimizee_args(n)}${loss_text}",
-        ha="center",
-        va="center",
-        fontsize=10,
-        color=TEXT_COLOR,
-    )
+    bar = fig.colorbar(image, cax=cax, orientation="horizontal")
+    bar.set_ticks([-vmax, 0, vmax])
+    bar.set_ticklabels([f"\N{MINUS SIGN}{vmax:.2g}", "0", f"{vmax:.2g}"])
+    bar.ax.tick_params(labelsize=7, length=2, pad=1)
+    bar.ax.set_title("hidden state $h$", fontsize=7.5, pad=3)
+    bar.outline.set_linewidth(0.5)
 
-    image = None
-    for col, xc in zip(columns, centres, strict=True):
-        if col is None:
-            for y in (Y_GRAD, sum(Y_L1) / 2, sum(Y_L2) / 2, Y_UPDATE, Y_THETA):
-                ax.text(xc, y, r"$\cdots$", ha="center", va="center", fontsize=14, color="0.3")
-            shown = len(coords)
-            ax.text(
-                xc,
-                Y_GRAD - 0.24,
-                f"{n - shown} more",
-                ha="center",
-                va="center",
-                fontsize=7.5,
-                color="0.35",
-            )
-            continue
-        c = coords[col]
-        i = col + 1
-        ax.text(
-            xc,
-            Y_GRAD,
-            f"$\\nabla_{{{i}}} = {_number(c['grad'])}$",
-            ha="center",
-            va="center",
-            fontsize=10.5,
-            color=TEXT_COLOR,
-        )
-        _arrow(ax, xc, Y_GRAD + 0.14, Y_L1[0])
-        for layer, (y0, y1) in enumerate((Y_L1, Y_L2)):
-            ax.add_patch(
-                FancyBboxPatch(
-                    (xc - box_w / 2, y0),
-                    box_w,
-                    y1 - y0,
-                    boxstyle="round,pad=0,rounding_size=0.06",
-                    facecolor=BOX_FILL,
-                    edgecolor=BOX_EDGE,
-                    linewidth=1.3,
-                    zorder=2,
-                )
-            )
-            ax.text(
-                xc,
-                y1 - 0.15,
-                f"LSTM{layer + 1}",
-                ha="center",
-                va="center",
-                fontsize=9,
-                fontweight="bold",
-                color="#b35900",
-                zorder=3,
-            )
-            strip = np.array([c["h_prev"][layer], c["h"][layer]], dtype=float)
-            sx0, sx1 = xc - box_w / 2 + 0.09, xc + box_w / 2 - 0.09
-            sy0, sy1 = _strip_rows(y0, y1)
-            image = ax.imshow(
-                strip,
-                cmap=CMAP,
-                vmin=-vmax,
-                vmax=vmax,
-                extent=(sx0, sx1, sy0, sy1),
-                aspect="auto",
-                interpolation="nearest",
-                zorder=3,
-            )
-        _arrow(ax, xc, Y_L1[1], Y_L2[0])
-        _arrow(ax, xc, Y_L2[1], Y_UPDATE - 0.14)
-        ax.text(
-            xc,
-            Y_UPDATE,
-            f"$g_{{{i}}} = {_number(c['update'], sign=True)}$",
-            ha="center",
-            va="center",
-            fontsize=10.5,
-            color="#b35900",
-        )
-        _arrow(ax, xc, Y_UPDATE + 0.14, Y_THETA - 0.14)
-        theta = c.get("theta")
-        if theta is not None and c.get("update") is not None:
-            text = (
-                f"$\\theta_{{{i}}}$: ${{{_number(theta)}}} \\rightarrow "
-                f"{{{_number(theta + c['update'])}}}$"
-            )
-        else:
-            text = f"$\\theta_{{{i}}} \\leftarrow \\theta_{{{i}}} + g_{{{i}}}$"
-        ax.text(
-            xc,
-            Y_THETA,
-            text,
-            ha="center",
-            va="center",
-            fontsize=9 if unit > 1.5 else 8,
-            color=TEXT_COLOR,
-        )
-        _arrow(ax, xc, Y_THETA + 0.13, Y_OPT[0])
 
-    # Colour bar for the hidden states, bottom right.
-    if image is not None:
-        cax = fig.add_axes(
-            (
-                (X_RIGHT + 0.15) / width,
-                (Y_GRAD - 0.02) / height,
-                1.0 / width,
-                0.08 / height,
-            )
-        )
-        bar = fig.colorbar(image, cax=cax, orientation="horizontal")
-        bar.set_ticks([-vmax, 0, vmax])
-        bar.set_ticklabels([f"\N{MINUS SIGN}{vmax:.2g}", "0", f"{vmax:.2g}"])
-        bar.ax.tick_params(labelsize=7, length=2, pad=1)
-        bar.ax.set_title("hidden state $h$", fontsize=7.5, pad=3)
-        bar.outline.set_linewidth(0.5)
-
-    title = data.get("title", "One step of the LSTM optimizer")
-    ax.text(width / 2, height - 0.3, title, ha="center", va="center", fontsize=13)
+def _titles(ax: Axes, data: Mapping[str, Any], n: int, shown: int) -> None:
+    """The title and, under it, the problem, the step and how many coordinates are shown."""
+    width, height = FIGSIZE
+    _text(ax, width / 2, height - 0.3, data.get("title", "One step of the LSTM optimizer"), 13,
+          None)
     subtitle = [str(data["problem"])] if data.get("problem") else []
     if data.get("step") is not None:
         subtitle.append(f"step $t = {int(data['step'])}$")
-    shown = f"all {n} shown" if len(coords) >= n else f"{len(coords)} shown"
-    subtitle.append(f"{n} coordinates, {shown}")
-    ax.text(
-        width / 2,
-        height - 0.62,
-        " · ".join(subtitle),
-        ha="center",
-        va="center",
-        fontsize=9.5,
-        color="0.3",
-    )
+    subtitle.append(f"{n} coordinates, " + (f"all {n} shown" if shown >= n else f"{shown} shown"))
+    _text(ax, width / 2, height - 0.62, " · ".join(subtitle), 9.5, "0.3")
+
+
+def build_figure3(data: Mapping[str, Any]) -> Figure:
+    """The Figure 3 diagram from the ``figure3`` envelope."""
+    curves.check_figure(data, "figure3")
+    coords = {int(c["index"]): c for c in data["coordinates"]}
+    n = int(data.get("n_coordinates", len(coords)))
+    vmax = _hidden_scale(list(coords.values()))
+    first = next(iter(coords.values()), None)
+    fig = style.new_figure(FIGSIZE)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, FIGSIZE[0])
+    ax.set_ylim(0, FIGSIZE[1])
+    ax.set_axis_off()
+    _shared_weights(ax, len(first["h"][0]) if first and first.get("h") else 20)
+    _row_labels(ax)
+    _optimizee(ax, n, data.get("loss"))
+    columns = _columns(list(coords), n)
+    centres, unit = _layout(columns)
+    image = None
+    for index, x in zip(columns, centres, strict=True):
+        if index is None:
+            _dots(ax, x, n - len(coords))
+        else:
+            image = _coordinate(ax, x, index, coords[index], unit, vmax)
+    if image is not None:
+        _colour_bar(fig, image, vmax)
+    _titles(ax, data, n, len(coords))
     style.stamp(fig, data)
     return fig
 

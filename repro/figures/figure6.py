@@ -38,27 +38,18 @@ from repro.figures import curves, style
 MARKER = "o"
 MARKERSIZE = 4.0
 CAPSIZE = 2.5
-TRAIN_MARK_COLOR = "0.45"
-TRAIN_MARK_STYLE = "--"
-TRAIN_MARK_WIDTH = 1.0
+TRAIN_MARK = {"color": "0.45", "linestyle": "--", "lw": 1.0, "zorder": 1}
 TRAIN_WIDTH_LABEL = "_training width"
 TRAIN_LOSS_LABEL = "_LSTM at training architecture"
 LEGEND_WIDTH = 1.2  # inches to the right of the panels for the one shared legend
 
 
-def _label(data: Mapping[str, Any], key: str, default: str) -> str:
-    value = data.get(key)
-    return str(value).capitalize() if value else default
-
-
 def _values(curve: Mapping[str, Any], key: str, n: int, where: str) -> np.ndarray:
     """``curve[key]`` as floats (null -> NaN), checked to hold one value per width."""
     values = curve.get(key)
-    if values is None:
-        return np.full(n, np.nan)
-    if len(values) != n:
+    if values is not None and len(values) != n:
         raise ValueError(f"{where}: {key!r} has {len(values)} values for {n} widths")
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
+    return curves.as_float(values, n)
 
 
 def panel_title(layers: int) -> str:
@@ -88,21 +79,12 @@ def plot_architecture_panel(
     for name in style.ordered(panel_curves):
         curve = panel_curves[name]
         where = f"figure6 panel with {layers} layers, {name}"
-        mean = _values(curve, "mean", n, where)
-        lo = _values(curve, "lo", n, where)
-        hi = _values(curve, "hi", n, where)
+        mean, lo, hi = (_values(curve, key, n, where) for key in ("mean", "lo", "hi"))
         valid = np.isfinite(mean) & (mean > 0)
         mean = np.where(valid, mean, np.nan)  # NaN: a gap in the line, no marker
         kwargs = {"color": style.color(name), "linestyle": style.linestyle(name)}
-        (line,) = ax.plot(
-            widths,
-            mean,
-            lw=style.LINEWIDTH,
-            marker=MARKER,
-            markersize=MARKERSIZE,
-            label=name,
-            **kwargs,
-        )
+        (line,) = ax.plot(widths, mean, lw=style.LINEWIDTH, marker=MARKER,
+                          markersize=MARKERSIZE, label=name, **kwargs)
         handles.append(line)
         bars = valid & np.isfinite(lo) & np.isfinite(hi)
         if bars.any():
@@ -110,59 +92,32 @@ def plot_architecture_panel(
             floor = max(curves.LO_FLOOR_FACTOR * np.nanmin(mean), curves.ABS_FLOOR)
             lower = mean[bars] - np.clip(lo[bars], floor, mean[bars])
             upper = np.maximum(hi[bars], mean[bars]) - mean[bars]
-            ax.errorbar(
-                widths[bars],
-                mean[bars],
-                yerr=np.vstack([lower, upper]),
-                fmt="none",
-                ecolor=kwargs["color"],
-                elinewidth=1.0,
-                capsize=CAPSIZE,
-                label="_error bars",
-            )
+            ax.errorbar(widths[bars], mean[bars], yerr=np.vstack([lower, upper]), fmt="none",
+                        ecolor=kwargs["color"], elinewidth=1.0, capsize=CAPSIZE,
+                        label="_error bars")
 
     if train and layers is not None and train.get("layers") == layers:
         width = train.get("width")
         if width is not None:
-            ax.axvline(
-                width,
-                color=TRAIN_MARK_COLOR,
-                linestyle=TRAIN_MARK_STYLE,
-                lw=TRAIN_MARK_WIDTH,
-                zorder=1,
-                label=TRAIN_WIDTH_LABEL,
-            )
+            ax.axvline(width, label=TRAIN_WIDTH_LABEL, **TRAIN_MARK)
             lstm = panel_curves.get("LSTM")
             at = np.flatnonzero(np.isclose(widths, float(width)))
             if lstm is not None and len(at):
                 value = _values(lstm, "mean", n, f"figure6 panel with {layers} layers, LSTM")
                 loss = value[at[0]]
                 if np.isfinite(loss) and loss > 0:
-                    ax.axhline(
-                        loss,
-                        color=TRAIN_MARK_COLOR,
-                        linestyle=TRAIN_MARK_STYLE,
-                        lw=TRAIN_MARK_WIDTH,
-                        zorder=1,
-                        label=TRAIN_LOSS_LABEL,
-                    )
+                    ax.axhline(loss, label=TRAIN_LOSS_LABEL, **TRAIN_MARK)
 
     ax.set_xticks(widths)
     ax.set_xticklabels([f"{w:g}" for w in widths])
-    ax.set_title(panel_title(layers) if layers is not None else "")
-    ax.set_xlabel(_label(data, "x", "Hidden units"))
-    ax.set_ylabel(_label(data, "y", "Final loss"))
-    ax.grid(True, which="major", color="0.9", linewidth=0.6)
-    ax.set_axisbelow(True)
-    if legend and handles:
-        ax.legend(handles, [h.get_label() for h in handles], loc="best", fontsize=8, framealpha=0.9)
+    title = panel_title(layers) if layers is not None else ""
+    curves.finish(ax, data, title, ("Hidden units", "Final loss"), handles if legend else [])
     return {h.get_label(): h for h in handles}
 
 
 def build_figure6(data: Mapping[str, Any]) -> Figure:
     """Figure 6 from the ``figure6`` data: one panel per entry of ``panels``, side by side."""
-    if data.get("figure", "figure6") != "figure6":
-        raise ValueError(f"expected figure6 data, got {data.get('figure')!r}")
+    curves.check_figure(data, "figure6")
     panels: Sequence[Mapping[str, Any]] = data.get("panels") or []
     if not 1 <= len(panels) <= 3:
         raise ValueError(f"figure6 has 1 to 3 panels, got {len(panels)}")

@@ -14,13 +14,12 @@ panel (their lines stop at an ``x`` above it).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from repro.figures import figure4, style
+from repro.figures.curve_panels import CurvePanels, build_composite, check_panels
 
 PANELS: dict[str, tuple[tuple[int, int], str]] = {
     "figure8a": ((1, 128), "Training style, 64x64"),
@@ -28,14 +27,22 @@ PANELS: dict[str, tuple[tuple[int, int], str]] = {
 }
 
 
-def build_figure8(datas: Sequence[Mapping[str, Any]]) -> Figure:
-    """Both panels of Figure 8 from the figure8a and figure8b envelopes."""
-    figure4.check_panels(datas, PANELS, "figure8")
-    steps = [(1, len(data["curves"]["LSTM"]["step"])) for data in datas]
-    fig = figure4.build_composite(datas, steps, [title for _, title in PANELS.values()])
-    for ax, data in zip(fig.axes, datas, strict=True):
-        zoom(ax, data)
-    return fig
+class Figure8(CurvePanels):
+    """Figure 8: both panels show every step the LSTM ran, zoomed by :func:`zoom`; a panel drawn
+    alone (``figure8a``: training style at 64x64, ``figure8b``: test style at 128x128) shows
+    steps 1-128."""
+
+    def build(self, datas: Sequence[Mapping[str, Any]]) -> Figure:
+        """Both panels of Figure 8 from the figure8a and figure8b envelopes."""
+        check_panels(datas, self.panels, self.name)
+        steps = [(1, len(data["curves"]["LSTM"]["step"])) for data in datas]
+        fig = build_composite(datas, steps, [title for _, title in self.panels.values()])
+        for ax, data in zip(fig.axes, datas, strict=True):
+            zoom(ax, data)
+        return fig
+
+
+FIGURE8 = Figure8("figure8", PANELS)
 
 
 def zoom(ax: Axes, data: Mapping[str, Any]) -> None:
@@ -51,15 +58,3 @@ def zoom(ax: Axes, data: Mapping[str, Any]) -> None:
     if diverged:
         ax.text(0.02, 0.02, "diverged: " + ", ".join(diverged), transform=ax.transAxes,
                 fontsize=7, color="0.25", va="bottom")
-
-
-def make_figure8(data_dir: Path, out_stem: Path) -> None:
-    """Read ``data_dir/figure8{a,b}.json``; write ``out_stem.png`` and ``out_stem.pdf``."""
-    datas = figure4.load_panels(data_dir, list(PANELS), "figure8")
-    style.save(build_figure8(datas), Path(out_stem))
-
-
-def make_figure8_panel(name: str, data_path: Path, out_stem: Path) -> None:
-    """Read panel ``name``'s JSON (``figure8a``, training style at 64x64, or ``figure8b``, test
-    style at 128x128) and write it alone to ``out_stem.{png,pdf}``."""
-    figure4.make_panel(name, data_path, out_stem, PANELS)

@@ -9,7 +9,6 @@ images are shown clipped to [0, 1] at their own resolution.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from repro.figures import figure4, style
+from repro.figures import curves, style
 
 PANELS = ("figure9a", "figure9b")
 KEYS = (("content", "Content"), ("lstm", "LSTM result"), ("style", "Style"))
@@ -25,11 +24,7 @@ KEYS = (("content", "Content"), ("lstm", "LSTM result"), ("style", "Style"))
 
 def load_triple(data_dir: Path, name: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The JSON of triple ``name`` and its images (``[H, W, 3]``, clipped to [0, 1])."""
-    path = Path(data_dir) / f"{name}.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"missing data for figure9: {path}; run `make figure9` first")
-    data = json.loads(path.read_text())
-    figure4.check_figure(data, name)
+    data = curves.read(Path(data_dir) / f"{name}.json", name, "figure9")
     with np.load(Path(data_dir) / data["images"]) as arrays:
         images = {key: np.clip(arrays[key].transpose(1, 2, 0), 0, 1) for key, _ in KEYS}
     return data, images
@@ -52,10 +47,7 @@ def build_figure9(triples: Sequence[tuple[Mapping[str, Any], Mapping[str, np.nda
             ax.set_xlabel(caption, fontsize=7)
             if k == 1:
                 ax.set_title(data.get("title", ""), fontsize=9)
-    fig.text(
-        0.995, 0.005, figure4.composite_stamp_text([d for d, _ in triples]), ha="right",
-        va="bottom", fontsize=style.STAMP_FONTSIZE, color=style.STAMP_COLOR,
-    )
+    style.stamp(fig, *(data for data, _ in triples))
     return fig
 
 

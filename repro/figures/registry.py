@@ -46,7 +46,7 @@ class Figure:
 
 def _art(name: str, title: str) -> Figure:
     """One of the appendix's update-rule figures (10-13), drawn from ``<name>.json``."""
-    return Figure(name, title, (name,), f"repro.figures.figure10:make_{name}", name)
+    return Figure(name, title, (name,), "repro.figures.figure10:make", name)
 
 
 FIGURES: tuple[Figure, ...] = (
@@ -56,7 +56,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "figure4", "Figure 4: quadratics and the MNIST base network (100 and 200 steps)",
-        ("figure4a", "figure4b", "figure4c"), "repro.figures.figure4:make_figure4", "figure4",
+        ("figure4a", "figure4b", "figure4c"), "repro.figures.figure4:FIGURE4", "figure4",
         "MNIST-format data for panels b and c (DATA_ROOT, or DATASET=fashion_mnist)",
         "repro.figures.figure4:make_figure4_panel",
     ),
@@ -76,8 +76,8 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "figure8", "Figure 8: Neural Art curves", ("figure8a", "figure8b"),
-        "repro.figures.figure8:make_figure8", "figure8",
-        panel_maker="repro.figures.figure8:make_figure8_panel",
+        "repro.figures.figure8:FIGURE8", "figure8",
+        panel_maker="repro.figures.figure8:FIGURE8.panel",
     ),
     Figure(
         "figure9", "Figure 9: Neural Art images", ("figure9a", "figure9b"),

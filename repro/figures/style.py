@@ -75,36 +75,36 @@ def new_figure(figsize: tuple[float, float]) -> Figure:
     return fig
 
 
-def stamp_text(data: Mapping[str, Any]) -> str:
+def stamp_text(*datas: Mapping[str, Any]) -> str:
     """``"profile: paper · seed 0 · dataset mnist · encoder vgg19 · commit abc1234"``.
 
-    Reads ``data["profile"]`` (or ``meta.profile``) and, where present, ``meta`` seed,
-    dataset, encoder and commit (shortened to 7 characters).
+    Reads each data's ``profile`` (or ``meta.profile``) and, where present, ``meta`` seed,
+    dataset, encoder and commit (shortened to 7 characters). Of several panels' data each field
+    lists the distinct values, e.g. ``"profile: quick/paper"``; a field some panels lack shows
+    the others' values.
     """
-    meta = data.get("meta") or {}
-    profile = data.get("profile", meta.get("profile", "unknown"))
-    parts = [f"profile: {profile}"]
-    if meta.get("seed") is not None:
-        parts.append(f"seed {meta['seed']}")
-    for key in ("dataset", "encoder"):
-        if meta.get(key):
-            parts.append(f"{key} {meta[key]}")
-    if meta.get("commit"):
-        parts.append(f"commit {str(meta['commit'])[:7]}")
-    return " · ".join(parts)
+    fields: dict[str, list[str]] = {
+        key: [] for key in ("profile", "seed", "dataset", "encoder", "commit")
+    }
+    for data in datas:
+        meta = data.get("meta") or {}
+        values = {
+            "profile": data.get("profile", meta.get("profile", "unknown")),
+            **{key: meta.get(key) for key in ("seed", "dataset", "encoder")},
+            "commit": str(meta["commit"])[:7] if meta.get("commit") else None,
+        }
+        for key, value in values.items():
+            if value is not None and value != "" and str(value) not in fields[key]:
+                fields[key].append(str(value))
+    parts = [f"profile: {'/'.join(fields.pop('profile'))}"]
+    return " · ".join(parts + [f"{key} {'/'.join(seen)}" for key, seen in fields.items() if seen])
 
 
-def stamp(fig: Figure, data: Mapping[str, Any]) -> Text:
-    """Write the profile (and seed, dataset, encoder, commit) small in the lower-right corner."""
-    return fig.text(
-        0.995,
-        0.005,
-        stamp_text(data),
-        ha="right",
-        va="bottom",
-        fontsize=STAMP_FONTSIZE,
-        color=STAMP_COLOR,
-    )
+def stamp(fig: Figure, *datas: Mapping[str, Any]) -> Text:
+    """Write the data's profile (and seed, dataset, encoder, commit) small in the lower-right
+    corner (see :func:`stamp_text`)."""
+    return fig.text(0.995, 0.005, stamp_text(*datas), ha="right", va="bottom",
+                    fontsize=STAMP_FONTSIZE, color=STAMP_COLOR)
 
 
 def save(fig: Figure, out_stem: Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:

@@ -82,17 +82,14 @@ def _at(curves: dict[str, Any], who: str, step: int) -> dict[str, float] | str:
 
 
 def _compare(values: dict[str, float], who: str, below: bool, where: str) -> tuple[bool, str]:
+    """Whether ``who`` is below the best (``below``) or above the worst of the others, with the
+    numbers."""
     ours = values[who]
     others = {n: v for n, v in values.items() if n != who}
-    if below:
-        best = min(others, key=others.get)
-        holds = ours < others[best]
-        sign = "<" if holds else "≥"
-        return holds, f"{where}: {who} {_fmt(ours)} {sign} {best} {_fmt(others[best])}"
-    worst = max(others, key=others.get)
-    holds = ours > others[worst]
-    sign = ">" if holds else "≤"
-    return holds, f"{where}: {who} {_fmt(ours)} {sign} {worst} {_fmt(others[worst])}"
+    rival = (min if below else max)(others, key=others.get)
+    holds = ours < others[rival] if below else ours > others[rival]
+    sign = ("<" if holds else "≥") if below else (">" if holds else "≤")
+    return holds, f"{where}: {who} {_fmt(ours)} {sign} {rival} {_fmt(others[rival])}"
 
 
 def _compare_at(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import os
 from html import escape
 from pathlib import Path
 
 from repro.io import atomic_write, commit
 from repro.report.claims import FAILS, HOLDS
-from repro.report.model import ClaimRow, Panel, Report, Section, provenance
+from repro.report.model import ClaimRow, Report, Section, provenance
 from repro.report.reference import Cell, Comparison
 
 STYLE = """
@@ -67,16 +66,10 @@ def claims_table(rows: list[ClaimRow], table_id: str = "") -> str:
     return f'<table class="claims"{ident}>{head}{"".join(body)}</table>'
 
 
-def _number(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return "diverged" if math.isinf(value) else f"{value:.3g}"
-
-
 def _cell(cell: Cell) -> str:
     note = f' title="{escape(cell.note)}"' if cell.note else ""
     mark = "*" if cell.note else ""
-    return f"<td class=num{note}>{_number(cell.ours)} / {_number(cell.paper)}{mark}</td>"
+    return f"<td class=num{note}>{cell.text}{mark}</td>"
 
 
 def comparison_table(comparison: Comparison, dataset: str) -> str:
@@ -115,11 +108,6 @@ def _provenance_table(section: Section) -> str:
     return f'<table class="meta"><tr><th>run</th>{head}</tr>{rows}</table>'
 
 
-def _panel_claims(panel: Panel, rows: list[ClaimRow], source_id: str) -> list[ClaimRow]:
-    ids = {o.claim.id for o in panel.outcomes}
-    return [r for r in rows if r.source and r.source.id == source_id and r.outcome.claim.id in ids]
-
-
 def section_html(section: Section, report: Report, out_dir: Path) -> str:
     """One figure of one source: image(s), paper vs ours, claims, provenance."""
     parts = [f'<section id="{escape(section.anchor)}"><h2>{escape(section.heading)}</h2>']
@@ -138,12 +126,11 @@ def section_html(section: Section, report: Report, out_dir: Path) -> str:
             f"<p class=note>No data here yet for {escape(', '.join(section.missing_panels))}: "
             f"<code>{escape(command)}</code>{needs}.</p>"
         )
-    rows = []
     for panel in section.panels:
         if panel.comparison is not None:
             dataset = provenance(panel, section.source)["dataset"]
             parts.append(comparison_table(panel.comparison, dataset))
-        rows += _panel_claims(panel, report.claims, section.source.id)
+    rows = report.section_claims(section)
     if rows:
         parts.append("<h3>Claims</h3>" + claims_table(rows))
     else:

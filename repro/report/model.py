@@ -94,6 +94,15 @@ class Report:
         """(source id, outcome) for every claim evaluated on data."""
         return [(r.source.id, r.outcome) for r in self.claims if r.source is not None]
 
+    def section_claims(self, section: Section) -> list[ClaimRow]:
+        """The claims about ``section``'s panels on its source, panel by panel."""
+        ids = [{o.claim.id for o in panel.outcomes} for panel in section.panels]
+        return [
+            row for panel_ids in ids for row in self.claims
+            if row.source and row.source.id == section.source.id
+            and row.outcome.claim.id in panel_ids
+        ]
+
     def data_meta(self) -> dict[str, dict[str, Any]]:
         """The provenance of every panel a claim was checked on, by ``source id:panel``."""
         return {

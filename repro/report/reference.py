@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,17 @@ class Cell:
     paper: float | None
     ours: float | None
     note: str = ""
+
+    @property
+    def text(self) -> str:
+        """``ours / paper``, 3 significant digits each (``—``: no value, ``diverged``)."""
+        return f"{_number(self.ours)} / {_number(self.paper)}"
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return "diverged" if math.isinf(value) else f"{value:.3g}"
 
 
 @dataclass(frozen=True)

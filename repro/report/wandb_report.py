@@ -7,7 +7,6 @@ them it says what to run once online and returns at once.
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
@@ -38,12 +37,6 @@ def _claim_items(rows: list[ClaimRow]) -> list[Any]:
     ]
 
 
-def _number(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return "diverged" if math.isinf(value) else f"{value:.3g}"
-
-
 def comparison_markdown(comparison: Comparison) -> str:
     """Ours / the paper's values as a markdown table."""
     head = f"| {comparison.panel}: ours / paper | " + " | ".join(
@@ -51,7 +44,7 @@ def comparison_markdown(comparison: Comparison) -> str:
     ) + " |"
     rule = "|---" * (len(comparison.steps) + 1) + "|"
     rows = [
-        f"| {name} | " + " | ".join(f"{_number(c.ours)} / {_number(c.paper)}" for c in cells) + " |"
+        f"| {name} | " + " | ".join(c.text for c in cells) + " |"
         for name, cells in comparison.cells.items()
     ]
     note = f"\n\nMean loss; the paper's values [{comparison.tag}] read off its plots (±10%)."
@@ -79,11 +72,7 @@ def _section_blocks(section: Section, report: Report, entity: str, project: str)
     for panel in section.panels:
         if panel.comparison is not None:
             blocks.append(wr.MarkdownBlock(comparison_markdown(panel.comparison)))
-    ids = {o.claim.id for p in section.panels for o in p.outcomes}
-    rows = [
-        r for r in report.claims
-        if r.source and r.source.id == section.source.id and r.outcome.claim.id in ids
-    ]
+    rows = report.section_claims(section)
     if rows:
         blocks.append(wr.CheckedList(items=_claim_items(rows)))
     names = sorted({n for p in section.panels for n in ((p.data or {}).get("curves") or {})})

@@ -1,6 +1,6 @@
 """Figure 8's zoom: the y axis fits the curves that stayed finite; diverged ones are named."""
 
-from repro.figures.figure8 import build_figure8
+from repro.figures.figure8 import FIGURE8
 
 
 def _panel(name, diverge):
@@ -18,7 +18,7 @@ def _panel(name, diverge):
 
 
 def test_figure8_zooms_to_finite_curves_and_names_the_diverged():
-    fig = build_figure8([_panel("figure8a", False), _panel("figure8b", True)])
+    fig = FIGURE8.build([_panel("figure8a", False), _panel("figure8b", True)])
     left, right = fig.axes
     assert left.get_ylim()[1] >= 2.0 * 2
     low, high = right.get_ylim()

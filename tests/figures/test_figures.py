@@ -226,20 +226,10 @@ def test_band_lo_clipped_positive_for_log_axis():
     assert ax.get_ylim()[0] > 1e-4  # the clip does not stretch the axis over many decades
 
 
-def test_figure_from_panels(tmp_path, monkeypatch):
-    saved = []
-    real_save = style.save
-    monkeypatch.setattr(style, "save", lambda fig, stem: saved.append(fig) or real_save(fig, stem))
-    paths = []
-    for k, panel in enumerate("ab"):
-        data = synthetic_envelope(figure=f"figure5{panel}")
-        data["title"] = f"Panel {k}"
-        paths.append(write_json(tmp_path / f"figure5{panel}.json", data))
-    out = tmp_path / "out"
-    written = curves.figure_from_panels(paths, out / "figure5")
-    assert written == [out / "figure5.png", out / "figure5.pdf"]
-    assert_outputs(out, "figure5", min_px=(200, 500))
-    (fig,) = saved
+def test_panels_side_by_side_keep_their_titles():
+    datas = [{**synthetic_envelope(figure=f"figure5{p}"), "title": f"Panel {k}"}
+             for k, p in enumerate("ab")]
+    fig = curves.build_panels(datas)
     assert [ax.get_title() for ax in fig.axes] == ["Panel 0", "Panel 1"]
     assert all(ax.get_yscale() == "log" for ax in fig.axes)
     with pytest.raises(ValueError):

@@ -13,9 +13,9 @@ import pytest
 from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgba
 
-from repro.figures import NAMES, figure4, figure6, inputs, maker, style
+from repro.figures import NAMES, figure6, inputs, maker, style
 from repro.figures.curve_panels import FIGURE5
-from repro.figures.figure4 import make_figure4
+from repro.figures.figure4 import FIGURE4
 from repro.figures.figure6 import make_figure6
 from tests.figures.helpers import (
     curve_lines,
@@ -158,7 +158,7 @@ def saved_png(monkeypatch) -> list:
 
 def test_figure4_three_panels(tmp_path, saved):
     write_figure4_data(tmp_path / "data")
-    make_figure4(tmp_path / "data", tmp_path / "out" / "figure4")
+    FIGURE4(tmp_path / "data", tmp_path / "out" / "figure4")
     assert_outputs(tmp_path / "out", "figure4", min_px=(130, 480))  # 12.6 x 3.4 in at 40 dpi
     (fig,) = saved
     assert [ax.get_title() for ax in fig.axes] == FIG4_TITLES
@@ -181,7 +181,7 @@ def test_figure4_stamp_shows_mixed_profiles():
         )
     ]
     datas[1]["meta"]["dataset"] = "mnist"
-    fig = figure4.build_figure4(datas)
+    fig = FIGURE4.build(datas)
     assert [t.get_text() for t in fig.texts] == [
         "profile: paper/quick · seed 3 · dataset mnist · commit abcdef1"
     ]
@@ -205,7 +205,7 @@ def test_figure5_three_panels_with_divergence(tmp_path, saved_png):
 @pytest.mark.parametrize(
     ("maker", "figure", "missing"),
     [
-        (make_figure4, "figure4", "figure4b"),
+        (FIGURE4, "figure4", "figure4b"),
         (FIGURE5, "figure5", "figure5c"),
     ],
 )
@@ -229,7 +229,7 @@ def test_panel_data_of_another_figure_is_rejected(tmp_path):
     write_figure4_data(data_dir)
     write_json(data_dir / "figure4c.json", synthetic_envelope("figure5c", "MNIST, ReLU"))
     with pytest.raises(ValueError, match="figure4c"):
-        make_figure4(data_dir, tmp_path / "out" / "figure4")
+        FIGURE4(data_dir, tmp_path / "out" / "figure4")
 
 
 # --- figure 6 ---------------------------------------------------------------------------
@@ -329,7 +329,7 @@ def test_registry_single_panels_and_composites(tmp_path, saved_png):
     write_json(data_dir / "figure6.json", synthetic_figure6())
     assert inputs("figure4") == ("figure4a", "figure4b", "figure4c")
     assert inputs("figure5") == ("figure5a", "figure5b", "figure5c")
-    assert maker("figure4") is make_figure4
+    assert maker("figure4") is FIGURE4
     assert maker("figure5") is FIGURE5
     names = ["figure4b", "figure4c", "figure5a", "figure5b", "figure5c", "figure6"]
     assert {"figure3", "figure4a", *names} <= set(NAMES)
