@@ -37,13 +37,8 @@ class MNISTLearner(MetaLearner):
         """One source per network of ``problem.train_hidden`` (problem i takes network i mod
         their number), else ``source``'s network; seeded by ``meta.phi_seed``."""
         (seeded,) = super().training_sources(config, source)
-        if not config.problem.train_hidden:
-            return [seeded]
-        problem = config.problem
-        return [
-            seeded.with_family(make_family(replace(config, problem=replace(problem, hidden=h))))
-            for h in problem.train_hidden
-        ]
+        mix = config.problem.train_hidden
+        return [replace(seeded, hidden=tuple(h)) for h in mix] if mix else [seeded]
 
 
 class CIFARLearner(MetaLearner):
