@@ -8,44 +8,51 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torchmetrics import Metric
+from torchmetrics.utilities.data import dim_zero_cat
 
 from repro.meta.unroll import rollout, start, unroll
 from repro.optimizees.base import Problem
 from repro.optimizers.base import UpdateRule
+from repro.optimizers.hand import make_baseline
 from repro.optimizers.lstm import LSTMOptimizer
 
 Z_95 = 1.959964
+Rule = tuple[UpdateRule, float | None]  # an update rule and its learning rate (LSTM: None)
 
 
-def summarise(losses: Tensor, lr: float | None = None) -> dict[str, Any]:
-    """Curve of a rollout ``[steps + 1, B]``: per step 1..steps the mean and its 95% interval.
+class Curve(Metric):
+    """Curve of rollouts ``[steps + 1, B]``: per step 1..steps the mean over the problems (every
+    :meth:`update`'s; under DDP every process's) and its 95% interval. Once the mean stops being
+    finite the optimizer has diverged: ``diverged_at`` is that step, later entries are ``None``."""
 
-    Once the mean stops being finite the optimizer has diverged: ``diverged_at`` is that step
-    and later entries are ``None``.
-    """
-    losses = losses[1:].double()
-    n = losses.shape[1]
-    mean = losses.mean(1)
-    sem = losses.std(1) / math.sqrt(n) if n > 1 else torch.zeros_like(mean)
-    finite = torch.isfinite(mean) & torch.isfinite(sem)
-    bad = (~finite).nonzero()
-    diverged_at = int(bad[0]) + 1 if len(bad) else None
+    full_state_update = False
 
-    def clean(values: Tensor) -> list[float | None]:
-        return [
-            float(v) if diverged_at is None or i + 1 < diverged_at else None
-            for i, v in enumerate(values.tolist())
-        ]
+    def __init__(self, lr: float | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lr = lr
+        self.add_state("losses", default=[], dist_reduce_fx="cat")  # float64 [B, steps] each
 
-    return {
-        "step": list(range(1, losses.shape[0] + 1)),
-        "mean": clean(mean),
-        "lo": clean(mean - Z_95 * sem),
-        "hi": clean(mean + Z_95 * sem),
-        "n": n,
-        "lr": lr,
-        "diverged_at": diverged_at,
-    }
+    def update(self, losses: Tensor) -> None:
+        self.losses.append(losses[1:].double().T)  # problems along dim 0, where "cat" joins
+
+    def compute(self) -> dict[str, Any]:
+        # over a contiguous [steps, B] layout, as ever: over a transposed view torch may add the
+        # problems up in another order, changing the last bits
+        losses = dim_zero_cat(self.losses).T.contiguous()
+        steps, n = losses.shape
+        mean = losses.mean(1)
+        sem = losses.std(1) / math.sqrt(n) if n > 1 else torch.zeros_like(mean)
+        bad = (~(torch.isfinite(mean) & torch.isfinite(sem))).nonzero()
+        diverged_at = int(bad[0]) + 1 if len(bad) else None
+        kept = steps if diverged_at is None else diverged_at - 1
+
+        def clean(values: Tensor) -> list[float | None]:
+            return [*values[:kept].tolist(), *[None] * (steps - kept)]
+
+        return {"step": list(range(1, steps + 1)), "mean": clean(mean),
+                "lo": clean(mean - Z_95 * sem), "hi": clean(mean + Z_95 * sem),
+                "n": n, "lr": self.lr, "diverged_at": diverged_at}
 
 
 def diverged_as_inf(losses: Tensor) -> Tensor:
@@ -60,13 +67,15 @@ def final_loss(losses: Tensor) -> float:
     return float(diverged_as_inf(losses[-1].double()).mean())
 
 
-def evaluate(
-    problem: Problem, rules: Mapping[str, tuple[UpdateRule, float | None]], steps: int
-) -> dict[str, dict[str, Any]]:
+def evaluate(problem: Problem, rules: Mapping[str, Rule], steps: int) -> dict[str, dict[str, Any]]:
     """Curves of every rule (name -> (rule, lr)) on the same problems."""
-    return {
-        name: summarise(rollout(problem, rule, steps), lr) for name, (rule, lr) in rules.items()
-    }
+    return {name: Curve(lr)(rollout(problem, rule, steps)) for name, (rule, lr) in rules.items()}
+
+
+def rules_at(rates: Mapping[str, float], lstm: UpdateRule) -> dict[str, Rule]:
+    """Each baseline at its learning rate (``rates``: name -> lr) and the LSTM, by legend name."""
+    return {**{name: (make_baseline(name, lr), lr) for name, lr in rates.items()},
+            "LSTM": (lstm, None)}
 
 
 @torch.no_grad()

@@ -14,7 +14,7 @@ from pathlib import Path
 from torch import nn
 
 from repro.config import Config, ConfigError, OptimizerConfig
-from repro.optimizees import make_family
+from repro.optimizees import Family, make_family
 from repro.optimizers import make_lstm
 from repro.optimizers.checkpoint import Checkpoint
 from repro.optimizers.grouped import GroupedRule
@@ -48,3 +48,13 @@ def load_learned(checkpoint: Checkpoint | Path, config: Config) -> nn.Module:
     if not isinstance(checkpoint, Checkpoint):
         checkpoint = Checkpoint.read(checkpoint)
     return checkpoint.optimizer(config.optimizer, build=build)
+
+
+def note_differences(checkpoint: Checkpoint, family: Family) -> None:
+    """Say so where the optimizer was meta-trained on another family description (dataset,
+    encoder) than the one it is evaluated on."""
+    trained = checkpoint.meta
+    for key, now in family.describe().items():
+        if trained.get(key) not in (None, "none", now):  # shipped files may record "none"
+            print(f"note: the optimizer was meta-trained with {key} {trained[key]}; "
+                  f"evaluating with {now}")

@@ -4,9 +4,94 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
-from repro.meta.evaluate import Z_95, diverged_as_inf, final_loss, summarise
+from repro.meta.evaluate import Z_95, Curve, diverged_as_inf, final_loss
+
+
+def summarise(losses, lr=None):
+    """The curve of one update with every problem."""
+    curve = Curve(lr)
+    curve.update(losses)
+    return curve.compute()
+
+
+def reference(losses, lr=None):
+    """The hand-written aggregate :class:`Curve` replaced, kept as the parity reference."""
+    losses = losses[1:].double()
+    n = losses.shape[1]
+    mean = losses.mean(1)
+    sem = losses.std(1) / math.sqrt(n) if n > 1 else torch.zeros_like(mean)
+    finite = torch.isfinite(mean) & torch.isfinite(sem)
+    bad = (~finite).nonzero()
+    diverged_at = int(bad[0]) + 1 if len(bad) else None
+
+    def clean(values):
+        return [
+            float(v) if diverged_at is None or i + 1 < diverged_at else None
+            for i, v in enumerate(values.tolist())
+        ]
+
+    return {
+        "step": list(range(1, losses.shape[0] + 1)),
+        "mean": clean(mean),
+        "lo": clean(mean - Z_95 * sem),
+        "hi": clean(mean + Z_95 * sem),
+        "n": n,
+        "lr": lr,
+        "diverged_at": diverged_at,
+    }
+
+
+def rollouts(dtype, diverge_at=None, steps=100, problems=64):
+    """Random losses ``[steps + 1, problems]`` over decades; problem 5 inf from ``diverge_at``
+    and NaN two steps later."""
+    gen = torch.Generator().manual_seed(7)
+    losses = torch.rand(steps + 1, problems, generator=gen, dtype=torch.float64)
+    losses = (losses * 10 ** torch.randint(-3, 3, (steps + 1, problems), generator=gen)).to(dtype)
+    if diverge_at is not None:
+        losses[diverge_at:, 5] = math.inf
+        losses[diverge_at + 2:, 5] = math.nan
+    return losses
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("diverge_at", [None, 17])
+def test_the_metric_equals_the_hand_written_aggregate_exactly(dtype, diverge_at):
+    losses = rollouts(dtype, diverge_at)
+    expected = reference(losses, lr=0.3)
+    assert expected["diverged_at"] == diverge_at
+    assert summarise(losses, lr=0.3) == expected
+    assert Curve(0.3)(losses) == expected  # forward, as evaluate() calls it
+
+
+def test_the_parity_data_tells_the_reduction_layouts_apart():
+    # over a transposed layout torch adds these float64 losses in another order: a metric that
+    # reduced its [B, steps] state without the contiguous [steps, B] copy would fail above
+    losses = rollouts(torch.float64)[1:]
+    assert not torch.equal(losses.mean(1), losses.T.contiguous().T.mean(1))
+
+
+@pytest.mark.parametrize("diverge_at", [None, 17])
+def test_updates_with_parts_of_the_problems_equal_one_with_all_exactly(diverge_at):
+    # "cat" joins the problems of every update (under DDP, every rank's) before compute()
+    # reduces, so the sums run over the same [steps, B] values in the same order: exact
+    losses = rollouts(torch.float64, diverge_at)
+    parts = Curve(0.3)
+    parts.update(losses[:, :20])
+    parts.update(losses[:, 20:])
+    assert parts.compute() == summarise(losses, lr=0.3)
+
+
+def test_the_cat_reduction_across_ranks_equals_one_update_with_all_problems():
+    losses = rollouts(torch.float64)
+    other = Curve()
+    other.update(losses[:, 20:])
+    gathered = Curve(0.3, dist_sync_fn=lambda state, group=None: [state, other.losses[0]],
+                     distributed_available_fn=lambda: True)
+    gathered.update(losses[:, :20])  # this rank's problems; the other rank holds the rest
+    assert gathered.compute() == summarise(losses, lr=0.3)
 
 
 def test_mean_and_interval_of_known_losses():

@@ -1,0 +1,81 @@
+"""The JSON records ``repro evaluate`` writes: curve panels, the LSTM's trace and the
+architecture grid."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from repro.commands.runs import Paths
+from repro.config import Config, PanelConfig
+from repro.io import write_json
+from repro.meta.evaluate import trace as lstm_trace
+from repro.optimizees.base import Problem
+from repro.optimizers.checkpoint import Checkpoint
+from repro.optimizers.lstm import LSTMOptimizer
+
+
+def panel(
+    config: Config, paths: Paths, panel: PanelConfig, curves: dict[str, Any], meta: dict[str, Any]
+) -> Path:
+    """One panel's curves file: the curves cut to ``panel.steps``."""
+    return _write(config, paths, panel.name, panel.title, meta,
+                  x="step", y="loss", curves=shorten(curves, panel.steps))
+
+
+def trace(
+    config: Config, paths: Paths, problem: Problem, lstm: LSTMOptimizer, meta: dict[str, Any]
+) -> Path:
+    """The LSTM's inputs, state and updates at ``evaluate.trace_step`` (Figure 3's data)."""
+    ev = config.evaluate
+    data = lstm_trace(problem, lstm, ev.trace_step, ev.trace_coordinates)
+    problem_text = f"{config.experiment}, {data['n_coordinates']}-d, test instance 0"
+    return _write(config, paths, ev.trace, "One step of the LSTM optimizer", meta,
+                  problem=problem_text, **data)
+
+
+def grid(config: Config, paths: Paths, panels: list[dict[str, Any]], meta: dict[str, Any]) -> Path:
+    """The architecture grid's final losses (:func:`repro.meta.grid.architecture_grid`)."""
+    trained = config.problem.hidden
+    return _write(config, paths, config.grid.figure, config.grid.title, meta,
+                  x="hidden units", y="final loss",
+                  train_architecture={"layers": len(trained), "width": trained[0]}, panels=panels)
+
+
+def _write(
+    config: Config, paths: Paths, figure: str, title_text: str, meta: dict[str, Any], **body: Any
+) -> Path:
+    """``figure``'s data file: its name, :func:`title`, profile, ``body`` and ``meta``."""
+    return write_json(paths.data / f"{figure}.json", {
+        "figure": figure, "title": title(title_text, config), "profile": config.profile, **body,
+        "meta": meta,
+    })
+
+
+def wall_seconds(
+    checkpoint: Checkpoint, tuned: dict[str, Any] | None, started: float
+) -> dict[str, float | None]:
+    """Wall-clock seconds of the runs behind a data file: meta-training (from the checkpoint),
+    the baselines' tuning (from its record) and this evaluation (since ``started``)."""
+    fit_seconds = checkpoint.payload.get("seconds")
+    return {"fit": None if fit_seconds is None else round(float(fit_seconds), 1),
+            "tune": ((tuned or {}).get("meta") or {}).get("wall_seconds"),
+            "evaluate": round(time.perf_counter() - started, 1)}
+
+
+def title(text: str, config: Config) -> str:
+    """A panel's title, naming Fashion-MNIST where it replaces MNIST; ``{size}``: art.size."""
+    text = text.replace("{size}", str(config.art.size))
+    return text.replace("MNIST", "Fashion-MNIST") if config.data.name == "fashion_mnist" else text
+
+
+def shorten(curves: dict[str, dict[str, Any]], steps: int) -> dict[str, dict[str, Any]]:
+    """The curves cut to their first ``steps`` steps."""
+    out = {}
+    for name, curve in curves.items():
+        cut = {k: (v[:steps] if isinstance(v, list) else v) for k, v in curve.items()}
+        if cut.get("diverged_at") is not None and cut["diverged_at"] > steps:
+            cut["diverged_at"] = None
+        out[name] = cut
+    return out
