@@ -12,7 +12,7 @@ from tqdm import tqdm
 from repro.config import Config
 from repro.meta.evaluate import evaluate, rules_at
 from repro.meta.tune import tune
-from repro.optimizees import Family, make_family
+from repro.optimizees import Family
 from repro.optimizers.base import UpdateRule
 
 
@@ -29,8 +29,7 @@ def architecture_grid(
                       for name in names}
             points["LSTM"] = {"mean": [], "lo": [], "hi": [], "lr": None, "at_grid_edge": None}
             for width in grid.widths:
-                arch = replace(config, problem=replace(config.problem, hidden=[width] * layers))
-                nets = family.with_family(make_family(arch))
+                nets = replace(family, hidden=(width,) * layers)
                 val = nets.sample("val", 0, config.tune.problems, device)
                 test = nets.sample("test", 0, config.evaluate.problems, device)
                 tuned = tune(val, names, config.tune.grid, steps)

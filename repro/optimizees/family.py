@@ -52,10 +52,6 @@ class Family(Protocol):
         """The same family with problem streams drawn from ``seed``."""
         return dataclasses.replace(self, seed=seed)
 
-    def with_family(self, other: Family) -> Family:
-        """``other`` (e.g. another architecture) drawn from this family's seed and data."""
-        return other.with_seed(self.seed)
-
     def outputs(
         self, config: Config, folder: Path, problem: Problem,
         rules: Mapping[str, tuple[Any, float | None]], meta: Mapping[str, Any], title: str,
@@ -91,8 +87,7 @@ class Dataset:
 
 
 class DataFamily(Family):
-    """A family whose problems fit its dataset ``data``: it records the dataset's name, and
-    another family (architecture) it hands on draws from the same seed and data."""
+    """A family whose problems are drawn from its dataset ``data``, whose name it records."""
 
     data: Dataset | None
 
@@ -105,7 +100,3 @@ class DataFamily(Family):
     def describe(self) -> dict[str, str]:
         """``{"dataset": name}`` of the family's data."""
         return {"dataset": self.data.name if self.data is not None else "none"}
-
-    def with_family(self, other: Family) -> Family:
-        """``other`` drawn from this family's seed and dataset."""
-        return dataclasses.replace(other, seed=self.seed, data=self.data)
