@@ -243,8 +243,3 @@ def check(claim: Claim, data: dict[str, Any] | None) -> Outcome:
         return Outcome(claim, NO_DATA, f"no {claim.panel}.json")
     holds, detail = PREDICATES[claim.kind](data, **claim.args)
     return Outcome(claim, HOLDS if holds else FAILS, detail)
-
-
-def for_figure(figure: str) -> list[Claim]:
-    """The claims about ``figure``, in the list's order."""
-    return [claim for claim in CLAIMS if claim.figure == figure]
