@@ -170,7 +170,7 @@ class LSTMOptimizer(nn.Module):
     starts at 1. The update is the linear head's output times ``output_scale``; ``head_init``
     "zero" starts the head's weights at zero instead, so the untrained optimizer proposes no
     update at all (rather than one nearly equal step for every coordinate whose gradient is
-    tiny, which saturates a sigmoid MLP's hidden units within one unroll; see README).
+    tiny, which saturates a sigmoid MLP's hidden units within one unroll; see docs/mnist.md).
     """
 
     def __init__(
