@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import typing
 from argparse import ArgumentError
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -370,10 +371,9 @@ def with_profile(data: dict, profile: str | None = None) -> dict:
     _require(profile in PROFILES,
              f"profile {profile!r} is not allowed; choose one of {', '.join(PROFILES)}")
     bad = sorted(set(profiles) - set(PROFILES)) if isinstance(profiles, dict) else [profiles]
-    _require(not bad, f"profiles: unknown profile {bad[0]!r}; allowed: {', '.join(PROFILES)}"
-             if bad else "")
-    sections = {f.name for f in dataclasses.fields(Config) if f.type.endswith("Config")}
-    for name in sections & set(data):
+    if bad:
+        raise ConfigError(f"profiles: unknown profile {bad[0]!r}; allowed: {', '.join(PROFILES)}")
+    for name in _sections().keys() & set(data):
         _require(isinstance(data[name], dict), f"{name}: expected a mapping, got {data[name]!r}")
     return {**merge(data, profiles.get(profile) or {}), "profile": profile}
 
@@ -458,8 +458,7 @@ def one_line(error: Exception) -> str:
         r"(?:Group '(\w+)' does not accept option|Option) '(\w+)'.*", text)
     if found:
         section, key = found.groups()
-        cls = {f.name: f.type for f in dataclasses.fields(Config)}.get(section, "Config")
-        names = [f.name for f in dataclasses.fields(globals()[cls])]
+        names = [f.name for f in dataclasses.fields(_sections().get(section, Config))]
         where = f"{section}." if section else ""
         return (f"unknown key '{where}{key}'; allowed under {section or 'the top level'}: "
                 f"{', '.join(names)}")
@@ -467,6 +466,12 @@ def one_line(error: Exception) -> str:
         text = re.sub(pattern, plain, text)
     found = re.match(r'Parser key "([^"]+)": (.*)', text)
     return f"{found[1]}: {found[2]}" if found else text
+
+
+def _sections() -> dict[str, type]:
+    """Config's sections (``problem``, ``meta``, ...) and their dataclasses."""
+    hints = typing.get_type_hints(Config)
+    return {name: hint for name, hint in hints.items() if dataclasses.is_dataclass(hint)}
 
 
 def _plain(value: Any) -> Any:

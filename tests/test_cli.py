@@ -108,11 +108,22 @@ def test_print_config_prints_a_config_that_runs_as_it_is(tmp_path, capsys):
     assert again == load(mnist, "quick", ["meta.lr=0.01"]) and again.profile == "quick"
 
 
-def test_config_files_compose_in_order(tmp_path):
-    from repro.config import load
+def test_config_files_compose_in_order(tmp_path, capsys):
+    import yaml
 
     extra = tmp_path / "lr.yaml"
     extra.write_text("meta:\n  lr: 0.02\n")
-    code = main(["fit", "--config", str(QUADRATIC), "--config", str(extra), "--meta.steps",
-                 "-1", "--runs-dir", str(tmp_path / "runs")])
-    assert code == 2 and load(QUADRATIC).meta.lr == 0.003
+    printed = []
+    for files in ([QUADRATIC, extra], [extra, QUADRATIC]):
+        with pytest.raises(SystemExit):
+            main(["fit", *[a for f in files for a in ("--config", str(f))], "--print_config"])
+        printed.append(yaml.safe_load(capsys.readouterr().out))
+    assert printed[0]["meta"]["lr"] == 0.02 and printed[1]["meta"]["lr"] == 0.003
+    assert printed[0]["meta"]["horizon"] == 100  # the rest of the first file stays
+
+
+def test_profile_given_with_an_equals_sign_applies_its_section(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(QUADRATIC), "--profile=quick", "--print_config"])
+    printed = capsys.readouterr().out
+    assert "profile: quick" in printed and "steps: 1500" in printed

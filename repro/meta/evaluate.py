@@ -69,7 +69,10 @@ def final_loss(losses: Tensor) -> float:
 
 def evaluate(problem: Problem, rules: Mapping[str, Rule], steps: int) -> dict[str, dict[str, Any]]:
     """Curves of every rule (name -> (rule, lr)) on the same problems."""
-    return {name: Curve(lr)(rollout(problem, rule, steps)) for name, (rule, lr) in rules.items()}
+    curves = {name: Curve(lr) for name, (_, lr) in rules.items()}
+    for name, (rule, _) in rules.items():
+        curves[name].update(rollout(problem, rule, steps))
+    return {name: curve.compute() for name, curve in curves.items()}  # synced across processes
 
 
 def rules_at(rates: Mapping[str, float], lstm: UpdateRule) -> dict[str, Rule]:

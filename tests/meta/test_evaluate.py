@@ -63,7 +63,7 @@ def test_the_metric_equals_the_hand_written_aggregate_exactly(dtype, diverge_at)
     expected = reference(losses, lr=0.3)
     assert expected["diverged_at"] == diverge_at
     assert summarise(losses, lr=0.3) == expected
-    assert Curve(0.3)(losses) == expected  # forward, as evaluate() calls it
+    assert Curve(0.3)(losses) == expected  # forward gives the same
 
 
 def test_the_parity_data_tells_the_reduction_layouts_apart():
