@@ -4,12 +4,9 @@ The data is the ``cifar-10-batches-py`` folder of the official Python release: p
 ``data_batch_1`` … ``data_batch_5`` (training) and ``test_batch``, each a dict with ``data``
 (uint8 ``[N, 3072]``, channel-major 3x32x32 rows) and ``labels`` (N ints in 0..9), plus
 ``batches.meta``. It is looked for at ``<root>/cifar-10-batches-py`` and at ``<root>`` itself,
-and read by :func:`read_batch` (any file in that format is accepted, whatever its checksum;
-torchvision's own check compares md5 sums of the real release). The pickles are read with an
-unpickler that only builds plain containers and numpy arrays. When nothing is found and
-downloading is allowed, torchvision fetches the release into a temporary folder inside the root
-and the batches folder is moved into place only when the download succeeded. Otherwise one
-:class:`DatasetError` says where we looked, what happened to the download and how to fix it.
+and read by :func:`read_batch`, which accepts any file in that format whatever its checksum and
+builds only plain containers and numpy arrays. A missing folder is downloaded into the root when
+allowed (see :mod:`repro.data.download`).
 
 Images stay uint8 ``[N, 3, 32, 32]`` in memory (184 MB for all 60,000); the optimizee scales
 each minibatch to [0, 1] (pixels / 255, as the official code) when it draws it.
@@ -21,13 +18,14 @@ import os
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from repro.data.download import DownloadFailed, staged
+from repro.data.download import DownloadFailed, found_or_fetched, locate, staged
 from repro.data.errors import DatasetError
 from repro.data.mnist import split_train_val
 from repro.data.problems import ProblemData
@@ -41,13 +39,11 @@ FILES = (*TRAIN_BATCHES, TEST_BATCH, META)
 IMAGE_SHAPE = (3, 32, 32)
 NUM_CLASSES = 10
 
-# (module, name) the batches may refer to: numpy arrays and the byte-string codec of protocol 2.
+# (module, name) the batches may refer to: numpy arrays and the byte-string codec of protocol 2;
+# numpy < 2 wrote numpy._core as numpy.core.
 _ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"): ("numpy", "ndarray"),
-    ("numpy", "dtype"): ("numpy", "dtype"),
-    ("_codecs", "encode"): ("_codecs", "encode"),
+    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
 }
 
 
@@ -57,7 +53,7 @@ class _BatchUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _ALLOWED:
             raise pickle.UnpicklingError(f"refuses to load {module}.{name}")
-        return super().find_class(*_ALLOWED[(module, name)])
+        return super().find_class(module.replace("numpy.core.", "numpy._core."), name)
 
 
 def search_dirs(root: str | os.PathLike[str] | None) -> list[Path]:
@@ -71,23 +67,6 @@ def search_dirs(root: str | os.PathLike[str] | None) -> list[Path]:
 
 def _missing_in(folder: Path) -> list[str]:
     return [name for name in FILES if not (folder / name).is_file()]
-
-
-def _locate(root: str | os.PathLike[str] | None) -> tuple[Path | None, str]:
-    """The first folder with every batch, or None and where we looked."""
-    looked: list[str] = []
-    for folder in search_dirs(root):
-        if not folder.is_dir():
-            looked.append(f"{folder} (no such folder)")
-            continue
-        missing = _missing_in(folder)
-        if not missing:
-            return folder, ""
-        if len(missing) < len(FILES):
-            looked.append(f"{folder} (lacks {', '.join(missing)})")
-        else:
-            looked.append(f"{folder} (none of the files)")
-    return None, ", ".join(looked) if looked else "no folder (no data root given)"
 
 
 def _download(root: Path) -> Path:
@@ -123,20 +102,8 @@ def ensure_cifar(root: str | os.PathLike[str] | None, download: bool = True) -> 
 
     Raises one DatasetError naming the folders looked in, the download's fate and the fixes.
     """
-    folder, looked = _locate(root)
-    if folder is not None:
-        return folder
-    if not download:
-        status = "download disabled (download=False)"
-    elif root is None:
-        status = "no download (no data root to download into)"
-    else:
-        target = Path(root).expanduser().absolute()
-        try:
-            return _download(target)
-        except DownloadFailed as e:
-            status = f"the download into {target} failed ({e})"
-    raise DatasetError(_not_found_message(root, looked, status))
+    located = locate(search_dirs(root), lambda folder: (folder, _missing_in(folder)), len(FILES))
+    return found_or_fetched(located, root, download, _download, partial(_not_found_message, root))
 
 
 def _text_keys(raw: dict) -> dict[str, Any]:
@@ -161,9 +128,7 @@ def read_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     batch = _text_keys(raw) if isinstance(raw, dict) else {}
     data, labels = batch.get("data"), batch.get("labels")
     size = int(np.prod(IMAGE_SHAPE))
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or (
-        data.shape[1] != size
-    ):
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.shape[1:] == (size,)):
         got = f"{data.dtype} of shape {data.shape}" if isinstance(data, np.ndarray) else type(data)
         raise DatasetError(f"{path}: expected 'data' as uint8 rows of {size} values, got {got}")
     if not isinstance(labels, (list, np.ndarray)) or len(labels) != data.shape[0]:
@@ -186,15 +151,9 @@ class CIFARData(LabelledSplits):
 def load_cifar(root: str | os.PathLike[str] | None = "data", download: bool = True) -> CIFARData:
     """data_batch_1..5 as the training split and test_batch as the test split."""
     folder = ensure_cifar(root, download)
-    train = [read_batch(folder / name) for name in TRAIN_BATCHES]
-    test_images, test_labels = read_batch(folder / TEST_BATCH)
-    return CIFARData(
-        train_images=torch.cat([images for images, _ in train]),
-        train_labels=torch.cat([labels for _, labels in train]),
-        test_images=test_images,
-        test_labels=test_labels,
-        source=str(folder),
-    )
+    images, labels = zip(*(read_batch(folder / name) for name in TRAIN_BATCHES), strict=True)
+    test = read_batch(folder / TEST_BATCH)
+    return CIFARData(torch.cat(images), torch.cat(labels), *test, source=str(folder))
 
 
 def select_classes(

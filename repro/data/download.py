@@ -1,16 +1,22 @@
-"""All-or-nothing dataset downloads: torchvision fetches into a staging folder inside the data
-root, and only a complete result is moved into place."""
+"""Finding a dataset's files in its search folders, else an all-or-nothing download:
+torchvision fetches into a staging folder inside the data root, and only a complete result is
+moved into place."""
 
 from __future__ import annotations
 
-import shutil
+import itertools
+import os
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
+
+from repro.data.errors import DatasetError
 
 DOWNLOAD_TIMEOUT_S = 30.0
+T = TypeVar("T")
 
 
 class DownloadFailed(Exception):
@@ -34,31 +40,6 @@ def short_reason(error: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _first_missing(path: Path) -> Path | None:
-    """The outermost folder of ``path`` (itself included) that does not exist yet, if any."""
-    missing = None
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            break
-        missing = candidate
-    return missing
-
-
-def _remove_created(path: Path, created: Path | None) -> None:
-    """Remove the empty folders from ``path`` up to ``created``, the ones a failed try made."""
-    if created is None:
-        return
-    current = path
-    while True:
-        try:
-            current.rmdir()
-        except OSError:
-            return
-        if current == created:
-            return
-        current = current.parent
-
-
 @contextmanager
 def staged(root: Path, prefix: str) -> Iterator[Path]:
     """A fresh staging folder inside ``root`` (created if needed) for one download.
@@ -67,19 +48,19 @@ def staged(root: Path, prefix: str) -> Iterator[Path]:
     becomes :class:`DownloadFailed` with a short reason. The staging folder is always removed,
     and after a failure so are the folders made for ``root``: nothing of a failed try is left.
     """
-    created = _first_missing(root)
+    # the folders this call creates, innermost first
+    created = list(itertools.takewhile(lambda p: not p.exists(), (root, *root.parents)))
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         reason = f"cannot create the folder ({type(e).__name__}: {e.strerror})"
         raise DownloadFailed(reason) from None
-    staging: Path | None = None
     ok = False
     previous_timeout = socket.getdefaulttimeout()
     try:
-        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
-        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
-        yield staging
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=root, ignore_cleanup_errors=True) as d:
+            socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+            yield Path(d)
         ok = True
     except DownloadFailed:
         raise
@@ -87,7 +68,60 @@ def staged(root: Path, prefix: str) -> Iterator[Path]:
         raise DownloadFailed(short_reason(e)) from None
     finally:
         socket.setdefaulttimeout(previous_timeout)
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
         if not ok:
-            _remove_created(root, created)
+            for folder in created:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+
+
+def locate(
+    folders: Iterable[Path],
+    contents: Callable[[Path], tuple[T, list[str]]],
+    total: int,
+    count_found: bool = False,
+) -> tuple[T | None, str]:
+    """What ``contents`` finds in the first folder that lacks none of the ``total`` files, or
+    None and where we looked (one phrase); ``contents(folder)`` is (found, names missing)."""
+    looked: list[str] = []
+    for folder in folders:
+        if not folder.is_dir():
+            looked.append(f"{folder} (no such folder)")
+            continue
+        found, missing = contents(folder)
+        if not missing:
+            return found, ""
+        if len(missing) == total:
+            looked.append(f"{folder} (none of the files)")
+        else:
+            has = f"has {total - len(missing)} of the {total} files; " if count_found else ""
+            looked.append(f"{folder} ({has}lacks {', '.join(missing)})")
+    return None, ", ".join(looked) if looked else "no folder (no data root given)"
+
+
+def found_or_fetched(
+    located: tuple[T | None, str],
+    root: str | os.PathLike[str] | None,
+    download: bool,
+    fetch: Callable[[Path], T],
+    not_found: Callable[[str, str], str],
+) -> T:
+    """What :func:`locate` found, else what ``fetch(root)`` downloads when ``download`` is true.
+
+    Raises one DatasetError, ``not_found(where we looked, the download's fate)``, otherwise.
+    """
+    found, looked = located
+    if found is not None:
+        return found
+    if not download:
+        status = "download disabled (download=False)"
+    elif root is None:
+        status = "no download (no data root to download into)"
+    else:
+        target = Path(root).expanduser().absolute()
+        try:
+            return fetch(target)
+        except DownloadFailed as e:
+            status = f"the download into {target} failed ({e})"
+    raise DatasetError(not_found(looked, status))

@@ -3,23 +3,21 @@
 Files are looked for, in order, in the user's folder (``--data.root``), in torchvision's layout
 under it (``<root>/MNIST/raw``, ``<root>/FashionMNIST/raw``) and, for Fashion-MNIST, in Debian's
 ``dataset-fashion-mnist`` package (gzipped IDX files in ``/usr/share/datasets/fashion-mnist``).
-They are read with :func:`repro.data.idx.read_idx`, so any file in the IDX format is accepted,
-including Debian's recompressed copies, whose checksums torchvision's own check rejects.
-When nothing is found and downloading is allowed, torchvision fetches the files into a temporary
-folder inside the root, and they are moved into ``<root>/<MNIST|FashionMNIST>/raw`` only when the
-download succeeded. Otherwise one :class:`DatasetError` says where we looked, what happened to the
-download and how to fix it.
+Any file in the IDX format is accepted (:func:`repro.data.idx.read_idx`), including Debian's
+recompressed copies, whose checksums torchvision's own check rejects. Missing files are
+downloaded into ``<root>/<MNIST|FashionMNIST>/raw`` when allowed (see :mod:`repro.data.download`).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
 
-from repro.data.download import DownloadFailed, staged
+from repro.data.download import DownloadFailed, found_or_fetched, locate, staged
 from repro.data.errors import DatasetError
 from repro.data.idx import read_idx
 from repro.data.problems import ProblemData
@@ -66,32 +64,15 @@ def search_dirs(name: str, root: str | os.PathLike[str] | None) -> list[Path]:
 def _files_in(folder: Path) -> tuple[dict[str, Path], list[str]]:
     """The IDX files present in a folder (plain preferred to .gz) and the names missing."""
     found: dict[str, Path] = {}
-    missing: list[str] = []
     for key, base in FILES.items():
-        for candidate in (folder / base, folder / f"{base}.gz"):
-            if candidate.is_file():
-                found[key] = candidate
-                break
-        else:
-            missing.append(base)
-    return found, missing
+        if path := next((p for p in (folder / base, folder / f"{base}.gz") if p.is_file()), None):
+            found[key] = path
+    return found, [base for key, base in FILES.items() if key not in found]
 
 
-def _locate(name: str, root: str | os.PathLike[str] | None) -> tuple[dict[str, Path] | None, str]:
+def _locate(key: str, root: str | os.PathLike[str] | None) -> tuple[dict[str, Path] | None, str]:
     """The four files from the first folder that has them all, or None and where we looked."""
-    looked: list[str] = []
-    for folder in search_dirs(name, root):
-        if not folder.is_dir():
-            looked.append(f"{folder} (no such folder)")
-            continue
-        found, missing = _files_in(folder)
-        if not missing:
-            return found, ""
-        if found:
-            looked.append(f"{folder} (has {len(found)} of the 4 files; lacks {', '.join(missing)})")
-        else:
-            looked.append(f"{folder} (none of the files)")
-    return None, ", ".join(looked) if looked else "no folder (no data root given)"
+    return locate(search_dirs(key, root), _files_in, len(FILES), count_found=True)
 
 
 def find_mnist_files(name: str, root: str | os.PathLike[str] | None) -> dict[str, Path]:
@@ -100,18 +81,18 @@ def find_mnist_files(name: str, root: str | os.PathLike[str] | None) -> dict[str
 
     Raises DatasetError naming the folders looked in when none has all four.
     """
-    files, looked = _locate(name, root)
+    key = canonical_name(name)
+    files, looked = _locate(key, root)
     if files is None:
-        raise DatasetError(_not_found_message(name, root, looked, "download not attempted"))
+        raise DatasetError(_not_found_message(key, root, looked, "download not attempted"))
     return files
 
 
-def _download(name: str, root: Path) -> dict[str, Path]:
+def _download(key: str, root: Path) -> dict[str, Path]:
     """Fetch the files with torchvision into ``root/<Class>/raw``; all or nothing.
 
     Raises DownloadFailed with the short reason; nothing of a failed try is left in ``root``.
     """
-    key = canonical_name(name)
     class_name = DATASETS[key][1]
     with staged(root, f".{key}-download-") as staging:
         from torchvision import datasets
@@ -130,17 +111,14 @@ def _download(name: str, root: Path) -> dict[str, Path]:
 
 
 def _not_found_message(
-    name: str, root: str | os.PathLike[str] | None, looked: str, download: str
+    key: str, root: str | os.PathLike[str] | None, looked: str, download: str
 ) -> str:
     """One line: which dataset, the folders looked in, the download's fate, and the fixes."""
-    key = canonical_name(name)
     title, class_name = DATASETS[key]
     files = ", ".join(f"{base}[.gz]" for base in FILES.values())
-    where = (
-        f"{Path(root).expanduser().absolute()} (or its {class_name}/raw)"
-        if root is not None
-        else "a folder"
-    )
+    where = "a folder"
+    if root is not None:
+        where = f"{Path(root).expanduser().absolute()} (or its {class_name}/raw)"
     fix = (
         f"put the four {title} IDX files ({files}) in {where} or pass --data.root <folder "
         f"that has them>, or rerun with internet access and download enabled"
@@ -161,20 +139,11 @@ def ensure_mnist(
 
     Raises one DatasetError naming the folders looked in, the download's failure and the fixes.
     """
-    files, looked = _locate(name, root)
-    if files is not None:
-        return files
-    if not download:
-        status = "download disabled (download=False)"
-    elif root is None:
-        status = "no download (no data root to download into)"
-    else:
-        target = Path(root).expanduser().absolute()
-        try:
-            return _download(name, target)
-        except DownloadFailed as e:
-            status = f"the download into {target} failed ({e})"
-    raise DatasetError(_not_found_message(name, root, looked, status))
+    key = canonical_name(name)
+    return found_or_fetched(
+        _locate(key, root), root, download, partial(_download, key),
+        partial(_not_found_message, key, root),
+    )
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -186,22 +155,22 @@ class MNISTData(LabelledSplits):
     """
 
 
+def _read_uint8(path: Path, what: str, shape: tuple[int, ...]) -> torch.Tensor:
+    """The unsigned-byte tensor of shape ``N x shape`` in an IDX file; ``what`` names its rows."""
+    tensor = read_idx(path)
+    if tensor.dtype != torch.uint8 or tensor.dim() != 1 + len(shape) or tensor.shape[1:] != shape:
+        raise DatasetError(
+            f"{path}: expected unsigned-byte {what} of shape {'x'.join(['N', *map(str, shape)])}, "
+            f"got {str(tensor.dtype).removeprefix('torch.')} of shape "
+            f"{'x'.join(map(str, tensor.shape))}"
+        )
+    return tensor
+
+
 def _read_split(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """Images as float32 [N, 784] in [0, 1] and labels as int64 [N], checked against each other."""
-    images = read_idx(images_path)
-    if images.dtype != torch.uint8 or images.dim() != 3 or tuple(images.shape[1:]) != IMAGE_SHAPE:
-        shape = "x".join(map(str, images.shape))
-        raise DatasetError(
-            f"{images_path}: expected unsigned-byte images of shape Nx28x28, "
-            f"got {str(images.dtype).removeprefix('torch.')} of shape {shape}"
-        )
-    labels = read_idx(labels_path)
-    if labels.dtype != torch.uint8 or labels.dim() != 1:
-        shape = "x".join(map(str, labels.shape))
-        raise DatasetError(
-            f"{labels_path}: expected unsigned-byte labels of shape N, "
-            f"got {str(labels.dtype).removeprefix('torch.')} of shape {shape}"
-        )
+    images = _read_uint8(images_path, "images", IMAGE_SHAPE)
+    labels = _read_uint8(labels_path, "labels", ())
     if images.shape[0] != labels.shape[0]:
         raise DatasetError(
             f"{images_path} has {images.shape[0]} images but {labels_path} has "
@@ -227,15 +196,9 @@ def load_mnist(
     malformed.
     """
     files = ensure_mnist(name, root, download)
-    train_images, train_labels = _read_split(files["train_images"], files["train_labels"])
-    test_images, test_labels = _read_split(files["test_images"], files["test_labels"])
-    return MNISTData(
-        train_images=train_images,
-        train_labels=train_labels,
-        test_images=test_images,
-        test_labels=test_labels,
-        source=str(files["train_images"].parent),
-    )
+    train = _read_split(files["train_images"], files["train_labels"])
+    test = _read_split(files["test_images"], files["test_labels"])
+    return MNISTData(*train, *test, source=str(files["train_images"].parent))
 
 
 def split_train_val(
