@@ -73,15 +73,10 @@ def sources(root: Path) -> list[Source]:
     found = []
     for folder in folders:
         parts = folder.relative_to(root).parts
-        profile = parts[0] if parts and parts[0] in PROFILES else "paper"
-        dataset = "/".join(parts[1:] if parts and parts[0] in PROFILES else parts)
-        found.append(Source(folder, profile, dataset or "mnist"))
+        named = bool(parts) and parts[0] in PROFILES
+        dataset = "/".join(parts[1:] if named else parts) or "mnist"
+        found.append(Source(folder, parts[0] if named else "paper", dataset))
     return sorted(
         found, key=lambda s: (PROFILES.index(s.profile), s.dataset != "mnist", s.dataset)
     )
 
-
-def missing(all_sources: list[Source], profile: str = "paper") -> list[Figure]:
-    """The paper's figures that no source of ``profile`` has an image of."""
-    have = {f.name for s in all_sources if s.profile == profile for f in s.present()}
-    return [figure for figure in FIGURES if figure.name not in have]

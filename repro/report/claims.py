@@ -72,12 +72,11 @@ def _read(values: dict[str, float | None], where: str) -> dict[str, float] | str
     return values  # type: ignore[return-value]
 
 
-def _at(curves: dict[str, Any], who: str, step: int) -> dict[str, float] | str:
+def _at(curves: dict[str, Any], who: str, step: int, where: str) -> dict[str, float] | str:
     """``who``'s and every required baseline's mean at ``step`` (diverged: inf), or what is
-    missing."""
+    missing (told as at ``where``)."""
     return _read(
-        {n: value_at(curves[n], step) if n in curves else None for n in (who, *REQUIRED)},
-        f"step {step}",
+        {n: value_at(curves[n], step) if n in curves else None for n in (who, *REQUIRED)}, where
     )
 
 
@@ -93,13 +92,13 @@ def _compare(values: dict[str, float], who: str, below: bool, where: str) -> tup
 
 
 def _compare_at(
-    curves: dict[str, Any], who: str, step: int | None, below: bool
+    curves: dict[str, Any], who: str, step: int | None, below: bool, where: str | None = None
 ) -> tuple[bool, str]:
+    """:func:`_compare` at ``step`` (None: the last step), or why the values are missing."""
     step = _last_step(curves) if step is None else step
-    values = _at(curves, who, step)
-    if isinstance(values, str):
-        return False, values
-    return _compare(values, who, below, f"step {step}")
+    where = where or f"step {step}"
+    values = _at(curves, who, step, where)
+    return (False, values) if isinstance(values, str) else _compare(values, who, below, where)
 
 
 def below_all_at(data: dict[str, Any], step: int | None = None, who: str = "LSTM"):
@@ -125,7 +124,7 @@ def below_all_between(
     span = f"steps {first}–{end}"
     lost = []
     for step in steps:
-        values = _at(curves, who, step)
+        values = _at(curves, who, step, f"step {step}")
         if isinstance(values, str):
             return False, f"{span}: {values}"
         if not _compare(values, who, True, "")[0]:
@@ -155,24 +154,11 @@ def rises_after(data: dict[str, Any], step: int, who: str = "LSTM"):
 
 def grid_below_all_at(data: dict[str, Any], layers: int, width: int, who: str = "LSTM"):
     """In an architecture grid, ``who``'s final loss is the lowest at ``layers`` × ``width``."""
-    where = f"{layers}×{width}"
     for panel in data.get("panels") or []:
-        if panel["layers"] != layers or width not in panel["widths"]:
-            continue
-        index = panel["widths"].index(width)
-        points = panel["curves"]
-        values = _read(
-            {
-                name: None if name not in points
-                else math.inf if points[name]["mean"][index] is None
-                else float(points[name]["mean"][index])
-                for name in (who, *REQUIRED)
-            },
-            where,
-        )
-        if isinstance(values, str):
-            return False, values
-        return _compare(values, who, True, where)
+        if panel["layers"] == layers and width in panel["widths"]:
+            curves = {n: {"step": panel["widths"], "mean": c["mean"]}
+                      for n, c in panel["curves"].items()}
+            return _compare_at(curves, who, width, True, f"{layers}×{width}")
     return False, f"{layers} layer(s) × {width} units is not in the grid"
 
 

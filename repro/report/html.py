@@ -30,19 +30,6 @@ nav li { margin: 2px 0; }
 """
 
 
-def _status_cell(row: ClaimRow) -> str:
-    status = row.outcome.status
-    css = {HOLDS: "holds", FAILS: "fails"}.get(status, "nodata")
-    return f'<td class="verdict {css}">{row.outcome.mark} {escape(status)}</td>'
-
-
-def _commit_cell(row: ClaimRow) -> str:
-    if not row.dirty:
-        return f"<code>{escape(row.data_commit)}</code>"
-    return (f'<code>{escape(row.data_commit)}</code> <span class="fails" '
-            'title="made from a tree with uncommitted changes">uncommitted tree</span>')
-
-
 def claims_table(rows: list[ClaimRow], table_id: str = "") -> str:
     """Every claim on every source: verdict, the numbers behind it, and whether it held before."""
     head = (
@@ -51,16 +38,19 @@ def claims_table(rows: list[ClaimRow], table_id: str = "") -> str:
     )
     body = []
     for row in rows:
-        claim = row.outcome.claim
+        claim, status = row.outcome.claim, row.outcome.status
+        verdict = {HOLDS: "holds", FAILS: "fails"}.get(status, "nodata")
         css = ' class="regressed"' if row.regressed else ""
         before = "yes" if row.held_before else ""
         before = "yes — now fails (regression)" if row.regressed else before
+        dirty = (' <span class="fails" title="made from a tree with uncommitted changes">'
+                 "uncommitted tree</span>") if row.dirty else ""
         body.append(
-            f"<tr{css}>{_status_cell(row)}<td>{escape(row.source.id if row.source else '—')}</td>"
+            f'<tr{css}><td class="verdict {verdict}">{row.outcome.mark} {escape(status)}</td>'
+            f"<td>{escape(row.source.id if row.source else '—')}</td>"
             f"<td>{escape(claim.panel)}</td><td>{escape(claim.text)} <span class=note>"
-            f"[{escape(claim.tag)}]</span></td><td>{_commit_cell(row)}</td>"
-            f"<td>{escape(row.outcome.detail)}</td>"
-            f"<td>{escape(before)}</td></tr>"
+            f"[{escape(claim.tag)}]</span></td><td><code>{escape(row.data_commit)}</code>{dirty}"
+            f"</td><td>{escape(row.outcome.detail)}</td><td>{escape(before)}</td></tr>"
         )
     ident = f' id="{escape(table_id)}"' if table_id else ""
     return f'<table class="claims"{ident}>{head}{"".join(body)}</table>'
@@ -97,10 +87,9 @@ def comparison_table(comparison: Comparison, dataset: str) -> str:
 
 
 def _provenance_table(section: Section) -> str:
-    panels = [p for p in section.panels if p.data is not None]
-    facts = [provenance(p, section.source) for p in panels]
+    facts = [provenance(p, section.source) for p in section.with_data]
     labels = list(facts[0]) if facts else []
-    head = "".join(f"<th>{escape(p.name)}</th>" for p in panels)
+    head = "".join(f"<th>{escape(p.name)}</th>" for p in section.with_data)
     rows = "".join(
         f"<tr><td>{escape(label)}</td>{''.join(f'<td>{escape(f[label])}</td>' for f in facts)}</tr>"
         for label in labels
@@ -112,9 +101,9 @@ def section_html(section: Section, report: Report, out_dir: Path) -> str:
     """One figure of one source: image(s), paper vs ours, claims, provenance."""
     parts = [f'<section id="{escape(section.anchor)}"><h2>{escape(section.heading)}</h2>']
     whole = [image.stem for image in section.images] == [section.figure.name]
+    css = "figure" if whole else "figure panel"
     for image in section.images:
         src = Path(os.path.relpath(image, out_dir)).as_posix()
-        css = "figure" if whole else "figure panel"
         parts.append(
             f'<img class="{css}" src="{escape(src)}" alt="{escape(section.figure.name)}: '
             f'{escape(image.name)}">'
@@ -135,7 +124,7 @@ def section_html(section: Section, report: Report, out_dir: Path) -> str:
         parts.append("<h3>Claims</h3>" + claims_table(rows))
     else:
         parts.append("<p class=note>No quantitative claim of the paper is about this figure.</p>")
-    if any(p.data is not None for p in section.panels):
+    if section.with_data:
         parts.append("<h3>Runs behind it</h3>" + _provenance_table(section))
     parts.append("</section>")
     return "\n".join(parts)

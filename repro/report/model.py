@@ -11,21 +11,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repro.figures.registry import BY_NAME, Figure
+from repro.figures.registry import BY_NAME, FIGURES, Figure
 from repro.io import is_dirty
 from repro.report import reference, state
-from repro.report.catalogue import Source, missing, source_of, sources
+from repro.report.catalogue import Source, source_of, sources
 from repro.report.claims import CLAIMS, FAILS, HOLDS, NO_DATA, Claim, Outcome, check
 
 
 @dataclass(frozen=True)
 class Panel:
-    """One panel of a figure in one source: its data, the paper beside it, its claims."""
+    """One panel of a figure in one source: its data and the paper beside it."""
 
     name: str
     data: dict[str, Any] | None
     comparison: reference.Comparison | None
-    outcomes: list[Outcome]
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -56,6 +55,11 @@ class Section:
     def missing_panels(self) -> list[str]:
         """Panels of the figure with no data in this source."""
         return [p.name for p in self.panels if p.data is None]
+
+    @property
+    def with_data(self) -> list[Panel]:
+        """Panels of the figure with data in this source."""
+        return [p for p in self.panels if p.data is not None]
 
 
 @dataclass(frozen=True)
@@ -88,34 +92,20 @@ class Report:
     sections: list[Section]
     claims: list[ClaimRow]
     missing: list[Figure]
-    sources: list[Source] = field(default_factory=list)
-
-    def results(self) -> list[tuple[str, Outcome]]:
-        """(source id, outcome) for every claim evaluated on data."""
-        return [(r.source.id, r.outcome) for r in self.claims if r.source is not None]
+    """The paper's figures that no source of the profile (paper by default) has an image of."""
 
     def section_claims(self, section: Section) -> list[ClaimRow]:
         """The claims about ``section``'s panels on its source, panel by panel."""
-        ids = [{o.claim.id for o in panel.outcomes} for panel in section.panels]
         return [
-            row for panel_ids in ids for row in self.claims
+            row for panel in section.panels if panel.data for row in self.claims
             if row.source and row.source.id == section.source.id
-            and row.outcome.claim.id in panel_ids
+            and row.outcome.claim.panel == panel.name
         ]
-
-    def data_meta(self) -> dict[str, dict[str, Any]]:
-        """The provenance of every panel a claim was checked on, by ``source id:panel``."""
-        return {
-            f"{r.source.id}:{r.outcome.claim.panel}": r.meta
-            for r in self.claims if r.source is not None
-        }
 
 
 def _panel(source: Source, name: str, refs: dict[str, Any]) -> Panel:
     data = source.data(name)
-    comparison = reference.compare(name, refs, data) if name in refs and data else None
-    outcomes = [check(c, data) for c in CLAIMS if c.panel == name] if data else []
-    return Panel(name, data, comparison, outcomes)
+    return Panel(name, data, reference.compare(name, refs, data) if name in refs and data else None)
 
 
 def _vanished(
@@ -176,7 +166,8 @@ def build(
                                f"{BY_NAME[c.figure].make_command()}"), False, False)
         for c in CLAIMS if c.id not in checked
     ]
-    return Report(root, sections, rows, missing(found, profile or "paper"), found)
+    made = {s.figure.name for s in sections if s.source.profile == (profile or "paper")}
+    return Report(root, sections, rows, [f for f in FIGURES if f.name not in made])
 
 
 def wall_time(meta: dict[str, Any]) -> str:
@@ -210,11 +201,8 @@ def _dataset_of(meta: dict[str, Any], source: Source) -> str:
 
 def _selected(selected: dict[str, Any] | None) -> str:
     """``seed 2, truncation 1700, validation loss 0.5246`` for the φ a panel evaluated."""
-    if not selected:
-        return "—"
-    parts = [f"seed {selected['seed']}"] if selected.get("seed") is not None else []
-    if selected.get("truncation") is not None:
-        parts.append(f"truncation {selected['truncation']}")
+    selected = selected or {}
+    parts = [f"{k} {selected[k]}" for k in ("seed", "truncation") if selected.get(k) is not None]
     if selected.get("val_loss") is not None:
         parts.append(f"validation loss {float(selected['val_loss']):.4g}")
     return ", ".join(parts) or "—"

@@ -44,9 +44,10 @@ def gate(report: Report, record_file: Path, accept: bool = False) -> tuple[str, 
     Updates ``record_file`` by the ratchet rule of :mod:`repro.report.state`.
     """
     record = state.load(record_file)
-    results = report.results()
-    regressed = [(r.source.id, r.outcome) for r in report.claims if r.regressed and r.source]
-    new = state.updated(record, results, report.data_meta(), accept)
+    checked = [(r.source.id, r) for r in report.claims if r.source is not None]
+    meta = {f"{s}:{r.outcome.claim.panel}": r.meta for s, r in checked}
+    new = state.updated(record, [(s, r.outcome) for s, r in checked], meta, accept)
+    regressed = [f"{s}:{r.outcome.claim.id}" for s, r in checked if r.regressed]
     if new != record:
         state.save(record_file, new)
     held = sum(r.outcome.status == HOLDS for r in report.claims)
@@ -60,7 +61,7 @@ def gate(report: Report, record_file: Path, accept: bool = False) -> tuple[str, 
     if regressed and not accept:
         lines.append(
             f"{len(regressed)} claim(s) held before and fail now or lost their data: "
-            + ", ".join(f"{s}:{o.claim.id}" for s, o in regressed)
+            + ", ".join(regressed)
             + ". Fix the regression, or record it with 'make claims ARGS=--accept'."
         )
         return "\n".join(lines), 1

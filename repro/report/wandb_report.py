@@ -51,11 +51,6 @@ def comparison_markdown(comparison: Comparison) -> str:
     return "\n".join([head, rule, *rows]) + note
 
 
-def _experiments(section: Section) -> list[str]:
-    configs = {str(p.meta.get("config", "")) for p in section.panels if p.data is not None}
-    return sorted(Path(c).stem for c in configs if c)
-
-
 def _section_blocks(section: Section, report: Report, entity: str, project: str) -> list[Any]:
     import wandb_workspaces.reports.v2 as wr
 
@@ -63,22 +58,22 @@ def _section_blocks(section: Section, report: Report, entity: str, project: str)
     facts = [
         f"- **{p.name}**: "
         + " · ".join(f"{k} {v}" for k, v in provenance(p, section.source).items())
-        for p in section.panels if p.data is not None
+        for p in section.with_data
     ]
     if section.missing_panels:
         command = section.figure.make_command(section.source.profile, section.source.dataset)
         facts.append(f"- no data yet for {', '.join(section.missing_panels)}: `{command}`")
     blocks.append(wr.MarkdownBlock("\n".join(facts)))
-    for panel in section.panels:
-        if panel.comparison is not None:
-            blocks.append(wr.MarkdownBlock(comparison_markdown(panel.comparison)))
+    blocks += [wr.MarkdownBlock(comparison_markdown(p.comparison))
+               for p in section.panels if p.comparison is not None]
     rows = report.section_claims(section)
     if rows:
         blocks.append(wr.CheckedList(items=_claim_items(rows)))
     names = sorted({n for p in section.panels for n in ((p.data or {}).get("curves") or {})})
+    configs = {str(p.meta.get("config", "")) for p in section.with_data}
     runsets = [
         wr.Runset(entity=entity, project=project, name=f"{section.source.id} {e}", query=e)
-        for e in _experiments(section)
+        for e in sorted(Path(c).stem for c in configs if c)
     ] or [wr.Runset(entity=entity, project=project)]
     panels: list[Any] = [
         wr.MediaBrowser(
@@ -87,10 +82,8 @@ def _section_blocks(section: Section, report: Report, entity: str, project: str)
         )
     ]
     if names:
-        panels.append(
-            wr.LinePlot(title="evaluation curves", x="Step", y=[f"evaluate/{n}" for n in names],
-                        log_y=True)
-        )
+        y = [f"evaluate/{n}" for n in names]
+        panels.append(wr.LinePlot(title="evaluation curves", x="Step", y=y, log_y=True))
     blocks.append(wr.PanelGrid(runsets=runsets, panels=panels))
     return blocks
 
@@ -127,11 +120,6 @@ def headings(spec: Any) -> list[str]:
     return [block.text for block in spec.blocks if isinstance(block, wr.H2)]
 
 
-def offline_runs(runs_root: Path) -> list[Path]:
-    """Every offline W&B run folder under ``runs_root``."""
-    return sorted(p for p in Path(runs_root).glob("**/wandb/offline-run-*") if p.is_dir())
-
-
 def _wandb_cli() -> str:
     script = Path(sys.executable).parent / "wandb"
     return str(script) if script.exists() else "wandb"
@@ -156,7 +144,7 @@ def publish(
     project: str = tracking.DEFAULT_PROJECT,
 ) -> int:
     """Sync offline runs and save the report when online; otherwise print what to run. Exit code."""
-    runs = offline_runs(runs_root)
+    runs = sorted(p for p in Path(runs_root).glob("**/wandb/offline-run-*") if p.is_dir())
     if tracking.wandb_mode() != "online":
         print(instructions(runs))
         print("Sections the report will have:")
