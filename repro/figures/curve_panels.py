@@ -2,18 +2,13 @@
 
 Figures 4 and 8 are made in their modules; Figures 5 and 7 (NIPS / arXiv v2) here:
 
-* Figure 5, the MNIST optimizer on other optimizee architectures (paper.md §2.3). All three
-  panels re-use the LSTM trained on the base network (1 x 20 sigmoid units), steps 1-100:
-  a, "MNIST, 40 units" (one hidden layer of 40 units); b, "MNIST, 2 layers" (two hidden layers
-  of 20 units); c, "MNIST, ReLU" (20 ReLU units). The LSTM may diverge there; a curve's
-  ``diverged_at`` stops its line there, marked with an ``x``
-  (:func:`repro.figures.curves.plot_curves`).
-* Figure 7, the CIFAR optimizer on CIFAR-10 and two label subsets (paper.md §2.5), the whole
-  evaluated horizon: a, "CIFAR-10", the LSTM (two coordinatewise LSTMs, conv and fc) against
-  the tuned baselines, fitting classifiers on the held-out test batch; b, "CIFAR-5" and
-  c, "CIFAR-2", the same optimizers on label subsets, plus ``LSTM-sub``, the optimizer
-  meta-trained only on labels disjoint from the subset (drawn in its own colour, solid, as
-  every learned optimizer).
+* Figure 5 (paper.md §2.3), steps 1-100: the LSTM trained on the base network (1 x 20 sigmoid
+  units) on 40 units, on 2 layers of 20 and on 20 ReLU units. Where it diverges, a curve's
+  ``diverged_at`` ends its line at an ``x`` (:func:`repro.figures.curves.plot_curves`).
+* Figure 7 (paper.md §2.5), the whole evaluated horizon: the CIFAR optimizer (two
+  coordinatewise LSTMs, conv and fc) against the tuned baselines on CIFAR-10 and on the label
+  subsets CIFAR-5 and CIFAR-2, where ``LSTM-sub``, meta-trained only on labels disjoint from
+  the subset, joins them (in its own colour, solid, as every learned optimizer).
 
 Each panel's data is its own curves envelope (``figure5a.json`` ... ``figure7c.json``).
 """
@@ -21,7 +16,7 @@ Each panel's data is its own curves envelope (``figure5a.json`` ... ``figure7c.j
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,58 +26,46 @@ from repro.figures import curves, style
 
 
 def load_panels(data_dir: Path, names: Sequence[str], figure: str) -> list[dict[str, Any]]:
-    """Read ``data_dir/<name>.json`` for each panel name, checking each is that panel's data.
+    """Read ``data_dir/<name>.json`` for each panel name.
 
     Raises FileNotFoundError (one line, naming every missing file) before reading any.
     """
-    data_dir = Path(data_dir)
-    paths = [data_dir / f"{name}.json" for name in names]
+    paths = [Path(data_dir) / f"{name}.json" for name in names]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise FileNotFoundError(
             f"missing panel data for {figure}: {', '.join(missing)}; run `make {figure}` first"
         )
-    datas = [curves.load(p) for p in paths]
-    for data, name in zip(datas, names, strict=True):
-        curves.check_figure(data, name)
-    return datas
+    return [curves.load(p) for p in paths]
 
 
-def check_panels(
-    datas: Sequence[Mapping[str, Any]], panels: Mapping[str, Any], figure: str
-) -> None:
+def check_panels(datas: Sequence[Mapping[str, Any]], panels: Mapping[str, Any],
+                 figure: str) -> None:
     """Raise ValueError unless ``datas`` are the envelopes of ``panels``, in order."""
-    names = list(panels)
-    if len(datas) != len(names):
-        raise ValueError(f"{figure} has {len(names)} panels, got {len(datas)}")
-    for data, name in zip(datas, names, strict=True):
+    if len(datas) != len(panels):
+        raise ValueError(f"{figure} has {len(panels)} panels, got {len(datas)}")
+    for data, name in zip(datas, panels, strict=True):
         curves.check_figure(data, name)
 
 
-def build_composite(
-    datas: Sequence[Mapping[str, Any]],
-    steps: Sequence[tuple[int, int]],
-    default_titles: Sequence[str],
-) -> Figure:
-    """Curve panels side by side; titles from each JSON's "title" (else the default).
-
-    The stamp lists every panel's profile, seed, dataset and commit (distinct values only),
-    so panels made under different profiles or commits show it.
-    """
-    titled = [
-        {**data, "title": data.get("title") or default}
-        for data, default in zip(datas, default_titles, strict=True)
-    ]
+def build_composite(datas: Sequence[Mapping[str, Any]], steps: Sequence[curves.Steps],
+                    default_titles: Sequence[str]) -> Figure:
+    """Curve panels side by side; titles from each JSON's "title" (else the default), the stamp
+    listing every panel's distinct profiles, seeds, datasets and commits."""
+    titled = [{**data, "title": data.get("title") or default}
+              for data, default in zip(datas, default_titles, strict=True)]
     return curves.build_panels(titled, list(steps))
 
 
 @dataclass(frozen=True)
 class CurvePanels:
     """A figure of curve panels side by side: its name and, per panel name, the steps shown
-    (None: the whole curve) and the default title (used when the JSON has none)."""
+    (None: the whole curve) and the default title (used when the JSON has none); ``alone``,
+    per panel, the fields that replace its JSON's when it is drawn alone."""
 
     name: str
-    panels: Mapping[str, tuple[tuple[int, int] | None, str]]
+    panels: Mapping[str, tuple[curves.Steps, str]]
+    alone: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def build(self, datas: Sequence[Mapping[str, Any]]) -> Figure:
         """The panels from their envelopes, in order."""
@@ -94,7 +77,7 @@ class CurvePanels:
         """Panel ``name`` from its envelope, as a figure of its own."""
         curves.check_figure(data, name)
         steps, title = self.panels[name]
-        return build_composite([data], [steps], [title])
+        return build_composite([{**data, **self.alone.get(name, {})}], [steps], [title])
 
     def __call__(self, data_dir: Path, out_stem: Path) -> None:
         """Read ``data_dir/<panel>.json`` for each panel; write ``out_stem.{png,pdf}``."""

@@ -31,8 +31,7 @@ Steps = tuple[int, int] | None
 
 def load(path: Path) -> dict[str, Any]:
     """Read one curves JSON file."""
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def check_figure(data: Mapping[str, Any], name: str) -> None:
@@ -52,16 +51,23 @@ def read(path: Path, name: str, figure: str | None = None) -> dict[str, Any]:
     return data
 
 
-def _axis_label(data: Mapping[str, Any], key: str, default: str) -> str:
-    value = data.get(key)
-    return str(value).capitalize() if value else default
-
-
 def as_float(values: Sequence[Any] | None, length: int) -> np.ndarray:
     """Floats, with None / missing values as NaN (JSON has no NaN or inf)."""
     if values is None:
         return np.full(length, np.nan)
     return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def plot_mean(ax: Axes, name: str, x: np.ndarray, mean: np.ndarray,
+              **kwargs: Any) -> tuple[Line2D, np.ndarray, float]:
+    """Draw optimizer ``name``'s ``mean`` against ``x`` in its style, leaving out non-finite or
+    non-positive values (gaps). Returns the line, which points were drawn and the floor for a
+    band's or error bar's low end on the log axis (NaN when no point was drawn)."""
+    valid = np.isfinite(mean) & (mean > 0)
+    (line,) = ax.plot(x, np.where(valid, mean, np.nan), lw=style.LINEWIDTH, label=name,
+                      color=style.color(name), linestyle=style.linestyle(name), **kwargs)
+    floor = max(LO_FLOOR_FACTOR * mean[valid].min(), ABS_FLOOR) if valid.any() else np.nan
+    return line, valid, floor
 
 
 def plot_curves(ax: Axes, data: Mapping[str, Any], steps: Steps = None) -> None:
@@ -79,7 +85,6 @@ def plot_curves(ax: Axes, data: Mapping[str, Any], steps: Steps = None) -> None:
         curve = curves[name]
         step = np.asarray(curve["step"], dtype=float)
         mean, lo, hi = (as_float(curve.get(key), len(step)) for key in ("mean", "lo", "hi"))
-
         keep = np.ones(len(step), dtype=bool)
         if steps is not None:
             keep &= (step >= steps[0]) & (step <= steps[1])
@@ -90,23 +95,18 @@ def plot_curves(ax: Axes, data: Mapping[str, Any], steps: Steps = None) -> None:
         if len(step):
             x_min, x_max = min(x_min, step.min()), max(x_max, step.max())
 
-        valid = np.isfinite(mean) & (mean > 0)
-        mean = np.where(valid, mean, np.nan)
-        kwargs = {"color": style.color(name), "linestyle": style.linestyle(name)}
-        (line,) = ax.plot(step, mean, lw=style.LINEWIDTH, label=name, **kwargs)
+        line, valid, floor = plot_mean(ax, name, step, mean)
         handles.append(line)
-
         if valid.any():
-            floor = max(LO_FLOOR_FACTOR * np.nanmin(mean), ABS_FLOOR)
             band = valid & np.isfinite(lo) & np.isfinite(hi)
             lo_clipped = np.maximum(np.where(band, lo, floor), floor)
             hi_clipped = np.maximum(np.where(band, hi, floor), floor)
-            ax.fill_between(step, lo_clipped, hi_clipped, where=band, color=kwargs["color"],
+            ax.fill_between(step, lo_clipped, hi_clipped, where=band, color=style.color(name),
                             alpha=style.BAND_ALPHA, linewidth=0, interpolate=False)
             if diverged_at is not None:
                 last = np.flatnonzero(valid)[-1]
                 ax.plot([step[last]], [mean[last]], marker="x", markersize=7, mew=2,
-                        linestyle="none", color=kwargs["color"], label="_diverged")
+                        linestyle="none", color=style.color(name), label="_diverged")
 
     if steps is not None:
         ax.set_xlim(steps[0], steps[1])
@@ -115,36 +115,29 @@ def plot_curves(ax: Axes, data: Mapping[str, Any], steps: Steps = None) -> None:
     finish(ax, data, data.get("title", ""), ("Step", "Loss"), handles)
 
 
-def finish(
-    ax: Axes, data: Mapping[str, Any], title: str, labels: tuple[str, str],
-    handles: Sequence[Line2D],
-) -> None:
+def finish(ax: Axes, data: Mapping[str, Any], title: str, labels: tuple[str, str],
+           handles: Sequence[Line2D]) -> None:
     """Title ``ax``, label its axes (the JSON's ``x`` and ``y``, else ``labels``), grid it and
     list ``handles`` in a legend (none when there are none)."""
     ax.set_title(title)
-    ax.set_xlabel(_axis_label(data, "x", labels[0]))
-    ax.set_ylabel(_axis_label(data, "y", labels[1]))
+    ax.set_xlabel(str(data["x"]).capitalize() if data.get("x") else labels[0])
+    ax.set_ylabel(str(data["y"]).capitalize() if data.get("y") else labels[1])
     ax.grid(True, which="major", color="0.9", linewidth=0.6)
     ax.set_axisbelow(True)
     if handles:
         ax.legend(handles, [h.get_label() for h in handles], loc="best", fontsize=8, framealpha=0.9)
 
 
-def build_panels(
-    datas: Sequence[Mapping[str, Any]],
-    steps: Steps | Sequence[Steps] = None,
-) -> Figure:
+def build_panels(datas: Sequence[Mapping[str, Any]],
+                 steps: Steps | Sequence[Steps] = None) -> Figure:
     """A figure of 1..3 curve panels side by side, stamped with every panel's provenance."""
     if not 1 <= len(datas) <= 3:
         raise ValueError(f"a figure has 1 to 3 panels, got {len(datas)}")
-    per_panel: Sequence[Steps]
     if steps is None or (len(steps) == 2 and all(isinstance(s, (int, np.integer)) for s in steps)):
-        per_panel = [steps] * len(datas)  # type: ignore[list-item]
-    else:
-        per_panel = list(steps)  # type: ignore[arg-type]
+        steps = [steps] * len(datas)  # type: ignore[list-item]  # the same for every panel
     fig = style.new_figure((PANEL_SIZE[0] * len(datas), PANEL_SIZE[1]))
     axes = fig.subplots(1, len(datas), squeeze=False)[0]
-    for ax, data, panel_steps in zip(axes, datas, per_panel, strict=True):
+    for ax, data, panel_steps in zip(axes, datas, steps, strict=True):
         plot_curves(ax, data, panel_steps)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     style.stamp(fig, *datas)

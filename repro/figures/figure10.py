@@ -46,8 +46,7 @@ def build_figure10(data: Mapping[str, Any]) -> Figure:
     axes = fig.subplots(2, len(coords), squeeze=False, sharex=True,
                         gridspec_kw={"height_ratios": (3, 1)})
     steps = data["steps"]
-    for column, coord in enumerate(coords):
-        top, bottom = axes[0, column], axes[1, column]
+    for top, bottom, coord in zip(axes[0], axes[1], coords, strict=True):
         for name in RULES:
             top.plot(steps, coord["updates"][name], color=style.color(name),
                      linestyle=style.linestyle(name), lw=1.2, label=_label(name, data))

@@ -60,12 +60,11 @@ def _number(value: float, sign: bool = False) -> str:
     """A number for mathtext: 3 significant digits, ``a \\times 10^{b}`` when tiny or huge."""
     if value is None or not math.isfinite(value):
         return r"\mathrm{nan}"
+    plus = "+" if sign else ""
     if value == 0 or 1e-3 <= abs(value) < 1e4:
-        return f"{value:+.3g}" if sign else f"{value:.3g}"
+        return f"{value:{plus}.3g}"
     exponent = math.floor(math.log10(abs(value)))
-    mantissa = value / 10**exponent
-    text = f"{mantissa:+.2f}" if sign else f"{mantissa:.2f}"
-    return rf"{text} \times 10^{{{exponent}}}"
+    return rf"{value / 10**exponent:{plus}.2f} \times 10^{{{exponent}}}"
 
 
 def _optimizee_args(n: int) -> str:
@@ -97,12 +96,8 @@ def _layout(columns: Sequence[int | None]) -> tuple[list[float], float]:
 
 def _hidden_scale(coords: Sequence[Mapping[str, Any]]) -> float:
     """The largest absolute hidden-state value shown (1 when there is none): the colour scale."""
-    values = [
-        np.abs(np.asarray(c[key], dtype=float)).max()
-        for c in coords
-        for key in ("h", "h_prev")
-        if np.size(c.get(key, []))
-    ]
+    values = [np.abs(np.asarray(c[key], dtype=float)).max()
+              for c in coords for key in ("h", "h_prev") if np.size(c.get(key, []))]
     vmax = float(max(values, default=1.0))
     return vmax if vmax > 0 else 1.0
 
@@ -215,10 +210,8 @@ def _coordinate(ax: Axes, x: float, index: int, c: Mapping[str, Any], unit: floa
 def _colour_bar(fig: Figure, image: AxesImage, vmax: float) -> None:
     """The hidden states' colour scale, bottom right."""
     width, height = FIGSIZE
-    cax = fig.add_axes(
-        ((X_RIGHT + 0.15) / width, (Y_GRAD - 0.02) / height, 1.0 / width, 0.08 / height)
-    )
-    bar = fig.colorbar(image, cax=cax, orientation="horizontal")
+    rect = ((X_RIGHT + 0.15) / width, (Y_GRAD - 0.02) / height, 1.0 / width, 0.08 / height)
+    bar = fig.colorbar(image, cax=fig.add_axes(rect), orientation="horizontal")
     bar.set_ticks([-vmax, 0, vmax])
     bar.set_ticklabels([f"\N{MINUS SIGN}{vmax:.2g}", "0", f"{vmax:.2g}"])
     bar.ax.tick_params(labelsize=7, length=2, pad=1)
@@ -246,9 +239,7 @@ def build_figure3(data: Mapping[str, Any]) -> Figure:
     vmax = _hidden_scale(list(coords.values()))
     first = next(iter(coords.values()), None)
     fig = style.new_figure(FIGSIZE)
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, FIGSIZE[0])
-    ax.set_ylim(0, FIGSIZE[1])
+    ax = fig.add_axes((0, 0, 1, 1), xlim=(0, FIGSIZE[0]), ylim=(0, FIGSIZE[1]))
     ax.set_axis_off()
     _shared_weights(ax, len(first["h"][0]) if first and first.get("h") else 20)
     _row_labels(ax)

@@ -8,19 +8,17 @@ Three panels, loss (log) against step (paper.md §2.1-2.2):
   only steps 100-200 are shown.
 
 Each panel's data is its own curves envelope (``figure4a.json`` ... ``figure4c.json``);
-:data:`FIGURE4` reads all three from a data folder, :func:`make_figure4_panel` draws one panel
-alone.
+:data:`FIGURE4` reads all three from a data folder, or draws one panel alone (panel a with
+the paper's title and axis labels whatever its JSON says).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
-from repro.figures import curves, style
 from repro.figures.curve_panels import CurvePanels
 
 # Panel name -> (steps shown, default title when the JSON has none).
@@ -29,18 +27,12 @@ PANELS: dict[str, tuple[tuple[int, int], str]] = {
     "figure4b": ((1, 100), "MNIST"),
     "figure4c": ((100, 200), "MNIST, 200 steps"),
 }
-FIGURE4 = CurvePanels("figure4", PANELS)
+FIGURE4 = CurvePanels(
+    "figure4", PANELS, alone={"figure4a": {"title": "Quadratics", "x": None, "y": None}}
+)
 
 
 def build_figure4a(data: Mapping[str, Any]) -> Figure:
     """The left panel of Figure 4 alone from the ``figure4a`` curves envelope, with the paper's
     title and axis labels whatever the JSON says."""
-    return FIGURE4.build_panel({**data, "title": "Quadratics", "x": None, "y": None}, "figure4a")
-
-
-def make_figure4_panel(name: str, data_path: Path, out_stem: Path) -> None:
-    """Read panel ``name``'s JSON (``figure4a``, ``figure4b`` or ``figure4c``, the last showing
-    steps 100-200) and write it alone to ``out_stem.png`` and ``out_stem.pdf``."""
-    data = curves.load(Path(data_path))
-    fig = build_figure4a(data) if name == "figure4a" else FIGURE4.build_panel(data, name)
-    style.save(fig, Path(out_stem))
+    return FIGURE4.build_panel(data, "figure4a")

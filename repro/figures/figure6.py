@@ -52,18 +52,9 @@ def _values(curve: Mapping[str, Any], key: str, n: int, where: str) -> np.ndarra
     return curves.as_float(values, n)
 
 
-def panel_title(layers: int) -> str:
-    """``"1 layer"``, ``"2 layers"``, ..."""
-    return f"{layers} layer" if layers == 1 else f"{layers} layers"
-
-
-def plot_architecture_panel(
-    ax: Axes,
-    panel: Mapping[str, Any],
-    data: Mapping[str, Any],
-    train: Mapping[str, Any] | None = None,
-    legend: bool = True,
-) -> dict[str, Line2D]:
+def plot_architecture_panel(ax: Axes, panel: Mapping[str, Any], data: Mapping[str, Any],
+                            train: Mapping[str, Any] | None = None,
+                            legend: bool = True) -> dict[str, Line2D]:
     """Draw one panel (a fixed number of layers) of Figure 6 on ``ax``.
 
     ``train`` = ``{"layers": L, "width": W}``: in the panel with ``L`` layers, mark width
@@ -74,43 +65,34 @@ def plot_architecture_panel(
     widths = np.asarray(panel["widths"], dtype=float)
     n = len(widths)
     ax.set_yscale("log")
-    handles = []
+    handles, drawn = [], {}
     panel_curves: Mapping[str, Mapping[str, Any]] = panel.get("curves", {})
     for name in style.ordered(panel_curves):
-        curve = panel_curves[name]
         where = f"figure6 panel with {layers} layers, {name}"
-        mean, lo, hi = (_values(curve, key, n, where) for key in ("mean", "lo", "hi"))
-        valid = np.isfinite(mean) & (mean > 0)
-        mean = np.where(valid, mean, np.nan)  # NaN: a gap in the line, no marker
-        kwargs = {"color": style.color(name), "linestyle": style.linestyle(name)}
-        (line,) = ax.plot(widths, mean, lw=style.LINEWIDTH, marker=MARKER,
-                          markersize=MARKERSIZE, label=name, **kwargs)
+        mean, lo, hi = (_values(panel_curves[name], key, n, where) for key in ("mean", "lo", "hi"))
+        line, valid, floor = curves.plot_mean(ax, name, widths, mean, marker=MARKER,
+                                              markersize=MARKERSIZE)
         handles.append(line)
+        drawn[name] = np.where(valid, mean, np.nan)
         bars = valid & np.isfinite(lo) & np.isfinite(hi)
-        if bars.any():
-            # A log axis cannot show lo <= 0: clip a decade below the smallest mean.
-            floor = max(curves.LO_FLOOR_FACTOR * np.nanmin(mean), curves.ABS_FLOOR)
+        if bars.any():  # a log axis cannot show lo <= 0: clipped to the floor
             lower = mean[bars] - np.clip(lo[bars], floor, mean[bars])
             upper = np.maximum(hi[bars], mean[bars]) - mean[bars]
             ax.errorbar(widths[bars], mean[bars], yerr=np.vstack([lower, upper]), fmt="none",
-                        ecolor=kwargs["color"], elinewidth=1.0, capsize=CAPSIZE,
+                        ecolor=style.color(name), elinewidth=1.0, capsize=CAPSIZE,
                         label="_error bars")
 
-    if train and layers is not None and train.get("layers") == layers:
-        width = train.get("width")
-        if width is not None:
-            ax.axvline(width, label=TRAIN_WIDTH_LABEL, **TRAIN_MARK)
-            lstm = panel_curves.get("LSTM")
-            at = np.flatnonzero(np.isclose(widths, float(width)))
-            if lstm is not None and len(at):
-                value = _values(lstm, "mean", n, f"figure6 panel with {layers} layers, LSTM")
-                loss = value[at[0]]
-                if np.isfinite(loss) and loss > 0:
-                    ax.axhline(loss, label=TRAIN_LOSS_LABEL, **TRAIN_MARK)
+    width = (train or {}).get("width")
+    if train and layers is not None and train.get("layers") == layers and width is not None:
+        ax.axvline(width, label=TRAIN_WIDTH_LABEL, **TRAIN_MARK)
+        at = np.flatnonzero(np.isclose(widths, float(width)))
+        loss = drawn["LSTM"][at[0]] if "LSTM" in drawn and len(at) else np.nan
+        if np.isfinite(loss):
+            ax.axhline(loss, label=TRAIN_LOSS_LABEL, **TRAIN_MARK)
 
     ax.set_xticks(widths)
     ax.set_xticklabels([f"{w:g}" for w in widths])
-    title = panel_title(layers) if layers is not None else ""
+    title = "" if layers is None else f"{layers} layer" + ("" if layers == 1 else "s")
     curves.finish(ax, data, title, ("Hidden units", "Final loss"), handles if legend else [])
     return {h.get_label(): h for h in handles}
 
@@ -125,8 +107,8 @@ def build_figure6(data: Mapping[str, Any]) -> Figure:
     fig = style.new_figure((width, curves.PANEL_SIZE[1]))
     axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
     lines: dict[str, Line2D] = {}
+    train = data.get("train_architecture")
     for ax, panel in zip(axes, panels, strict=True):
-        train = data.get("train_architecture")
         for name, line in plot_architecture_panel(ax, panel, data, train, legend=False).items():
             lines.setdefault(name, line)
     for ax in axes[1:]:
@@ -137,21 +119,13 @@ def build_figure6(data: Mapping[str, Any]) -> Figure:
     if lines:
         names = style.ordered(lines)
         handles = [lines[n] for n in names]
-        marks = [
-            line for ax in axes for line in ax.get_lines() if line.get_label() == TRAIN_WIDTH_LABEL
-        ]
+        marks = [line for ax in axes for line in ax.get_lines()
+                 if line.get_label() == TRAIN_WIDTH_LABEL]
         if marks:  # one grey entry explaining the training-architecture lines
-            train = data["train_architecture"]
             handles.append(marks[0])
             names.append(f"trained on\n{train['layers']}×{train['width']}")
-        fig.legend(
-            handles,
-            names,
-            loc="center left",
-            bbox_to_anchor=(right, 0.55),
-            fontsize=8,
-            frameon=False,
-        )
+        fig.legend(handles, names, loc="center left", bbox_to_anchor=(right, 0.55), fontsize=8,
+                   frameon=False)
     style.stamp(fig, data)
     return fig
 

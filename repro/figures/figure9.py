@@ -39,8 +39,7 @@ def build_figure9(triples: Sequence[tuple[Mapping[str, Any], Mapping[str, np.nda
         for k, (key, label) in enumerate(KEYS):
             ax = fig.add_subplot(sub[0, k])
             ax.imshow(images[key], interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set(xticks=[], yticks=[])
             caption = label
             if key == "lstm":
                 caption += f"\nloss {data['loss']['initial']:.3g} → {data['loss']['lstm']:.3g}"

@@ -50,39 +50,25 @@ def _art(name: str, title: str) -> Figure:
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure(
-        "figure3", "Figure 3: one step of the LSTM optimizer", ("figure3",),
-        "repro.figures.figure3:make_figure3", "figure3",
-    ),
-    Figure(
-        "figure4", "Figure 4: quadratics and the MNIST base network (100 and 200 steps)",
-        ("figure4a", "figure4b", "figure4c"), "repro.figures.figure4:FIGURE4", "figure4",
-        "MNIST-format data for panels b and c (DATA_ROOT, or DATASET=fashion_mnist)",
-        "repro.figures.figure4:make_figure4_panel",
-    ),
-    Figure(
-        "figure5", "Figure 5: MNIST variants (40 units, 2 layers, ReLU)",
-        ("figure5a", "figure5b", "figure5c"), "repro.figures.curve_panels:FIGURE5", "figure5",
-        "MNIST-format data", "repro.figures.curve_panels:FIGURE5.panel",
-    ),
-    Figure(
-        "figure6", "Figure 6: final MNIST loss across optimizee architectures", ("figure6",),
-        "repro.figures.figure6:make_figure6", "figure6", "MNIST-format data",
-    ),
-    Figure(
-        "figure7", "Figure 7: CIFAR-10, CIFAR-5, CIFAR-2 and LSTM-sub",
-        ("figure7a", "figure7b", "figure7c"), "repro.figures.curve_panels:FIGURE7", "figure7",
-        "CIFAR-10 data", "repro.figures.curve_panels:FIGURE7.panel",
-    ),
-    Figure(
-        "figure8", "Figure 8: Neural Art curves", ("figure8a", "figure8b"),
-        "repro.figures.figure8:FIGURE8", "figure8",
-        panel_maker="repro.figures.figure8:FIGURE8.panel",
-    ),
-    Figure(
-        "figure9", "Figure 9: Neural Art images", ("figure9a", "figure9b"),
-        "repro.figures.figure9:make_figure9", "figure9",
-    ),
+    Figure("figure3", "Figure 3: one step of the LSTM optimizer", ("figure3",),
+           "repro.figures.figure3:make_figure3", "figure3"),
+    Figure("figure4", "Figure 4: quadratics and the MNIST base network (100 and 200 steps)",
+           ("figure4a", "figure4b", "figure4c"), "repro.figures.figure4:FIGURE4", "figure4",
+           "MNIST-format data for panels b and c (DATA_ROOT, or DATASET=fashion_mnist)",
+           "repro.figures.figure4:FIGURE4.panel"),
+    Figure("figure5", "Figure 5: MNIST variants (40 units, 2 layers, ReLU)",
+           ("figure5a", "figure5b", "figure5c"), "repro.figures.curve_panels:FIGURE5", "figure5",
+           "MNIST-format data", "repro.figures.curve_panels:FIGURE5.panel"),
+    Figure("figure6", "Figure 6: final MNIST loss across optimizee architectures", ("figure6",),
+           "repro.figures.figure6:make_figure6", "figure6", "MNIST-format data"),
+    Figure("figure7", "Figure 7: CIFAR-10, CIFAR-5, CIFAR-2 and LSTM-sub",
+           ("figure7a", "figure7b", "figure7c"), "repro.figures.curve_panels:FIGURE7", "figure7",
+           "CIFAR-10 data", "repro.figures.curve_panels:FIGURE7.panel"),
+    Figure("figure8", "Figure 8: Neural Art curves", ("figure8a", "figure8b"),
+           "repro.figures.figure8:FIGURE8", "figure8",
+           panel_maker="repro.figures.figure8:FIGURE8.panel"),
+    Figure("figure9", "Figure 9: Neural Art images", ("figure9a", "figure9b"),
+           "repro.figures.figure9:make_figure9", "figure9"),
     _art("figure10", "Figure 10: the LSTM's proposed updates along a trajectory"),
     _art("figure11", "Figure 11: update against gradient (1)"),
     _art("figure12", "Figure 12: update against gradient (2)"),

@@ -33,32 +33,19 @@ LEGEND_ORDER: tuple[str, ...] = ("ADAM", "RMSprop", "SGD", "NAG", "LSTM", "LSTM-
 # Colours for names the paper does not use (Set1's remaining colours, then greys).
 _EXTRA_COLORS: tuple[str, ...] = ("#f781bf", "#999999", "#ffd92f", "#1b9e77", "#666666")
 
-LEARNED_LINESTYLE = "-"
-HANDWRITTEN_LINESTYLE = "--"
 LINEWIDTH = 1.6
 BAND_ALPHA = 0.18
-
 PNG_DPI = 200
-
-STAMP_FONTSIZE = 6
-STAMP_COLOR = "0.45"
-
-
-def is_learned(name: str) -> bool:
-    """True for learned optimizers: every name starting with ``LSTM``."""
-    return name.startswith("LSTM")
 
 
 def linestyle(name: str) -> str:
-    """Solid for learned optimizers, dashed for hand-written ones."""
-    return LEARNED_LINESTYLE if is_learned(name) else HANDWRITTEN_LINESTYLE
+    """Solid for learned optimizers (every name starting with ``LSTM``), dashed for the others."""
+    return "-" if name.startswith("LSTM") else "--"
 
 
 def color(name: str) -> str:
     """The paper's colour for ``name``; a stable extra colour for names it does not use."""
-    if name in COLORS:
-        return COLORS[name]
-    return _EXTRA_COLORS[sum(map(ord, name)) % len(_EXTRA_COLORS)]
+    return COLORS.get(name, _EXTRA_COLORS[sum(map(ord, name)) % len(_EXTRA_COLORS)])
 
 
 def ordered(names: Iterable[str]) -> list[str]:
@@ -83,9 +70,8 @@ def stamp_text(*datas: Mapping[str, Any]) -> str:
     lists the distinct values, e.g. ``"profile: quick/paper"``; a field some panels lack shows
     the others' values.
     """
-    fields: dict[str, list[str]] = {
-        key: [] for key in ("profile", "seed", "dataset", "encoder", "commit")
-    }
+    keys = ("profile", "seed", "dataset", "encoder", "commit")
+    fields: dict[str, list[str]] = {key: [] for key in keys}
     for data in datas:
         meta = data.get("meta") or {}
         values = {
@@ -103,20 +89,18 @@ def stamp_text(*datas: Mapping[str, Any]) -> str:
 def stamp(fig: Figure, *datas: Mapping[str, Any]) -> Text:
     """Write the data's profile (and seed, dataset, encoder, commit) small in the lower-right
     corner (see :func:`stamp_text`)."""
-    return fig.text(0.995, 0.005, stamp_text(*datas), ha="right", va="bottom",
-                    fontsize=STAMP_FONTSIZE, color=STAMP_COLOR)
+    return fig.text(0.995, 0.005, stamp_text(*datas), ha="right", va="bottom", fontsize=6,
+                    color="0.45")
 
 
 def save(fig: Figure, out_stem: Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
-    """Write ``out_stem.<fmt>`` for each format atomically and return the paths.
-
-    Each file is written under a temporary name in the destination folder, then moved into
-    place with :func:`os.replace`, so a reader (or ``make``) never sees a half-written file.
-    The folder is created if missing. PDFs carry no creation date, so they are reproducible.
-    """
+    """Write ``out_stem.<fmt>`` for each format atomically (a reader, or ``make``, never sees a
+    half-written file), creating the folder if missing, and return the paths. PDFs carry no
+    creation date, so they are reproducible."""
     out_stem = Path(out_stem)
     folder = out_stem.parent
     folder.mkdir(parents=True, exist_ok=True)
+    options = {"png": {"dpi": PNG_DPI}, "pdf": {"metadata": {"CreationDate": None}}}
     written = []
     for fmt in formats:
         final = folder / f"{out_stem.name}.{fmt}"
@@ -124,12 +108,7 @@ def save(fig: Figure, out_stem: Path, formats: Sequence[str] = ("png", "pdf")) -
         tmp = folder / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
         try:
             with open(tmp, "xb") as handle:
-                kwargs: dict[str, Any] = {"format": fmt}
-                if fmt == "png":
-                    kwargs["dpi"] = PNG_DPI
-                if fmt == "pdf":
-                    kwargs["metadata"] = {"CreationDate": None}
-                fig.savefig(handle, **kwargs)
+                fig.savefig(handle, format=fmt, **options.get(fmt, {}))
             os.replace(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
