@@ -71,17 +71,12 @@ def write_images(
             "initial": float(first.loss(first.initial_params())[0]),
             "lstm": float(first.loss(theta)[0]),
         }
-    written.append(
-        write_json(
-            data_dir / f"{name}.json",
-            {
-                "figure": name, "title": title, "profile": config.profile,
-                "size": config.art.size, "steps": config.meta.horizon,
-                "style": config.art.style, "loss": losses, "images": npz.name,
-                "meta": dict(meta),
-            },
-        )
-    )
+    written.append(write_json(data_dir / f"{name}.json", {
+        "figure": name, "title": title, "profile": config.profile,
+        "size": config.art.size, "steps": config.meta.horizon,
+        "style": config.art.style, "loss": losses, "images": npz.name,
+        "meta": dict(meta),
+    }))
     return written
 
 
@@ -107,31 +102,21 @@ def write_update_views(
         channel, row, col = pixels[k]
         return {"index": flat[k], "channel": "RGB"[channel], "row": row, "column": col}
 
-    written = [
-        write_json(
-            data_dir / f"{UPDATE_FIGURES[0]}.json",
-            {
-                "figure": UPDATE_FIGURES[0],
-                "title": "Updates proposed along the LSTM's trajectory",
-                "steps": data["steps"], "loss": data["loss"],
-                "coordinates": [
-                    {**describe(k), "grad": data["grad"][flat[k]],
-                     "updates": {n: data["updates"][n][flat[k]] for n in HISTORY_RULES}}
-                    for k in range(2)
-                ],
-                **common,
-            },
-        )
+    written = [write_json(data_dir / f"{UPDATE_FIGURES[0]}.json", {
+        "figure": UPDATE_FIGURES[0],
+        "title": "Updates proposed along the LSTM's trajectory",
+        "steps": data["steps"], "loss": data["loss"],
+        "coordinates": [
+            {**describe(k), "grad": data["grad"][flat[k]],
+             "updates": {n: data["updates"][n][flat[k]] for n in HISTORY_RULES}}
+            for k in range(2)
+        ],
+        **common,
+    })]
+    return written + [
+        write_json(data_dir / f"{name}.json", {
+            "figure": name, "title": "Proposed update as a function of the current gradient",
+            "coordinate": describe(k), "panels": data["responses"][flat[k]], **common,
+        })
+        for k, name in enumerate(UPDATE_FIGURES[1:])
     ]
-    for k, name in enumerate(UPDATE_FIGURES[1:]):
-        written.append(
-            write_json(
-                data_dir / f"{name}.json",
-                {
-                    "figure": name,
-                    "title": "Proposed update as a function of the current gradient",
-                    "coordinate": describe(k), "panels": data["responses"][flat[k]], **common,
-                },
-            )
-        )
-    return written

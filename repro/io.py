@@ -33,11 +33,10 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     try:
         write(tmp)
         os.replace(tmp, path)
-    except OSError as error:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
         raise
     return path
 
@@ -58,7 +57,7 @@ def run_lock(folder: Path) -> Iterator[None]:
         handle = open(path, "a+")  # noqa: SIM115 - held for the whole run
     except OSError as error:
         raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
-    try:
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -73,8 +72,6 @@ def run_lock(folder: Path) -> Iterator[None]:
         handle.write(f"pid {os.getpid()}\n")
         handle.flush()
         yield
-    finally:
-        handle.close()
 
 
 def write_json(path: Path, data: Any) -> Path:

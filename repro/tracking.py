@@ -19,25 +19,9 @@ import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
-
-__all__ = [
-    "CSV_SUBDIR",
-    "DEFAULT_PROJECT",
-    "STEP_KEY",
-    "finish",
-    "log_curves_table",
-    "log_figure",
-    "log_hyperparams",
-    "log_metrics",
-    "make_loggers",
-    "read_csv_metrics",
-    "run",
-    "wandb_mode",
-]
 
 DEFAULT_PROJECT = "l2l-repro"
 CSV_SUBDIR = "csv"
@@ -51,11 +35,6 @@ _DEFAULT_WANDB_API_HOST = "api.wandb.ai"
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-# --------------------------------------------------------------------------------------------
-# Mode selection
-# --------------------------------------------------------------------------------------------
-
-
 def wandb_mode() -> str:
     """Return the W&B mode to run in: ``$WANDB_MODE`` if set, else "online" when W&B credentials
     are available on this machine (``WANDB_API_KEY``, a netrc entry for the W&B host, the W&B
@@ -64,19 +43,15 @@ def wandb_mode() -> str:
     Only local state is inspected: this never prompts and never touches the network.
     """
     mode = os.environ.get("WANDB_MODE", "").strip()
-    if mode:
-        return mode
-    return "online" if _has_wandb_credentials() else "offline"
+    return mode or ("online" if _has_wandb_credentials() else "offline")
 
 
 def _has_wandb_credentials() -> bool:
     """Whether W&B would find an API key (or identity token) without prompting."""
     if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
         return True
-    try:
-        from wandb.errors import AuthenticationError
-    except ImportError:  # pragma: no cover - wandb is a hard requirement
-        return _netrc_has_entry(_DEFAULT_WANDB_API_HOST)
+    from wandb.errors import AuthenticationError
+
     try:
         return _wandb_finds_credentials()
     except AuthenticationError:
@@ -95,13 +70,8 @@ def _wandb_finds_credentials() -> bool:
     from wandb.sdk.lib import wbauth
 
     settings = wandb.Settings(quiet=True)
-    config_dir = os.environ.get("WANDB_CONFIG_DIR")
-    settings_file = (
-        Path(config_dir).expanduser() / "settings"
-        if config_dir
-        else Path("~", ".config", "wandb", "settings").expanduser()
-    )
-    settings.settings_system = str(settings_file)
+    config_dir = os.environ.get("WANDB_CONFIG_DIR") or Path("~", ".config", "wandb")
+    settings.settings_system = str(Path(config_dir).expanduser() / "settings")
     settings.update_from_system_settings()
     settings.update_from_env_vars(dict(os.environ))
     if settings.api_key:
@@ -116,15 +86,10 @@ def _netrc_has_entry(host: str) -> bool:
     """Whether the user's netrc file has a password for ``host``."""
     path = Path(os.environ.get("NETRC") or Path("~", ".netrc")).expanduser()
     try:
-        creds = netrc.netrc(str(path)).authenticators(urlsplit(f"https://{host}").netloc)
+        creds = netrc.netrc(str(path)).authenticators(host)
     except (OSError, netrc.NetrcParseError):
         return False
     return bool(creds and creds[2])
-
-
-# --------------------------------------------------------------------------------------------
-# Logger construction and logging helpers
-# --------------------------------------------------------------------------------------------
 
 
 def make_loggers(
@@ -202,9 +167,7 @@ def log_figure(loggers: list[Logger], key: str, png_path: Path, step: int | None
 
 
 def log_curves_table(
-    loggers: list[Logger],
-    key: str,
-    curves: Mapping[str, Mapping[str, list[float]]],
+    loggers: list[Logger], key: str, curves: Mapping[str, Mapping[str, list[float]]],
     step: int | None = None,
 ) -> None:
     """Log loss curves ``{optimizer: {"step", "mean", "lo", "hi": [...]}}`` as one W&B table under
@@ -217,14 +180,11 @@ def log_curves_table(
         if len({len(c) for c in columns}) != 1:
             raise ValueError(f"curve {optimizer!r}: step/mean/lo/hi lengths differ")
         for s, mean, lo, hi in zip(*columns, strict=True):
-            rows.append([str(optimizer), int(s), *(_number(v) for v in (mean, lo, hi))])
+            # a diverged curve's None becomes NaN
+            cells = (float("nan") if v is None else float(v) for v in (mean, lo, hi))
+            rows.append([str(optimizer), int(s), *cells])
     for logger in _wandb_loggers(loggers):
         logger.log_table(key=key, columns=list(CURVE_COLUMNS), data=rows, step=step)
-
-
-def _number(value: float | None) -> float:
-    """A table cell: ``None`` (a diverged curve) becomes NaN."""
-    return float("nan") if value is None else float(value)
 
 
 def finish(loggers: list[Logger], exit_code: int = 0) -> None:
@@ -271,11 +231,8 @@ def read_csv_metrics(run_dir: Path) -> Metrics:
         for row in csv.DictReader(fh):
             step = int(row["step"])
             for key, cell in row.items():
-                if key == "step" or cell in (None, ""):
-                    continue
-                try:
-                    value = float(cell)
-                except ValueError:
-                    continue
-                out.setdefault(key, []).append((step, value))
+                if key != "step" and cell:
+                    with contextlib.suppress(ValueError):
+                        value = float(cell)
+                        out.setdefault(key, []).append((step, value))
     return out

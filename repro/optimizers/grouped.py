@@ -45,13 +45,10 @@ class GroupedRule(nn.Module):
                     "group stopped), end after it and have step 1"
                 )
             start = part.stop
-        names = [name for name, _, _ in groups]
-        if len(set(names)) != len(names):
-            raise ValueError(f"group names must be distinct, got {names}")
-        self.names = names
-        self.slices = [part for _, part, _ in groups]
-        self.rules = [rule for _, _, rule in groups]
-        for name, rule in zip(names, self.rules, strict=True):
+        self.names, self.slices, self.rules = (list(column) for column in zip(*groups, strict=True))
+        if len(set(self.names)) != len(self.names):
+            raise ValueError(f"group names must be distinct, got {self.names}")
+        for name, rule in zip(self.names, self.rules, strict=True):
             if isinstance(rule, nn.Module):
                 self.add_module(name, rule)
 
@@ -71,8 +68,8 @@ class GroupedRule(nn.Module):
         self._check(theta)
         state: State = {}
         for name, part, rule in zip(self.names, self.slices, self.rules, strict=True):
-            for key, value in rule.init_state(theta[..., part]).items():
-                state[f"{name}{SEPARATOR}{key}"] = value
+            own = rule.init_state(theta[..., part])
+            state.update({f"{name}{SEPARATOR}{key}": value for key, value in own.items()})
         return state
 
     def step(self, grad: Tensor, state: State) -> tuple[Tensor, State]:

@@ -123,9 +123,6 @@ BASELINES: dict[str, type] = {"ADAM": Adam, "RMSprop": RMSprop, "SGD": SGD, "NAG
 
 def make_baseline(name: str, lr: float) -> UpdateRule:
     """Build the baseline called ``name`` (a key of :data:`BASELINES`) with learning rate ``lr``."""
-    try:
-        cls = BASELINES[name]
-    except KeyError:
-        allowed = ", ".join(BASELINES)
-        raise ValueError(f"unknown baseline {name!r}; expected one of: {allowed}") from None
-    return cls(lr=lr)
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}; expected one of: {', '.join(BASELINES)}")
+    return BASELINES[name](lr=lr)

@@ -190,8 +190,13 @@ class LSTMOptimizer(nn.Module):
             raise ValueError(f"head_init must be one of {HEAD_INITS}, got {head_init!r}")
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
-        if kernel == "native" and (reason := native.unavailable() or _no_native(hidden)):
+        if kernel == "native" and (reason := native.unavailable()):
             raise RuntimeError(f"optimizer.kernel native: {reason}")
+        if kernel == "native" and hidden != native.HIDDEN:
+            raise RuntimeError(
+                "optimizer.kernel native: the fused kernel is built for hidden size "
+                f"{native.HIDDEN}, not {hidden}"
+            )
         self.kernel = kernel
         self.fused = fused
         self.compiled = compiled
@@ -216,13 +221,8 @@ class LSTMOptimizer(nn.Module):
 
     def init_state(self, theta: Tensor) -> State:
         """Zero hidden and cell states, one row per scalar coordinate of ``theta``."""
-        rows = theta.numel()
-        zeros = theta.new_zeros(rows, self.hidden)
-        state: State = {}
-        for layer in range(self.layers):
-            state[f"h{layer}"] = zeros
-            state[f"c{layer}"] = zeros
-        return state
+        zeros = theta.new_zeros(theta.numel(), self.hidden)
+        return {f"{kind}{layer}": zeros for layer in range(self.layers) for kind in "hc"}
 
     def step(self, grad: Tensor, state: State) -> tuple[Tensor, State]:
         """Propose an update for every coordinate of ``grad`` in one pass."""
@@ -238,8 +238,7 @@ class LSTMOptimizer(nn.Module):
                 h, c, update = _native_head_layer(*args, head)
             else:
                 h, c = layer_fn(*args)
-            new_state[f"h{layer}"] = h
-            new_state[f"c{layer}"] = c
+            new_state.update({f"h{layer}": h, f"c{layer}": c})
             x = h
         if update is None:
             update = torch.addmm(self.head_bias, x, self.head_weight) * self.output_scale
@@ -259,10 +258,3 @@ class LSTMOptimizer(nn.Module):
                 f"got {x.dtype} on {x.device}"
             )
         return _LSTMLayer.apply
-
-
-def _no_native(hidden: int) -> str | None:
-    """Why the native kernel cannot serve an LSTM of this hidden size, or None."""
-    if hidden != native.HIDDEN:
-        return f"the fused kernel is built for hidden size {native.HIDDEN}, not {hidden}"
-    return None

@@ -43,26 +43,16 @@ def _cpu_id() -> str:
     return "\n".join(sorted(set(keep)))
 
 
-def _compiler() -> str:
-    return os.environ.get("CXX", "g++")
-
-
-def cache_dir() -> Path:
-    """Where compiled kernels are kept."""
-    default = Path.home() / ".cache" / "l2l-repro" / "kernels"
-    return Path(os.environ.get("REPRO_KERNEL_CACHE", default))
-
-
 def _build() -> Path:
     """The compiled library for this source, compiler and CPU, built if not cached."""
-    compiler = _compiler()
+    compiler = os.environ.get("CXX", "g++")
     version = subprocess.run(
         [compiler, "--version"], capture_output=True, text=True, check=True, timeout=30
     ).stdout
     key = hashlib.sha256(
         "\0".join((SOURCE.read_text(), " ".join(FLAGS), version, _cpu_id())).encode()
     ).hexdigest()[:16]
-    folder = cache_dir()
+    folder = Path(os.environ.get("REPRO_KERNEL_CACHE", Path.home() / ".cache/l2l-repro/kernels"))
     target = folder / f"lstm_cpu_{key}.so"
     if target.is_file():
         return target
@@ -151,7 +141,8 @@ def forward(
     update = x.new_empty(rows) if head is not None else None
     library.lstm_forward(
         rows, inputs, *map(_ptr, (x, h, c, weight, bias, h_out, c_out, act, tanh_c)),
-        *_head_args(head), _ptr(update), torch.get_num_threads(),
+        *((None, None, 1.0) if head is None else (_ptr(head.weight), _ptr(head.bias), head.scale)),
+        _ptr(update), torch.get_num_threads(),
     )
     return h_out, c_out, act, tanh_c, update
 
@@ -183,9 +174,3 @@ def backward(
         torch.get_num_threads(),
     )
     return dx, dh, dc, dweight, dbias, d_head_w, d_head_b
-
-
-def _head_args(head: Head | None) -> tuple[int | None, int | None, float]:
-    if head is None:
-        return None, None, 1.0
-    return _ptr(head.weight), _ptr(head.bias), head.scale

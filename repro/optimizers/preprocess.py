@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import get_args
 
 import torch
 from torch import Tensor
-
-from repro.config import Preprocessing
 
 _EPS = torch.finfo(torch.float32).eps
 
@@ -24,21 +21,14 @@ def log_sign(grad: Tensor, p: float = 10.0) -> Tensor:
     return torch.stack((magnitude, sign), dim=-1)
 
 
-def identity(grad: Tensor) -> Tensor:
-    """The raw gradient as a single feature, shape ``[..., 1]``."""
-    return grad.unsqueeze(-1)
-
-
-PREPROCESSORS: tuple[str, ...] = get_args(Preprocessing)
-
-
 def n_features(kind: str) -> int:
     """Number of input features per coordinate produced by preprocessing ``kind``."""
     return {"none": 1, "logsign": 2}[kind]
 
 
 def preprocess(grad: Tensor, kind: str, p: float) -> Tensor:
-    """Apply preprocessing ``kind`` (one of ``PREPROCESSORS``) to ``grad``."""
+    """Apply preprocessing ``kind`` to ``grad``: :func:`log_sign`, or for "none" the raw
+    gradient as a single feature, shape ``[..., 1]``."""
     if kind == "logsign":
         return log_sign(grad, p)
-    return identity(grad)
+    return grad.unsqueeze(-1)
