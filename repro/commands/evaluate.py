@@ -23,10 +23,10 @@ from repro.optimizers.checkpoint import Checkpoint
 def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> list[Path]:
     """Roll every optimizer over the test problems; write the curves, the LSTM trace and the
     family's own outputs (or, with ``grid.layers``, the architecture grid's final losses)."""
-    ev, started = config.evaluate, time.perf_counter()
+    ev, started, grid = config.evaluate, time.perf_counter(), bool(config.grid.layers)
     stored = Checkpoint.read(checkpoint or paths.checkpoint(ev.optimizer_from or config.experiment))
     lstm = load_learned(stored, config)
-    grid, hint = bool(config.grid.layers), "run 'python -m repro tune' first"
+    hint = "run 'python -m repro tune' first"
     tuned = None if grid else runs.read_json(paths.tuned(config), hint)
     runs.ensure_writable(paths.data)
     runs.set_threads(config)
@@ -34,45 +34,31 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     lstm.to(device)
     family = make_source(config)
     note_differences(stored, family)
+    meta = provenance(paths.config_file, config.seed, profile=config.profile,
+                      checkpoint=str(stored.path), selected=stored.selection(),
+                      **family.describe())
     run = (paths.run_dir(config, "evaluate"), f"{config.experiment}-evaluate", config.to_dict())
-    common = dict(profile=config.profile, checkpoint=str(stored.path), selected=stored.selection())
     if grid:
         with tracking.run(*run) as loggers:
             panels = architecture_grid(config, family, lstm, device)
-            nets = [(panel, i, w) for panel in panels for i, w in enumerate(panel["widths"])]
-            for index, (panel, i, width) in enumerate(nets):
-                for name, curve in panel["curves"].items():
-                    if curve["mean"][i] is not None:
-                        key = f"grid/{panel['layers']}x{width}/{name}"
-                        tracking.log_metrics(loggers, {key: curve["mean"][i]}, index)
-        meta = provenance(paths.config_file, config.seed, **common, **family.describe(),
-                          problems=f"{ev.problems} test instances per architecture",
-                          wall_seconds=records.wall_seconds(stored, None, started))
+            records.log_grid(loggers, panels)
+        meta.update(problems=f"{ev.problems} test instances per architecture",
+                    wall_seconds=records.wall_seconds(stored, None, started))
         return [records.grid(config, paths, panels, meta)]
-    problem = family.sample("test", 0, ev.problems, device)
     rates = tuned["optimizers"]
     if missing := [name for name in config.tune.optimizers if name not in rates]:
         raise runs.MissingInputError(f"{paths.tuned(config)} has no learning rate for {missing[0]}")
     rules = rules_at({name: rates[name]["lr"] for name in config.tune.optimizers}, lstm)
-    sub = paths.checkpoint(ev.lstm_sub_from) if ev.lstm_sub_from else None
-    if sub is not None:
+    if ev.lstm_sub_from:
+        sub = paths.checkpoint(ev.lstm_sub_from)
         rules["LSTM-sub"] = (load_learned(sub, config).to(device), None)
-    meta = provenance(
-        paths.config_file, config.seed, **common,
-        problems=f"{ev.problems} test instances (split 'test')",
-        **family.describe(),
-        **({"classes": config.data.classes} if config.data.classes else {}),
-        **({"lstm_sub_checkpoint": str(sub)} if sub is not None else {}),
-    )
+        meta["lstm_sub_checkpoint"] = str(sub)
+    meta["problems"] = f"{ev.problems} test instances (split 'test')"
+    meta.update({"classes": config.data.classes} if config.data.classes else {})
+    problem = family.sample("test", 0, ev.problems, device)
     with tracking.run(*run) as loggers:
         curves = evaluate_rules(problem, rules, config.steps)
-        for name, curve in curves.items():
-            for step, mean in zip(curve["step"], curve["mean"], strict=True):
-                if mean is not None:
-                    tracking.log_metrics(loggers, {f"evaluate/{name}": mean}, step)
-        for panel in ev.panels:
-            cut = records.shorten(curves, panel.steps)
-            tracking.log_curves_table(loggers, f"curves/{panel.name}", cut)
+        records.log_curves(loggers, curves, ev.panels)
     meta["wall_seconds"] = records.wall_seconds(stored, tuned, started)
     written = [records.panel(config, paths, panel, curves, meta) for panel in ev.panels]
     written += [records.trace(config, paths, problem, lstm, meta)] if ev.trace else []

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import resource
 import time
 from pathlib import Path
-from typing import Any
-
-import torch
 
 from repro import tracking
 from repro.commands.runs import Paths, device_for, holding_run_folder, set_threads
 from repro.config import Config
 from repro.io import provenance
-from repro.meta.checkpoint import export_optimizer, resume_from
+from repro.meta.checkpoint import resume_from
 from repro.meta.experiments import make_experiment
-from repro.meta.learner import MetaLearner
 
 
 @holding_run_folder("fit")
@@ -29,7 +24,7 @@ def fit(config: Config, paths: Paths) -> Path:
     import lightning as L
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    from repro.meta.training import Preempted, make_trainer
+    from repro.meta.training import Preempted, export_selected, make_trainer
 
     run_dir = paths.run_dir(config, "fit")
     set_threads(config)
@@ -60,31 +55,10 @@ def fit(config: Config, paths: Paths) -> Path:
         )
     if not trainer.is_global_zero:
         return paths.checkpoint(config.experiment)
-    return _export(config, paths, learner, trainer, best, resume, seconds)
-
-
-def _export(
-    config: Config, paths: Paths, learner: MetaLearner, trainer: Any, best: Any,
-    resume: Path | None, seconds: float,
-) -> Path:
-    """Write the phi ``best`` selected (the last one without a validation) and its record."""
-    selected, val_loss, truncation = "final", None, int(trainer.global_step)
-    if best.best_model_path:
-        state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)
-        learner.load_state_dict(state["state_dict"])
-        truncation = int(state["global_step"])
-        selected = f"best of validation at step {truncation}"
-        val_loss = float(best.best_model_score)
-    return export_optimizer(
-        learner.optimizer_net, config, paths.checkpoint(config.experiment),
-        selected=selected, selected_truncation=truncation, val_final_loss=val_loss,
-        meta_steps=int(trainer.global_step), skipped_truncations=learner.skipped,
-        clip_grad_norm=config.meta.clip_grad_norm or None, world_size=trainer.world_size,
-        resumed_from=str(resume) if resume else None, seconds=seconds,
-        seconds_per_truncation=seconds / max(learner.truncations_run, 1),
-        peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        meta=provenance(
-            paths.config_file, config.seed, profile=config.profile,
-            phi_seed=config.meta.phi_seed(config.seed), **learner.source.describe(),
-        ),
+    meta = provenance(
+        paths.config_file, config.seed, profile=config.profile,
+        phi_seed=config.meta.phi_seed(config.seed), **learner.source.describe(),
     )
+    return export_selected(paths.checkpoint(config.experiment), learner, trainer, best, resume,
+                           seconds, meta)
+

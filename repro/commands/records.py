@@ -1,4 +1,4 @@
-"""The JSON records ``repro evaluate`` writes: curve panels, the LSTM's trace and the
+"""What ``repro evaluate`` writes and logs: curve panels, the LSTM's trace and the
 architecture grid."""
 
 from __future__ import annotations
@@ -7,6 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lightning.pytorch.loggers import Logger
+
+from repro import tracking
 from repro.commands.runs import Paths
 from repro.config import Config, PanelConfig
 from repro.io import write_json
@@ -79,3 +82,24 @@ def shorten(curves: dict[str, dict[str, Any]], steps: int) -> dict[str, dict[str
             cut["diverged_at"] = None
         out[name] = cut
     return out
+
+
+def log_curves(loggers: list[Logger], curves: dict[str, Any], panels: list[PanelConfig]) -> None:
+    """Each optimizer's mean loss per step, and each panel's curves as a table."""
+    for name, curve in curves.items():
+        for step, mean in zip(curve["step"], curve["mean"], strict=True):
+            if mean is not None:
+                tracking.log_metrics(loggers, {f"evaluate/{name}": mean}, step)
+    for panel_config in panels:
+        cut = shorten(curves, panel_config.steps)
+        tracking.log_curves_table(loggers, f"curves/{panel_config.name}", cut)
+
+
+def log_grid(loggers: list[Logger], panels: list[dict[str, Any]]) -> None:
+    """Each optimizer's final loss on each network of the grid, one logging step per network."""
+    nets = [(panel, i, w) for panel in panels for i, w in enumerate(panel["widths"])]
+    for index, (panel, i, width) in enumerate(nets):
+        for name, curve in panel["curves"].items():
+            if curve["mean"][i] is not None:
+                key = f"grid/{panel['layers']}x{width}/{name}"
+                tracking.log_metrics(loggers, {key: curve["mean"][i]}, index)

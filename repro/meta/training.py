@@ -1,18 +1,22 @@
-"""Lightning around the MetaLearner: the Trainer, resumable atomic checkpoints, preemption."""
+"""Lightning around the MetaLearner: the Trainer, resumable atomic checkpoints, preemption and
+the export of the phi selected by validation."""
 
 from __future__ import annotations
 
 import logging
+import resource
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from repro.config import Config
 from repro.io import save_torch
-from repro.meta.checkpoint import checkpoint_dir
+from repro.meta.checkpoint import checkpoint_dir, export_optimizer
+from repro.meta.learner import MetaLearner
 
 
 class Preempted(RuntimeError):
@@ -96,3 +100,28 @@ def make_trainer(
         default_root_dir=run_dir,
     )
     return trainer, best, preemption
+
+
+def export_selected(
+    path: Path, learner: MetaLearner, trainer: L.Trainer, best: ModelCheckpoint,
+    resume: Path | None, seconds: float, meta: dict[str, Any],
+) -> Path:
+    """Write to ``path`` the phi ``best`` selected by validation (the last one when there was
+    no validation) with the record of the fit that trained it."""
+    config = learner.config
+    selected, val_loss, truncation = "final", None, int(trainer.global_step)
+    if best.best_model_path:
+        state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)
+        learner.load_state_dict(state["state_dict"])
+        truncation = int(state["global_step"])
+        selected = f"best of validation at step {truncation}"
+        val_loss = float(best.best_model_score)
+    return export_optimizer(
+        learner.optimizer_net, config, path,
+        selected=selected, selected_truncation=truncation, val_final_loss=val_loss,
+        meta_steps=int(trainer.global_step), skipped_truncations=learner.skipped,
+        clip_grad_norm=config.meta.clip_grad_norm or None, world_size=trainer.world_size,
+        resumed_from=str(resume) if resume else None, seconds=seconds,
+        seconds_per_truncation=seconds / max(learner.truncations_run, 1),
+        peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, meta=meta,
+    )
