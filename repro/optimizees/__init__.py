@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from repro.config import Config
-from repro.optimizees.base import Problem
 from repro.optimizees.convnet import ConvNetFamily
-from repro.optimizees.family import DataFamily, Dataset, Family
+from repro.optimizees.family import Dataset, Family
 from repro.optimizees.mlp import MLPFamily
 from repro.optimizees.quadratic import QuadraticFamily
-
-__all__ = ["DataFamily", "Dataset", "Family", "Problem", "make_family"]
 
 
 def make_family(config: Config, data: Dataset | None = None) -> Family:

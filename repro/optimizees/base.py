@@ -40,20 +40,7 @@ def instance_seed(seed: int, split: str, index: int) -> int:
 
 def generator(seed: int, split: str, index: int, device: torch.device | str = "cpu"):
     """A torch Generator seeded by :func:`instance_seed`."""
-    gen = torch.Generator(device=device)
-    gen.manual_seed(instance_seed(seed, split, index))
-    return gen
-
-
-def draw_instances(
-    seed: int, split: str, index: int, count: int, n_params: int, init_std: float
-) -> tuple[Tensor, Tensor]:
-    """theta_0 ``[count, n_params]`` ~ N(0, init_std^2) and the minibatch stream keys ``[count]``
-    (63-bit) of the instances of the stream (seed, split, index), drawn in that order."""
-    gen = generator(seed, split, index)
-    theta0 = torch.randn(count, n_params, generator=gen) * init_std
-    keys = torch.randint(0, 2**63 - 1, (count,), generator=gen, dtype=torch.int64)
-    return theta0, keys
+    return torch.Generator(device=device).manual_seed(instance_seed(seed, split, index))
 
 
 def autograd_loss_and_grad(

@@ -22,27 +22,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from repro.optimizees.base import (
-    autograd_loss_and_grad,
-    draw_instances,
-    linearised_loss,
-)
+from repro.optimizees.base import autograd_loss_and_grad, linearised_loss
 from repro.optimizees.family import DataFamily, Dataset
-from repro.optimizees.mlp import minibatch_indices
+from repro.optimizees.mlp import Classifiers
 
 BN_EPS = 1e-3
-GROUPS = ("conv", "fc")
 
 
 @dataclass(frozen=True)
 class ConvNetFamily(DataFamily):
     """Distribution of conv-net classifiers on ``data``: architecture fixed, theta_0 and
-    minibatches random."""
+    minibatches random (theta has 22,682 coordinates for the 10-class net)."""
 
     channels: tuple[int, ...] = (16, 16, 16)
     kernel: int = 5
@@ -72,36 +68,26 @@ class ConvNetFamily(DataFamily):
         side = self.image[1] // 2 ** len(self.channels)
         return self.channels[-1] * side * side
 
-    def layout(self) -> list[tuple[str, tuple[int, ...], int]]:
-        """(name, shape, offset) of every parameter in the flat theta, conv kernels first."""
-        shapes: list[tuple[str, tuple[int, ...]]] = []
-        fan_in = self.image[0]
-        for k, out in enumerate(self.channels, 1):
-            shapes.append((f"w{k}", (out, fan_in, self.kernel, self.kernel)))
-            fan_in = out
+    def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        """The conv kernels, then the conv biases and offsets, then the dense layers'."""
+        size = self.kernel
+        shapes: list[tuple[str, tuple[int, ...]]] = [
+            (f"w{k}", (out, fan_in, size, size))
+            for k, (fan_in, out) in enumerate(pairwise((self.image[0], *self.channels)), 1)
+        ]
         for k, out in enumerate(self.channels, 1):
             shapes += [(f"b{k}", (out,)), (f"beta{k}", (out,))]
         sizes = (self.flat_features, *self.hidden, self.classes)
         first = len(self.channels) + 1
-        for k, (fan_in, out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), first):
+        for k, (fan_in, out) in enumerate(pairwise(sizes), first):
             shapes += [(f"W{k}", (fan_in, out)), (f"b{k}", (out,))]
             if k < first + len(self.hidden):
                 shapes.append((f"beta{k}", (out,)))
-        views, offset = [], 0
-        for name, shape in shapes:
-            views.append((name, shape, offset))
-            offset += math.prod(shape)
-        return views
-
-    @property
-    def n_params(self) -> int:
-        """Length of theta (22,682 for the 10-class net)."""
-        name, shape, offset = self.layout()[-1]
-        return offset + math.prod(shape)
+        return shapes
 
     def groups(self) -> dict[str, slice]:
         """The contiguous groups of theta: ``conv`` (the kernels) and ``fc`` (everything else)."""
-        conv = sum(math.prod(shape) for name, shape, _ in self.layout() if name[0] == "w")
+        conv = sum(math.prod(shape) for name, shape in self.shapes() if name[0] == "w")
         return {"conv": slice(0, conv), "fc": slice(conv, self.n_params)}
 
     def sample(
@@ -112,22 +98,11 @@ class ConvNetFamily(DataFamily):
         Its images are ``[N, 3, 32, 32]`` (uint8 0..255, or float already in [0, 1]), its labels
         ``[N]`` class ids below ``classes``.
         """
-        images, labels = self.dataset(split, device)
-        if tuple(images.shape[1:]) != self.image:
-            raise ValueError(f"images must be [N, {', '.join(map(str, self.image))}], "
-                             f"got {tuple(images.shape)}")
-        theta0, keys = draw_instances(self.seed, split, index, count, self.n_params, self.init_std)
-        for name, shape, offset in self.layout():
-            if name.startswith("beta"):
-                theta0[:, offset : offset + math.prod(shape)] = 0.0
-        return ConvNetProblems(
-            family=self, theta0=theta0.to(images.device), keys=keys.to(images.device),
-            images=images, labels=labels,
-        )
+        return ConvNetProblems(**self.draw(split, index, count, device, self.image))
 
 
 @dataclass(frozen=True)
-class ConvNetProblems:
+class ConvNetProblems(Classifiers):
     """B conv-net instances on one dataset: ``theta0 [B, n]``, minibatch stream keys ``[B]``.
 
     ``linearised`` (default) makes the first-order loss carry its meta-gradient without the
@@ -135,38 +110,16 @@ class ConvNetProblems:
     """
 
     family: ConvNetFamily
-    theta0: Tensor
-    keys: Tensor
-    images: Tensor
-    labels: Tensor
     linearised: bool = True
-
-    @property
-    def batch(self) -> int:
-        """B, the number of instances."""
-        return self.theta0.shape[0]
-
-    def initial_params(self) -> Tensor:
-        """theta_0, shape ``[B, n]``."""
-        return self.theta0
 
     def minibatch(self, step: int) -> tuple[Tensor, Tensor]:
         """Inputs ``[B, M, 3, 32, 32]`` in [0, 1] and labels ``[B, M]`` at ``step``."""
-        idx = minibatch_indices(self.keys, step, self.family.batch_size, self.images.shape[0])
-        flat = idx.reshape(-1)
-        x = self.images.index_select(0, flat)
-        x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
-        return x.view(*idx.shape, *self.family.image), self.labels.index_select(0, flat).view(
-            idx.shape
-        )
+        x, y = super().minibatch(step)
+        return (x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()), y
 
     def params(self, theta: Tensor) -> dict[str, Tensor]:
         """Every parameter as a view of theta, shaped ``[B, *shape]``."""
-        b = theta.shape[0]
-        return {
-            name: theta[:, offset : offset + math.prod(shape)].view(b, *shape)
-            for name, shape, offset in self.family.layout()
-        }
+        return self.family.views(theta)
 
     def logits(self, theta: Tensor, x: Tensor) -> Tensor:
         """Logits ``[B, M, classes]`` of each instance on its own inputs ``x [B, M, 3, H, W]``."""
@@ -179,9 +132,7 @@ class ConvNetProblems:
             h = F.conv2d(h, weight, p[f"b{k}"].reshape(-1), padding=fam.kernel // 2, groups=b)
             beta = p[f"beta{k}"].reshape(-1)
             # An explicit unit scale: torch's double backward of batch_norm needs a weight.
-            h = F.batch_norm(
-                h, None, None, torch.ones_like(beta), beta, training=True, eps=BN_EPS
-            )
+            h = F.batch_norm(h, None, None, torch.ones_like(beta), beta, training=True, eps=BN_EPS)
             h = F.max_pool2d(F.relu(h), 2)
         h = h.reshape(m, b, -1).transpose(0, 1)
         first = len(fam.channels) + 1
@@ -194,24 +145,13 @@ class ConvNetProblems:
                 h = F.relu((h - mean) * torch.rsqrt(var + BN_EPS) + p[f"beta{k}"].unsqueeze(1))
         return h
 
-    def loss(self, theta: Tensor, step: int = 0) -> Tensor:
-        """Mean cross-entropy of each instance on its own minibatch at ``step``, ``[B]``."""
-        x, y = self.minibatch(step)
-        logits = self.logits(theta, x)
-        b, m, c = logits.shape
-        return F.cross_entropy(
-            logits.reshape(b * m, c), y.reshape(-1), reduction="none"
-        ).view(b, m).mean(-1)
-
     def loss_and_grad(
         self, theta: Tensor, step: int = 0, create_graph: bool = False
     ) -> tuple[Tensor, Tensor]:
         """Losses ``[B]`` (with graph to theta) and the gradient ``[B, n]`` by autograd.
 
-        First order (``create_graph`` false), the meta-gradient needs only d f / d theta at
-        theta, which is the gradient itself: with ``linearised`` the loss is returned as
-        :func:`~repro.optimizees.base.linearised_loss`, equal in value and in its gradient
-        with respect to theta.
+        First order, the meta-gradient needs only d f / d theta, the gradient itself: with
+        ``linearised`` the loss is :func:`~repro.optimizees.base.linearised_loss`.
         """
         if create_graph or not self.linearised:
             return autograd_loss_and_grad(lambda th: self.loss(th, step), theta, create_graph)

@@ -50,21 +50,14 @@ def layer_names(cfg: tuple[int | str, ...] = VGG19_CFG) -> list[str]:
     return names
 
 
-def default_weights_path() -> Path:
-    """Where torchvision caches VGG-19's weights: ``$TORCH_HOME/hub/checkpoints/...``."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
-
-
 def _features(cfg: tuple[int | str, ...]) -> nn.Sequential:
     """torchvision's VGG feature stack for ``cfg``, cut after relu5_1, pooling averaged."""
     from torchvision.models.vgg import make_layers
 
-    layers = make_layers(list(cfg))
-    keep = layer_names(cfg).index(LAST_LAYER) + 1
-    modules = [
-        nn.AvgPool2d(2, 2) if isinstance(m, nn.MaxPool2d) else m for m in list(layers)[:keep]
-    ]
-    return nn.Sequential(*modules)
+    layers = list(make_layers(list(cfg)))[: layer_names(cfg).index(LAST_LAYER) + 1]
+    return nn.Sequential(
+        *(nn.AvgPool2d(2, 2) if isinstance(m, nn.MaxPool2d) else m for m in layers)
+    )
 
 
 class Encoder(nn.Module):
@@ -100,9 +93,7 @@ def vgg19_encoder(weights: Path) -> Encoder:
     own = {f"features.{k}": k for k in features.state_dict()}
     missing = [key for key in own if key not in state]
     if missing:
-        raise EncoderError(
-            f"{weights} is not torchvision's VGG-19 state dict (no {missing[0]!r})"
-        )
+        raise EncoderError(f"{weights} is not torchvision's VGG-19 state dict (no {missing[0]!r})")
     features.load_state_dict({own[key]: state[key] for key in own})
     return Encoder(features, f"vgg19 ({weights.name})")
 
@@ -133,8 +124,11 @@ class EncoderChoice:
     width: float = 1.0
 
     def weights_path(self) -> Path:
-        """The configured weights path, or the torch hub cache's."""
-        return Path(os.path.expanduser(self.weights)) if self.weights else default_weights_path()
+        """The configured weights path, or where torchvision caches VGG-19's weights
+        (``$TORCH_HOME/hub/checkpoints/...``)."""
+        if self.weights:
+            return Path(os.path.expanduser(self.weights))
+        return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
 
 
 def make_encoder(choice: EncoderChoice) -> Encoder:

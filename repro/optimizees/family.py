@@ -10,6 +10,7 @@ Subclassing :class:`Family` gives the defaults: one group, synthetic data, no ex
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 import torch
 from torch import Tensor
 
-from repro.optimizees.base import SPLITS, Problem
+from repro.optimizees.base import SPLITS, Problem, generator
 
 if TYPE_CHECKING:
     from repro.config import Config
@@ -87,9 +88,12 @@ class Dataset:
 
 
 class DataFamily(Family):
-    """A family whose problems are drawn from its dataset ``data``, whose name it records."""
+    """A family of networks on its dataset ``data`` (whose name it records), their parameters
+    laid out in the flat theta as :meth:`shapes` lists them."""
 
     data: Dataset | None
+    init_std: float
+    batch_size: int
 
     def dataset(self, split: str, device: torch.device | str) -> tuple[Tensor, Tensor]:
         """``split``'s images and labels on ``device``."""
@@ -100,3 +104,47 @@ class DataFamily(Family):
     def describe(self) -> dict[str, str]:
         """``{"dataset": name}`` of the family's data."""
         return {"dataset": self.data.name if self.data is not None else "none"}
+
+    def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        """(name, shape) of every parameter, in theta's order."""
+        raise NotImplementedError
+
+    def layout(self) -> list[tuple[str, tuple[int, ...], int]]:
+        """(name, shape, offset) of every parameter in the flat theta."""
+        views, offset = [], 0
+        for name, shape in self.shapes():
+            views.append((name, shape, offset))
+            offset += math.prod(shape)
+        return views
+
+    @property
+    def n_params(self) -> int:
+        """Length of theta."""
+        return sum(math.prod(shape) for _, shape in self.shapes())
+
+    def views(self, theta: Tensor) -> dict[str, Tensor]:
+        """Every parameter as a view of theta, shaped ``[B, *shape]``."""
+        b = theta.shape[0]
+        return {
+            name: theta[:, offset : offset + math.prod(shape)].reshape(b, *shape)
+            for name, shape, offset in self.layout()
+        }
+
+    def draw(
+        self, split: str, index: int, count: int, device: torch.device | str, image: tuple[int, ...]
+    ) -> dict[str, Any]:
+        """The fields of ``count`` instances of the stream (seed, split, index) on ``split``'s
+        images (which must be ``[N, *image]``) and labels: theta_0 ~ N(0, init_std^2), with
+        batch-norm offsets (``beta*``) at 0, and the 63-bit minibatch stream keys."""
+        images, labels = self.dataset(split, device)
+        if tuple(images.shape[1:]) != image:
+            raise ValueError(f"images must be [N, {', '.join(map(str, image))}], "
+                             f"got {tuple(images.shape)}")
+        gen = generator(self.seed, split, index)
+        theta0 = torch.randn(count, self.n_params, generator=gen) * self.init_std
+        keys = torch.randint(0, 2**63 - 1, (count,), generator=gen, dtype=torch.int64)
+        for name, shape, offset in self.layout():
+            if name.startswith("beta"):
+                theta0[:, offset : offset + math.prod(shape)] = 0.0
+        return dict(family=self, theta0=theta0.to(images.device), keys=keys.to(images.device),
+                    images=images, labels=labels)

@@ -1,4 +1,5 @@
-"""Small MNIST MLPs (784 -> 20 -> 10 sigmoid in the paper), many instances in one batch.
+"""Small MNIST MLPs (784 -> 20 -> 10 sigmoid in the paper), many instances in one batch, and
+what the problems of every classifier family share (minibatch stream, loss).
 
 Each of the B instances has its own flat parameters theta ``[B, n]`` (layout: W1, b1, W2, b2,
 ..., weights stored ``[in, out]``), its own theta_0 ~ N(0, init_std^2) and its own minibatch
@@ -15,6 +16,8 @@ same minibatches at the same steps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import pairwise
 from typing import get_args
 
 import torch
@@ -22,11 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from repro.config import Activation
-from repro.optimizees.base import (
-    autograd_loss_and_grad,
-    draw_instances,
-    linearised_loss,
-)
+from repro.optimizees.base import autograd_loss_and_grad, linearised_loss
 from repro.optimizees.family import DataFamily, Dataset
 
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)
@@ -59,27 +58,72 @@ def minibatch_indices(keys: Tensor, step: int, batch_size: int, size: int) -> Te
     is ``(mix(A ^ mix(j)) ^ C) mod size``. Two minibatches coincide only if both lanes do
     (probability ~2^-64); the modulo bias is below size / 2^32.
     """
-    return _indices(_lanes(keys), _element_salt(batch_size, keys.device), step, size)
+    return _indices(_stream(keys, batch_size), step, size)
 
 
-def _lanes(keys: Tensor) -> Tensor:
-    """The two 32-bit halves of each 63-bit key, ``[B, 2]``."""
-    return torch.stack((keys & _MASK32, (keys >> 32) ^ _LANE_B), dim=-1)
+def _stream(keys: Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
+    """What no step changes: the keys' two 32-bit lanes ``[B, 2]`` and the salts of j."""
+    lanes = torch.stack((keys & _MASK32, (keys >> 32) ^ _LANE_B), dim=-1)
+    return lanes, hash32(torch.arange(batch_size, dtype=torch.int64, device=keys.device))
 
 
-def _element_salt(batch_size: int, device: torch.device | str) -> Tensor:
-    return hash32(torch.arange(batch_size, dtype=torch.int64, device=device))
-
-
-def _indices(lanes: Tensor, salt: Tensor, step: int, size: int) -> Tensor:
+def _indices(stream: tuple[Tensor, Tensor], step: int, size: int) -> Tensor:
+    lanes, salt = stream
     state = hash32(lanes ^ hash32_int(step))
     return (hash32(state[:, :1] ^ salt) ^ state[:, 1:]) % size
 
 
 @dataclass(frozen=True)
+class Classifiers:
+    """B classifier instances on one dataset: ``theta0 [B, n]``, minibatch stream keys ``[B]``."""
+
+    family: DataFamily
+    theta0: Tensor
+    keys: Tensor
+    images: Tensor
+    labels: Tensor
+
+    @property
+    def batch(self) -> int:
+        """B, the number of instances."""
+        return self.theta0.shape[0]
+
+    def initial_params(self) -> Tensor:
+        """theta_0, shape ``[B, n]``."""
+        return self.theta0
+
+    @cached_property
+    def _key_stream(self) -> tuple[Tensor, Tensor]:
+        return _stream(self.keys, self.family.batch_size)
+
+    def indices(self, step: int) -> Tensor:
+        """Dataset rows of each instance's minibatch at ``step``, ``[B, batch_size]``."""
+        return _indices(self._key_stream, step, self.images.shape[0])
+
+    def minibatch(self, step: int) -> tuple[Tensor, Tensor]:
+        """Inputs ``[B, batch_size, *image]`` and labels ``[B, batch_size]`` at ``step``."""
+        idx = self.indices(step)
+        flat = idx.reshape(-1)
+        x = self.images.index_select(0, flat).view(*idx.shape, *self.images.shape[1:])
+        return x, self.labels.index_select(0, flat).view(idx.shape)
+
+    def logits(self, theta: Tensor, x: Tensor) -> Tensor:
+        """Logits ``[B, M, classes]`` of each instance on its own inputs ``x [B, M, *image]``."""
+        raise NotImplementedError
+
+    def loss(self, theta: Tensor, step: int = 0) -> Tensor:
+        """Mean cross-entropy of each instance on its own minibatch at ``step``, ``[B]``."""
+        x, y = self.minibatch(step)
+        logits = self.logits(theta, x)
+        b, m, c = logits.shape
+        loss = F.cross_entropy(logits.reshape(b * m, c), y.reshape(-1), reduction="none")
+        return loss.view(b, m).mean(-1)
+
+
+@dataclass(frozen=True)
 class MLPFamily(DataFamily):
     """Distribution of MLP classifiers on ``data``: architecture fixed, theta_0 and minibatches
-    random."""
+    random (theta has 15,910 coordinates for the paper's 784-20-10 net)."""
 
     hidden: tuple[int, ...] = (20,)
     activation: str = "sigmoid"
@@ -102,22 +146,12 @@ class MLPFamily(DataFamily):
         """Layer widths from input to output, e.g. (784, 20, 10)."""
         return (self.inputs, *self.hidden, self.classes)
 
-    def layout(self) -> list[tuple[str, tuple[int, ...], int]]:
-        """(name, shape, offset) of W1, b1, W2, b2, ... in the flat theta."""
-        views, offset = [], 0
-        for layer, (fan_in, fan_out) in enumerate(
-            zip(self.sizes[:-1], self.sizes[1:], strict=True), 1
-        ):
-            views.append((f"W{layer}", (fan_in, fan_out), offset))
-            offset += fan_in * fan_out
-            views.append((f"b{layer}", (fan_out,), offset))
-            offset += fan_out
-        return views
-
-    @property
-    def n_params(self) -> int:
-        """Length of theta (15,910 for the paper's 784-20-10 net)."""
-        return sum(a * b + b for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True))
+    def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        """W1 ``[in, out]``, b1, W2, b2, ..."""
+        shapes: list[tuple[str, tuple[int, ...]]] = []
+        for layer, (fan_in, fan_out) in enumerate(pairwise(self.sizes), 1):
+            shapes += [(f"W{layer}", (fan_in, fan_out)), (f"b{layer}", (fan_out,))]
+        return shapes
 
     def sample(
         self, split: str, index: int, count: int, device: torch.device | str = "cpu"
@@ -126,18 +160,11 @@ class MLPFamily(DataFamily):
 
         Its images are ``[N, inputs]`` (float, flattened), its labels ``[N]`` class ids.
         """
-        images, labels = self.dataset(split, device)
-        if images.ndim != 2 or images.shape[1] != self.inputs:
-            raise ValueError(f"images must be [N, {self.inputs}], got {tuple(images.shape)}")
-        theta0, keys = draw_instances(self.seed, split, index, count, self.n_params, self.init_std)
-        return MLPProblems(
-            family=self, theta0=theta0.to(images.device), keys=keys.to(images.device),
-            images=images, labels=labels,
-        )
+        return MLPProblems(**self.draw(split, index, count, device, (self.inputs,)))
 
 
 @dataclass(frozen=True)
-class MLPProblems:
+class MLPProblems(Classifiers):
     """B MLP instances on one dataset: ``theta0 [B, n]``, minibatch stream keys ``[B]``.
 
     ``analytic`` selects the hand-written backward in :meth:`loss_and_grad` (default; it
@@ -146,71 +173,24 @@ class MLPProblems:
     """
 
     family: MLPFamily
-    theta0: Tensor
-    keys: Tensor
-    images: Tensor
-    labels: Tensor
     analytic: bool = True
-    _lanes: Tensor = field(init=False, repr=False, compare=False)
-    _salt: Tensor = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_lanes", _lanes(self.keys))
-        object.__setattr__(self, "_salt", _element_salt(self.family.batch_size, self.keys.device))
-
-    @property
-    def batch(self) -> int:
-        """B, the number of instances."""
-        return self.theta0.shape[0]
-
-    def initial_params(self) -> Tensor:
-        """theta_0, shape ``[B, n]``."""
-        return self.theta0
-
-    def indices(self, step: int) -> Tensor:
-        """Dataset rows of each instance's minibatch at ``step``, ``[B, batch_size]``."""
-        return _indices(self._lanes, self._salt, step, self.images.shape[0])
-
-    def minibatch(self, step: int) -> tuple[Tensor, Tensor]:
-        """Inputs ``[B, batch_size, inputs]`` and labels ``[B, batch_size]`` at ``step``."""
-        idx = self.indices(step)
-        flat = idx.reshape(-1)
-        x = self.images.index_select(0, flat).view(*idx.shape, self.images.shape[1])
-        return x, self.labels.index_select(0, flat).view(idx.shape)
 
     def params(self, theta: Tensor) -> list[tuple[Tensor, Tensor]]:
         """(W ``[B, in, out]``, b ``[B, out]``) per layer, as views of theta."""
-        fam, b = self.family, theta.shape[0]
-        out = []
-        for fan_in, fan_out, off in zip(fam.sizes[:-1], fam.sizes[1:], _offsets(fam), strict=True):
-            weight = theta[:, off : off + fan_in * fan_out].reshape(b, fan_in, fan_out)
-            bias = theta[:, off + fan_in * fan_out : off + fan_in * fan_out + fan_out]
-            out.append((weight, bias))
-        return out
+        views = self.family.views(theta)
+        return [(views[f"W{k}"], views[f"b{k}"]) for k in range(1, len(self.family.sizes))]
 
     def _forward(self, theta: Tensor, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Logits and layer inputs [x, a_1, ..., a_{L-1}]; x is ``[B, M, in]`` or ``[M, in]``."""
-        layers = self.params(theta)
-        x = x.to(theta.dtype)
-        acts = [x]
-        h = x
-        for k, (weight, bias) in enumerate(layers):
-            z = (
-                torch.baddbmm(bias.unsqueeze(1), h, weight)
-                if h.ndim == 3
-                else (torch.matmul(h, weight) + bias.unsqueeze(1))
-            )
-            if k == len(layers) - 1:
-                return z, acts
-            h = _activate(z, self.family.activation)
-            acts.append(h)
-        raise AssertionError("unreachable")
+        *hidden, (weight, bias) = self.params(theta)
+        acts = [x.to(theta.dtype)]
+        for w, b in hidden:
+            acts.append(_ACTIVATE[self.family.activation](_affine(acts[-1], w, b)))
+        return _affine(acts[-1], weight, bias), acts
 
-    def loss(self, theta: Tensor, step: int = 0) -> Tensor:
-        """Mean cross-entropy of each instance on its own minibatch at ``step``, ``[B]``."""
-        x, y = self.minibatch(step)
-        logits, _ = self._forward(theta, x)
-        return _cross_entropy(logits, y)
+    def logits(self, theta: Tensor, x: Tensor) -> Tensor:
+        """Logits ``[B, M, classes]`` of each instance on ``x``, ``[B, M, in]`` or ``[M, in]``."""
+        return self._forward(theta, x)[0]
 
     def loss_and_grad(
         self, theta: Tensor, step: int = 0, create_graph: bool = False
@@ -238,17 +218,14 @@ class MLPProblems:
         """d(mean CE)/d theta from the forward's log-probabilities and layer inputs."""
         delta = log_probs.exp() - F.one_hot(y, self.family.classes).to(log_probs.dtype)
         delta = delta / y.shape[-1]
+        derivative = _DERIVATIVE[self.family.activation]
         layers = self.params(theta)
         pieces: list[Tensor] = []
         for k in range(len(layers) - 1, -1, -1):
-            weight, _ = layers[k]
             grad_w = torch.bmm(acts[k].transpose(1, 2), delta)
-            pieces.append(delta.sum(1))
-            pieces.append(grad_w.flatten(1))
+            pieces += [delta.sum(1), grad_w.flatten(1)]
             if k > 0:
-                delta = torch.bmm(delta, weight.transpose(1, 2)) * _derivative(
-                    acts[k], self.family.activation
-                )
+                delta = torch.bmm(delta, layers[k][0].transpose(1, 2)) * derivative(acts[k])
         return torch.cat(pieces[::-1], dim=1)
 
     @torch.no_grad()
@@ -261,37 +238,20 @@ class MLPProblems:
         for start in range(0, images.shape[0], chunk):
             x = images[start : start + chunk].to(theta.device)
             y = labels[start : start + chunk].to(theta.device)
-            logits, _ = self._forward(theta, x)
-            correct += (logits.argmax(-1) == y).sum(-1)
+            correct += (self.logits(theta, x).argmax(-1) == y).sum(-1)
         return correct / images.shape[0]
 
 
-def _offsets(fam: MLPFamily) -> list[int]:
-    return [off for name, _, off in fam.layout() if name.startswith("W")]
+def _affine(h: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """h W + b per instance, for inputs ``[B, M, in]`` or ``[M, in]`` shared by all."""
+    if h.ndim == 3:
+        return torch.baddbmm(bias.unsqueeze(1), h, weight)
+    return torch.matmul(h, weight) + bias.unsqueeze(1)
 
 
-def _activate(z: Tensor, activation: str) -> Tensor:
-    if activation == "sigmoid":
-        return torch.sigmoid(z)
-    if activation == "relu":
-        return torch.relu(z)
-    return torch.tanh(z)
-
-
-def _derivative(a: Tensor, activation: str) -> Tensor:
-    """The activation's derivative written in terms of its output a."""
-    if activation == "sigmoid":
-        return a * (1 - a)
-    if activation == "relu":
-        return (a > 0).to(a.dtype)
-    return 1 - a * a
-
-
-def _cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
-    """Mean cross-entropy over the minibatch axis: logits ``[B, M, C]``, y ``[B, M]`` -> ``[B]``."""
-    b, m, c = logits.shape
-    return (
-        F.cross_entropy(logits.reshape(b * m, c), y.reshape(-1), reduction="none")
-        .view(b, m)
-        .mean(-1)
-    )
+_ACTIVATE = {"sigmoid": torch.sigmoid, "relu": torch.relu, "tanh": torch.tanh}
+_DERIVATIVE = {  # each activation's derivative, written in terms of its output a
+    "sigmoid": lambda a: a * (1 - a),
+    "relu": lambda a: (a > 0).to(a.dtype),
+    "tanh": lambda a: 1 - a * a,
+}

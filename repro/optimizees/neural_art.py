@@ -122,11 +122,8 @@ class NeuralArtFamily(Family):
             style = self.encoder(self.style.unsqueeze(0).to(device), self.style_layers)
             grams = {name: gram(style[name]) for name in self.style_layers}
         return NeuralArtProblems(
-            family=self,
-            content=content,
-            theta0=(content + noise.to(device)).flatten(1),
-            content_target=targets,
-            style_grams=grams,
+            family=self, content=content, theta0=(content + noise.to(device)).flatten(1),
+            content_target=targets, style_grams=grams,
         )
 
 
@@ -163,11 +160,8 @@ class NeuralArtProblems:
     def loss(self, theta: Tensor, step: int = 0) -> Tensor:
         """f(theta) per instance, ``[B]``."""
         fam, terms = self.family, self.terms(theta)
-        return (
-            fam.content_weight * terms["content"]
-            + fam.style_weight * terms["style"]
-            + fam.tv_weight * terms["tv"]
-        )
+        return (fam.content_weight * terms["content"] + fam.style_weight * terms["style"]
+                + fam.tv_weight * terms["tv"])
 
     def loss_and_grad(
         self, theta: Tensor, step: int = 0, create_graph: bool = False
@@ -187,9 +181,7 @@ def build_family(art: ArtConfig, seed: int = 0, verbose: bool = True) -> NeuralA
 
     names = {"train": art.train_contents, "val": art.val_contents, "test": art.test_contents}
     check_disjoint(names)
-    encoder = make_encoder(
-        EncoderChoice(art.encoder, art.weights, art.encoder_seed, art.width)
-    )
+    encoder = make_encoder(EncoderChoice(art.encoder, art.weights, art.encoder_seed, art.width))
     if verbose:
         print(f"neural art encoder: {encoder.description} (art.encoder: {art.encoder})")
     (style_path,) = resolve(art.style)[:1]
@@ -197,10 +189,6 @@ def build_family(art: ArtConfig, seed: int = 0, verbose: bool = True) -> NeuralA
         encoder=encoder,
         contents={split: load_split(split_names) for split, split_names in names.items()},
         style=center_square(read_image(style_path), art.size),
-        size=art.size,
-        content_weight=art.content_weight,
-        style_weight=art.style_weight,
-        tv_weight=art.tv_weight,
-        init_noise=art.init_noise,
-        seed=seed,
+        size=art.size, content_weight=art.content_weight, style_weight=art.style_weight,
+        tv_weight=art.tv_weight, init_noise=art.init_noise, seed=seed,
     )

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import get_args
 
 import torch
 from torch import Tensor
 
-from repro.config import Scale
 from repro.optimizees.base import generator
 from repro.optimizees.family import Family
-
-SCALES: tuple[str, ...] = get_args(Scale)
 
 
 @dataclass(frozen=True)
@@ -42,9 +38,7 @@ class QuadraticFamily(Family):
         weights = torch.randn(count, d, d, generator=gen)
         targets = torch.randn(count, d, generator=gen)
         theta0 = torch.randn(count, d, generator=gen) * self.init_std
-        return Quadratics(
-            weights.to(device), targets.to(device), theta0.to(device), self.scale
-        )
+        return Quadratics(weights.to(device), targets.to(device), theta0.to(device), self.scale)
 
 
 @dataclass(frozen=True)
@@ -60,20 +54,15 @@ class Quadratics:
         """theta_0, shape ``[B, d]``."""
         return self.theta0
 
-    def residual(self, theta: Tensor) -> Tensor:
-        """W theta - y for every instance."""
-        return torch.bmm(self.weights, theta.unsqueeze(-1)).squeeze(-1) - self.targets
-
     def loss(self, theta: Tensor) -> Tensor:
         """Per-instance loss ``[B]``."""
-        squares = self.residual(theta).square()
-        return squares.mean(-1) if self.scale == "mean" else squares.sum(-1)
+        return self.loss_and_grad(theta)[0]
 
     def loss_and_grad(
         self, theta: Tensor, step: int = 0, create_graph: bool = False
     ) -> tuple[Tensor, Tensor]:
         """Loss and its analytic gradient ``c W^T (W theta - y)`` with c = 2 or 2/d."""
-        residual = self.residual(theta)
+        residual = torch.bmm(self.weights, theta.unsqueeze(-1)).squeeze(-1) - self.targets
         squares = residual.square()
         factor = 2.0 / residual.shape[-1] if self.scale == "mean" else 2.0
         loss = squares.mean(-1) if self.scale == "mean" else squares.sum(-1)
