@@ -61,4 +61,3 @@ def fit(config: Config, paths: Paths) -> Path:
     )
     return export_selected(paths.checkpoint(config.experiment), learner, trainer, best, resume,
                            seconds, meta)
-

@@ -54,15 +54,20 @@ class Quadratics:
         """theta_0, shape ``[B, d]``."""
         return self.theta0
 
+    def residual(self, theta: Tensor) -> Tensor:
+        """W theta - y for every instance."""
+        return torch.bmm(self.weights, theta.unsqueeze(-1)).squeeze(-1) - self.targets
+
     def loss(self, theta: Tensor) -> Tensor:
-        """Per-instance loss ``[B]``."""
-        return self.loss_and_grad(theta)[0]
+        """Per-instance loss ``[B]``, without the gradient :meth:`loss_and_grad` also computes."""
+        squares = self.residual(theta).square()
+        return squares.mean(-1) if self.scale == "mean" else squares.sum(-1)
 
     def loss_and_grad(
         self, theta: Tensor, step: int = 0, create_graph: bool = False
     ) -> tuple[Tensor, Tensor]:
         """Loss and its analytic gradient ``c W^T (W theta - y)`` with c = 2 or 2/d."""
-        residual = torch.bmm(self.weights, theta.unsqueeze(-1)).squeeze(-1) - self.targets
+        residual = self.residual(theta)
         squares = residual.square()
         factor = 2.0 / residual.shape[-1] if self.scale == "mean" else 2.0
         loss = squares.mean(-1) if self.scale == "mean" else squares.sum(-1)

@@ -238,7 +238,8 @@ class LSTMOptimizer(nn.Module):
                 h, c, update = _native_head_layer(*args, head)
             else:
                 h, c = layer_fn(*args)
-            new_state.update({f"h{layer}": h, f"c{layer}": c})
+            new_state[f"h{layer}"] = h
+            new_state[f"c{layer}"] = c
             x = h
         if update is None:
             update = torch.addmm(self.head_bias, x, self.head_weight) * self.output_scale
