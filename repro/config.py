@@ -200,7 +200,10 @@ class EvaluateConfig:
 
     ``optimizer_from`` names another experiment whose trained optimizer is evaluated here
     (empty: this experiment's own); ``lstm_sub_from`` names one more whose optimizer is drawn
-    as the curve ``LSTM-sub`` (empty: none).
+    as the curve ``LSTM-sub`` (empty: none). ``reference`` names a trained optimizer made
+    elsewhere (a shipped name under ``repro/weights``, e.g. ``official_dm``, or a file), run
+    with its own settings on the same problems and drawn as the curve ``reference_label``
+    (empty: none); the claims never read it.
     """
 
     problems: PositiveInt = 100
@@ -210,9 +213,17 @@ class EvaluateConfig:
     trace_step: NonNegativeInt = 10
     trace_coordinates: PositiveInt = 4
     lstm_sub_from: str = ""
+    reference: str = ""
+    reference_label: str = "LSTM (official code's φ)"
 
     def __post_init__(self) -> None:
         _non_empty(self, "evaluate", "panels")
+        taken = ("LSTM", "LSTM-sub", *get_args(Baseline))
+        _require(
+            self.reference_label.strip() != "" and self.reference_label not in taken,
+            f"evaluate.reference_label: {self.reference_label!r} must be a new curve name, "
+            f"not empty nor one of {', '.join(taken)}",
+        )
         steps = max(panel.steps for panel in self.panels)
         _require(
             not self.trace or self.trace_step < steps,

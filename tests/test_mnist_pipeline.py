@@ -12,17 +12,20 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from repro.cli import main
 from repro.commands.evaluate import evaluate
 from repro.commands.figure import figure
 from repro.commands.fit import fit
+from repro.commands.records import paper_values
 from repro.commands.runs import Paths
 from repro.commands.tune import tune
 from repro.config import load
 from repro.data.idx import write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
+OFFICIAL = "LSTM (official code's φ)"
 TINY = [
     "problem.hidden=[4]", "data.download=false", "data.val_size=60", "meta.steps=4",
     "meta.val_every=2", "meta.val_problems=2", "meta.horizon=10", "meta.unroll=5",
@@ -80,9 +83,29 @@ def run(tmp_path_factory):
 def test_every_tuned_baseline_and_the_meta_trained_lstm_learn(run):
     _, paths, _ = run
     curves = json.loads((paths.data / "figure4c.json").read_text())["curves"]
-    assert list(curves) == ["ADAM", "RMSprop", "SGD", "NAG", "LSTM"]
+    assert list(curves) == ["ADAM", "RMSprop", "SGD", "NAG", "LSTM", OFFICIAL]
     for name, curve in curves.items():
         assert curve["mean"][-1] < LEARNED, (name, curve["mean"][-1])
+
+
+def test_the_official_optimizer_is_a_curve_of_its_own_with_its_provenance(run):
+    _, paths, _ = run
+    data = json.loads((paths.data / "figure4b.json").read_text())
+    assert data["meta"]["reference"]["label"] == OFFICIAL
+    assert data["meta"]["reference"]["weights"] == "official_dm"
+    official, ours = data["curves"][OFFICIAL]["mean"], data["curves"]["LSTM"]["mean"]
+    assert official != ours  # its own phi, run with its own settings (p = 5, output x 0.01)
+
+
+def test_mnist_panels_carry_the_papers_values_and_fashion_mnist_panels_do_not(run):
+    _, paths, _ = run
+    data = json.loads((paths.data / "figure4b.json").read_text())
+    reference = yaml.safe_load((ROOT / "paper_figures" / "reference.yaml").read_text())
+    paper = reference["panels"]["figure4b"]
+    assert data["paper"] == {"steps": paper["steps"], "loss": paper["loss"]}
+    assert "figure4b" not in paper_values("fashion_mnist")
+    assert set(paper_values("mnist")) == {"figure4b", "figure4c", "figure5a", "figure5b",
+                                          "figure5c"}
 
 
 def test_an_untrained_lstm_does_not_learn(run, tmp_path):
@@ -127,8 +150,9 @@ def test_architecture_grid_retunes_baselines_per_network(run):
     assert [p["layers"] for p in data["panels"]] == [1, 2]
     for panel in data["panels"]:
         assert panel["widths"] == [3, 4]
-        assert set(panel["curves"]) == {"ADAM", "RMSprop", "SGD", "NAG", "LSTM"}
+        assert set(panel["curves"]) == {"ADAM", "RMSprop", "SGD", "NAG", "LSTM", OFFICIAL}
         assert len(panel["curves"]["ADAM"]["lr"]) == 2 and panel["curves"]["LSTM"]["lr"] is None
+        assert panel["curves"][OFFICIAL]["mean"] != panel["curves"]["LSTM"]["mean"]
         assert all(m is None or m > 0 for m in panel["curves"]["LSTM"]["mean"])
     assert figure("figure6", paths)[0].is_file()
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
+
+import torch
 
 from repro import tracking
 from repro.commands import records, runs
 from repro.commands.runs import Paths
-from repro.config import Config
+from repro.config import Config, EvaluateConfig
 from repro.io import provenance
 from repro.meta.evaluate import evaluate as evaluate_rules
 from repro.meta.evaluate import rules_at
 from repro.meta.experiments import make_source
 from repro.meta.grid import architecture_grid
 from repro.meta.learned import load_learned, note_differences
+from repro.optim import load_rule, resolve_weights
 from repro.optimizers.checkpoint import Checkpoint
 
 
@@ -37,10 +41,11 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     meta = provenance(paths.config_file, config.seed, profile=config.profile,
                       checkpoint=str(stored.path), selected=stored.selection(),
                       **family.describe())
+    extra = reference_rules(ev, device, meta)
     run = (paths.run_dir(config, "evaluate"), f"{config.experiment}-evaluate", config.to_dict())
     if grid:
         with tracking.run(*run) as loggers:
-            panels = architecture_grid(config, family, lstm, device)
+            panels = architecture_grid(config, family, {"LSTM": lstm, **extra}, device)
             records.log_grid(loggers, panels)
         meta.update(problems=f"{ev.problems} test instances per architecture",
                     wall_seconds=records.wall_seconds(stored, None, started))
@@ -53,6 +58,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
         sub = paths.checkpoint(ev.lstm_sub_from)
         rules["LSTM-sub"] = (load_learned(sub, config).to(device), None)
         meta["lstm_sub_checkpoint"] = str(sub)
+    rules.update(extra)
     meta["problems"] = f"{ev.problems} test instances (split 'test')"
     meta.update({"classes": config.data.classes} if config.data.classes else {})
     problem = family.sample("test", 0, ev.problems, device)
@@ -60,7 +66,24 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
         curves = evaluate_rules(problem, rules, config.steps)
         records.log_curves(loggers, curves, ev.panels)
     meta["wall_seconds"] = records.wall_seconds(stored, tuned, started)
-    written = [records.panel(config, paths, panel, curves, meta) for panel in ev.panels]
+    paper = records.paper_values(family.describe().get("dataset"))
+    written = [records.panel(config, paths, panel, curves, meta, paper.get(panel.name))
+               for panel in ev.panels]
     written += [records.trace(config, paths, problem, lstm, meta)] if ev.trace else []
     title = records.title(ev.panels[0].title, config) if ev.panels else ""
     return written + family.outputs(config, paths.data, problem, rules, meta, title)
+
+
+def reference_rules(ev: EvaluateConfig, device: torch.device, meta: dict[str, Any]) -> dict:
+    """The reference optimizer of ``evaluate.reference`` as a rule under its label (empty when
+    none is named), on ``device``; records where it came from in ``meta["reference"]``."""
+    if not ev.reference:
+        return {}
+    try:
+        rule = load_rule(ev.reference)
+    except ValueError as error:
+        raise runs.MissingInputError(f"evaluate.reference: {error}") from None
+    stored = Checkpoint.read(resolve_weights(ev.reference)).meta
+    meta["reference"] = {"label": ev.reference_label, "weights": ev.reference,
+                         **{k: stored[k] for k in ("source", "licence", "trained") if k in stored}}
+    return {ev.reference_label: (rule.to(device), None)}

@@ -17,14 +17,28 @@ from repro.meta.evaluate import trace as lstm_trace
 from repro.optimizees.base import Problem
 from repro.optimizers.checkpoint import Checkpoint
 from repro.optimizers.lstm import LSTMOptimizer
+from repro.report import reference
+
+
+REFERENCE_FILE = Path(__file__).resolve().parents[2] / "paper_figures" / "reference.yaml"
+"""The paper's values read off its plots (absent from an installed package: no markers then)."""
+
+
+def paper_values(dataset: str | None, path: Path = REFERENCE_FILE) -> dict[str, dict[str, Any]]:
+    """Per panel, the paper's ``steps`` and ``loss`` (optimizer -> values) where the paper's
+    panel was run on ``dataset``; empty when the reference file is missing."""
+    return {name: {"steps": ref["steps"], "loss": ref["loss"]}
+            for name, ref in reference.load(path).items() if ref.get("dataset") == dataset}
 
 
 def panel(
-    config: Config, paths: Paths, panel: PanelConfig, curves: dict[str, Any], meta: dict[str, Any]
+    config: Config, paths: Paths, panel: PanelConfig, curves: dict[str, Any],
+    meta: dict[str, Any], paper: dict[str, Any] | None = None,
 ) -> Path:
-    """One panel's curves file: the curves cut to ``panel.steps``."""
-    return _write(config, paths, panel.name, panel.title, meta,
-                  x="step", y="loss", curves=shorten(curves, panel.steps))
+    """One panel's curves file: the curves cut to ``panel.steps``, and ``paper``, the paper's
+    values at its steps (drawn as markers), when given."""
+    return _write(config, paths, panel.name, panel.title, meta, x="step", y="loss",
+                  curves=shorten(curves, panel.steps), **({"paper": paper} if paper else {}))
 
 
 def trace(

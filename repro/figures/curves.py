@@ -3,7 +3,8 @@
 One panel: log y axis, x = step; per optimizer its mean line and a shaded band between
 ``lo`` and ``hi`` (the 95% interval), styled as in the paper (:mod:`repro.figures.style`).
 A curve may carry ``"diverged_at"`` (a step, or null): its line and band stop there and
-the last drawn point is marked with an ``x``.
+the last drawn point is marked with an ``x``. An envelope may carry ``"paper"``, the paper's
+values at its steps (``paper_figures/reference.yaml``): drawn as hollow markers.
 """
 
 from __future__ import annotations
@@ -108,11 +109,32 @@ def plot_curves(ax: Axes, data: Mapping[str, Any], steps: Steps = None) -> None:
                 ax.plot([step[last]], [mean[last]], marker="x", markersize=7, mew=2,
                         linestyle="none", color=style.color(name), label="_diverged")
 
+    if paper_marks := plot_paper(ax, data.get("paper") or {}, steps):
+        handles.append(paper_marks)
     if steps is not None:
         ax.set_xlim(steps[0], steps[1])
     elif np.isfinite(x_min) and x_max > x_min:
         ax.set_xlim(x_min, x_max)
     finish(ax, data, data.get("title", ""), ("Step", "Loss"), handles)
+
+
+def plot_paper(ax: Axes, paper: Mapping[str, Any], steps: Steps = None) -> Line2D | None:
+    """Draw the paper's values (``{"steps": [...], "loss": {name: [value or null, ...]}}``) as
+    hollow markers in each optimizer's colour, within ``steps``; returns a grey legend handle
+    for them (None when nothing was drawn)."""
+    at = np.asarray(paper.get("steps") or [], dtype=float)
+    keep = np.ones(len(at), dtype=bool) if steps is None else (at >= steps[0]) & (at <= steps[1])
+    drawn = False
+    for name in style.ordered(paper.get("loss") or {}):
+        values = as_float(paper["loss"][name], len(at))
+        shown = keep & np.isfinite(values) & (values > 0)
+        if shown.any():
+            ax.plot(at[shown], values[shown], color=style.color(name), label="_paper",
+                    **style.PAPER_MARKER)
+            drawn = True
+    if not drawn:
+        return None
+    return Line2D([], [], color="0.35", label=style.PAPER_LABEL, **style.PAPER_MARKER)
 
 
 def finish(ax: Axes, data: Mapping[str, Any], title: str, labels: tuple[str, str],

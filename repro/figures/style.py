@@ -2,8 +2,12 @@
 
 * Colours are ColorBrewer Set1; ``LSTM-sub`` (Fig. 7) takes Set1's brown so it stays
   distinguishable from the ``LSTM``'s orange.
-* Learned optimizers (names starting with ``LSTM``) are solid, hand-written ones dashed.
-* Legend order: ADAM, RMSprop, SGD, NAG, LSTM, LSTM-sub; unknown names follow, sorted.
+* Learned optimizers (names starting with ``LSTM``) are solid, hand-written ones dashed; the
+  official code's optimizer, a reference beside ours, is black and dotted.
+* Legend order: ADAM, RMSprop, SGD, NAG, LSTM, LSTM-sub, the reference; unknown names follow,
+  sorted.
+* The paper's own values, where a panel carries them, are small hollow circles in each
+  optimizer's colour.
 
 Figures are built on :class:`matplotlib.figure.Figure` with an Agg canvas: no pyplot, no
 global backend switch, no figure manager to leak, so building figures is safe anywhere.
@@ -28,8 +32,17 @@ COLORS: dict[str, str] = {
     "NAG": "#984ea3",
     "LSTM": "#ff7f00",
     "LSTM-sub": "#a65628",
+    "LSTM (official code's φ)": "#000000",
 }
-LEGEND_ORDER: tuple[str, ...] = ("ADAM", "RMSprop", "SGD", "NAG", "LSTM", "LSTM-sub")
+LINESTYLES: dict[str, Any] = {"LSTM (official code's φ)": (0, (1, 1.3))}
+"""Line styles that differ from the learned-solid, hand-written-dashed rule."""
+LEGEND_ORDER: tuple[str, ...] = (
+    "ADAM", "RMSprop", "SGD", "NAG", "LSTM", "LSTM-sub", "LSTM (official code's φ)"
+)
+PAPER_MARKER: dict[str, Any] = {"marker": "o", "markersize": 4.5, "markerfacecolor": "none",
+                                "markeredgewidth": 1.1, "linestyle": "none"}
+"""How the paper's read-off values are drawn (edge in the optimizer's colour)."""
+PAPER_LABEL = "paper (read off)"
 # Colours for names the paper does not use (Set1's remaining colours, then greys).
 _EXTRA_COLORS: tuple[str, ...] = ("#f781bf", "#999999", "#ffd92f", "#1b9e77", "#666666")
 
@@ -38,9 +51,10 @@ BAND_ALPHA = 0.18
 PNG_DPI = 200
 
 
-def linestyle(name: str) -> str:
-    """Solid for learned optimizers (every name starting with ``LSTM``), dashed for the others."""
-    return "-" if name.startswith("LSTM") else "--"
+def linestyle(name: str) -> Any:
+    """Its own style for a name of :data:`LINESTYLES`; else solid for learned optimizers (every
+    name starting with ``LSTM``), dashed for the others."""
+    return LINESTYLES.get(name, "-" if name.startswith("LSTM") else "--")
 
 
 def color(name: str) -> str:

@@ -3,6 +3,7 @@ network of ``config.grid``, every depth times every width."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -17,27 +18,31 @@ from repro.optimizers.base import UpdateRule
 
 
 def architecture_grid(
-    config: Config, family: Family, lstm: UpdateRule, device: torch.device
+    config: Config, family: Family, learned: Mapping[str, UpdateRule], device: torch.device
 ) -> list[dict[str, Any]]:
     """One panel per depth: each rule's final mean loss and 95% interval at every width, and
-    each baseline's tuned rate and whether it lies at the edge of the tuning grid."""
+    each baseline's tuned rate and whether it lies at the edge of the tuning grid. ``learned``
+    are the learned optimizers by curve name (``LSTM`` first, which the rule set of
+    :func:`rules_at` holds; the others are added beside it)."""
     grid, names, steps = config.grid, config.tune.optimizers, config.meta.horizon
     panels = []
     with tqdm(total=len(grid.layers) * len(grid.widths), desc="architectures", unit="net") as bar:
         for layers in grid.layers:
             points = {name: {"mean": [], "lo": [], "hi": [], "lr": [], "at_grid_edge": []}
                       for name in names}
-            points["LSTM"] = {"mean": [], "lo": [], "hi": [], "lr": None, "at_grid_edge": None}
+            points.update({name: {"mean": [], "lo": [], "hi": [], "lr": None,
+                                  "at_grid_edge": None} for name in learned})
             for width in grid.widths:
                 nets = replace(family, hidden=(width,) * layers)
                 val = nets.sample("val", 0, config.tune.problems, device)
                 test = nets.sample("test", 0, config.evaluate.problems, device)
                 tuned = tune(val, names, config.tune.grid, steps)
-                rules = rules_at({name: tuned[name]["lr"] for name in names}, lstm)
+                rules = rules_at({name: tuned[name]["lr"] for name in names}, learned["LSTM"])
+                rules.update({name: (rule, None) for name, rule in learned.items()})
                 for name, curve in evaluate(test, rules, steps).items():
                     for key in ("mean", "lo", "hi"):
                         points[name][key].append(curve[key][-1])
-                    if name != "LSTM":
+                    if name not in learned:
                         points[name]["lr"].append(curve["lr"])
                         points[name]["at_grid_edge"].append(tuned[name]["at_grid_edge"])
                 bar.update()

@@ -17,11 +17,14 @@ class Cell:
     paper: float | None
     ours: float | None
     note: str = ""
+    interval: tuple[float, float] | None = None
 
     @property
     def text(self) -> str:
-        """``ours / paper``, 3 significant digits each (``—``: no value, ``diverged``)."""
-        return f"{_number(self.ours)} / {_number(self.paper)}"
+        """``ours [lo–hi] / paper``, 3 significant digits each, the bracket our 95% interval
+        where known (``—``: no value, ``diverged``)."""
+        band = f" [{self.interval[0]:.3g}–{self.interval[1]:.3g}]" if self.interval else ""
+        return f"{_number(self.ours)}{band} / {_number(self.paper)}"
 
 
 def _number(value: float | None) -> str:
@@ -58,6 +61,16 @@ def value_at(curve: dict[str, Any], step: int) -> float | None:
     return float("inf") if mean is None else float(mean)
 
 
+def interval_at(curve: dict[str, Any], step: int) -> tuple[float, float] | None:
+    """A curve's 95% interval ``(lo, hi)`` at ``step``; None when absent or not finite."""
+    try:
+        index = curve["step"].index(step)
+        lo, hi = curve["lo"][index], curve["hi"][index]
+    except (ValueError, KeyError, IndexError):
+        return None
+    return None if lo is None or hi is None else (float(lo), float(hi))
+
+
 def compare(panel: str, reference: dict[str, Any], data: dict[str, Any] | None) -> Comparison:
     """The paper's values for ``panel`` beside ours from its curves JSON ``data`` (if any)."""
     ref = reference[panel]
@@ -70,7 +83,8 @@ def compare(panel: str, reference: dict[str, Any], data: dict[str, Any] | None) 
         paper = ref["loss"].get(name) or [None] * len(steps)
         ours = [value_at(curves[name], s) if name in curves else None for s in steps]
         cells[name] = [
-            Cell(p, o, notes.get(f"{name}@{s}", ""))
+            Cell(p, o, notes.get(f"{name}@{s}", ""),
+                 interval_at(curves[name], s) if name in curves else None)
             for p, o, s in zip(paper, ours, steps, strict=True)
         ]
     return Comparison(panel, str(ref.get("tag", "fig")), steps, cells)

@@ -343,3 +343,46 @@ def test_registry_single_panels_and_composites(tmp_path, saved_png):
     assert len(saved[5].axes) == 3
     with pytest.raises(ValueError, match="figure4b"):
         maker("figure4b")(data_dir / "figure4c.json", out_dir / "wrong")
+
+
+# --- the paper's values and the official code's optimizer ----------------------------
+
+
+def _paper_marks(ax) -> list:
+    return [line for line in ax.get_lines() if line.get_label() == "_paper"]
+
+
+def test_the_papers_values_are_hollow_markers_in_each_optimizers_colour():
+    data = synthetic_envelope("figure4c", "MNIST, 200 steps", steps=200)
+    data["paper"] = {"steps": [100, 120, 200, 300],
+                     "loss": {"LSTM": [0.25, 0.23, 0.21, 0.2], "NAG": [0.32, None, 0.26, 0.2]}}
+    fig = FIGURE4.build_panel(data, "figure4c")
+    (ax,) = fig.axes
+    marks = {to_rgba(line.get_markeredgecolor()): line for line in _paper_marks(ax)}
+    assert set(marks) == {to_rgba(style.color("LSTM")), to_rgba(style.color("NAG"))}
+    lstm = marks[to_rgba(style.color("LSTM"))]
+    assert list(lstm.get_xdata()) == [100, 120, 200]  # step 300 lies outside the panel
+    assert list(lstm.get_ydata()) == [0.25, 0.23, 0.21]
+    assert lstm.get_markerfacecolor() == "none" and lstm.get_linestyle() == "None"
+    assert list(marks[to_rgba(style.color("NAG"))].get_xdata()) == [100, 200]  # null left out
+    assert style.PAPER_LABEL in legend_texts(ax.get_legend())
+
+
+def test_a_panel_without_the_papers_values_has_no_markers_and_no_legend_entry():
+    fig = FIGURE4.build_panel(synthetic_envelope("figure4b", "MNIST"), "figure4b")
+    (ax,) = fig.axes
+    assert _paper_marks(ax) == [] and style.PAPER_LABEL not in legend_texts(ax.get_legend())
+
+
+def test_the_official_curve_is_black_dotted_and_listed_after_ours():
+    official = "LSTM (official code's φ)"
+    data = synthetic_envelope("figure4b", "MNIST")
+    data["curves"][official] = synthetic_curve(0.5, 0.05)
+    fig = FIGURE4.build_panel(data, "figure4b")
+    (ax,) = fig.axes
+    line = curve_lines(ax)[official]
+    assert to_rgba(line.get_color()) == to_rgba("#000000")
+    dashes = {name: curve.get_dashes() if hasattr(curve, "get_dashes") else
+              curve._unscaled_dash_pattern for name, curve in curve_lines(ax).items()}
+    assert dashes[official] not in (dashes["LSTM"], dashes["NAG"])  # neither solid nor dashed
+    assert legend_texts(ax.get_legend()) == [*PAPER_ORDER, official]

@@ -74,8 +74,9 @@ def test_page_shows_figures_paper_values_claims_and_provenance(figures_root):
     assert len(page.images) == 3
     # ours beside the paper's value, read from the JSON and reference.yaml
     data = json.loads((figures_root / "data" / "figure4a.json").read_text())
-    lstm_100 = data["curves"]["LSTM"]["mean"][99]
-    assert f"{lstm_100:.3g} / 0.04*" in text
+    lstm = data["curves"]["LSTM"]
+    band = f"[{lstm['lo'][99]:.3g}–{lstm['hi'][99]:.3g}]"  # our 95% interval
+    assert f"{lstm['mean'][99]:.3g} {band} / 0.04*" in text
     assert "The paper's values are for MNIST; ours are on fashion_mnist." in text
     # verdicts computed from the curves
     assert re.search(r'class="verdict holds">✓ holds</td><td>quick/fashion_mnist</td>'
