@@ -46,6 +46,9 @@ def test_quick_profile_overrides_and_command_line_overrides():
         ({"problem": {"family": "mlp"}}, "problem.family 'mlp' needs data.name mnist or"),
         ({"data": {"classes": [1, 1]}}, "data.classes: [1, 1] must be two or more distinct"),
         ({"grid": {"layers": [1]}}, "grid: set both grid.layers and grid.widths"),
+        ({"evaluate": {"reference_label": "LSTM"}}, "evaluate.reference_label: 'LSTM' must be"),
+        ({"evaluate": {"reference_label": "NAG"}}, "evaluate.reference_label: 'NAG' must be"),
+        ({"evaluate": {"reference_label": " "}}, "evaluate.reference_label: ' ' must be"),
     ],
 )
 def test_bad_values_get_one_line_errors_naming_the_key(data, message):

@@ -164,3 +164,14 @@ def test_missing_dataset_is_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: MNIST not found") and err.count("\n") == 1
     assert str(tmp_path / "nothing") in err
+
+
+def test_an_unknown_reference_is_one_clear_line(run, capsys):
+    root, paths, _ = run
+    code = main(["evaluate", "--config", str(ROOT / "experiments" / "mnist.yaml"), "--profile",
+                 "quick", "--data.root", str(root / "data"), "--data.download", "false",
+                 "--runs-dir", str(paths.runs), "--figures-dir", str(paths.figures),
+                 "--evaluate.reference", "official_nothing"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("error: evaluate.reference: unknown weights 'official_nothing'")

@@ -1,5 +1,6 @@
-"""``pip install .``: the wheel holds the weights, the kernel source and the command; the pins
-of requirements.txt and environment.yml are those of pyproject.toml (their one source)."""
+"""``pip install .``: the wheel holds the weights (with the official ones' licence), the kernel
+source and the command; the pins of requirements.txt and environment.yml are those of
+pyproject.toml (their one source)."""
 
 import importlib
 import re
@@ -45,8 +46,11 @@ def test_the_wheel_holds_the_weights_the_kernel_source_and_the_command(tmp_path)
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         scripts = archive.read(entry_points).decode()
     weights = {f"repro/weights/{p.name}" for p in (ROOT / "repro" / "weights").glob("*.pt")}
-    assert weights >= {"repro/weights/mnist_fashion_mnist.pt", "repro/weights/quadratic.pt"}
+    assert weights >= {"repro/weights/mnist_fashion_mnist.pt", "repro/weights/quadratic.pt",
+                       "repro/weights/official_dm.pt"}
     assert weights <= names
+    # The official optimizers' MIT licence and attribution travel with them.
+    assert {"repro/weights/LICENSE.official", "repro/weights/README.md"} <= names
     assert {"repro/optimizers/kernels/lstm_cpu.cpp", "repro/optim.py"} <= names
     assert not any(n.startswith(("tests/", "bench/")) for n in names)
     target = re.search(r"^l2l-repro = (\S+):(\S+)$", scripts, flags=re.MULTILINE)

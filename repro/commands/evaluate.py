@@ -30,18 +30,19 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     ev, started, grid = config.evaluate, time.perf_counter(), bool(config.grid.layers)
     stored = Checkpoint.read(checkpoint or paths.checkpoint(ev.optimizer_from or config.experiment))
     lstm = load_learned(stored, config)
+    extra, reference = reference_rules(ev)
     hint = "run 'python -m repro tune' first"
     tuned = None if grid else runs.read_json(paths.tuned(config), hint)
     runs.ensure_writable(paths.data)
     runs.set_threads(config)
     device = runs.device_for(config)
     lstm.to(device)
+    extra = {name: rule.to(device) for name, rule in extra.items()}
     family = make_source(config)
     note_differences(stored, family)
     meta = provenance(paths.config_file, config.seed, profile=config.profile,
                       checkpoint=str(stored.path), selected=stored.selection(),
-                      **family.describe())
-    extra = reference_rules(ev, device, meta)
+                      **family.describe(), **reference)
     run = (paths.run_dir(config, "evaluate"), f"{config.experiment}-evaluate", config.to_dict())
     if grid:
         with tracking.run(*run) as loggers:
@@ -58,7 +59,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
         sub = paths.checkpoint(ev.lstm_sub_from)
         rules["LSTM-sub"] = (load_learned(sub, config).to(device), None)
         meta["lstm_sub_checkpoint"] = str(sub)
-    rules.update(extra)
+    rules.update({name: (rule, None) for name, rule in extra.items()})
     meta["problems"] = f"{ev.problems} test instances (split 'test')"
     meta.update({"classes": config.data.classes} if config.data.classes else {})
     problem = family.sample("test", 0, ev.problems, device)
@@ -74,16 +75,18 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     return written + family.outputs(config, paths.data, problem, rules, meta, title)
 
 
-def reference_rules(ev: EvaluateConfig, device: torch.device, meta: dict[str, Any]) -> dict:
-    """The reference optimizer of ``evaluate.reference`` as a rule under its label (empty when
-    none is named), on ``device``; records where it came from in ``meta["reference"]``."""
+def reference_rules(ev: EvaluateConfig) -> tuple[dict[str, torch.nn.Module], dict[str, Any]]:
+    """The reference optimizer of ``evaluate.reference`` by its label (empty when none is
+    named) and the provenance to record (``{"reference": ...}``); a one-line
+    :class:`~repro.commands.runs.MissingInputError` when it names nothing known."""
     if not ev.reference:
-        return {}
+        return {}, {}
     try:
         rule = load_rule(ev.reference)
     except ValueError as error:
         raise runs.MissingInputError(f"evaluate.reference: {error}") from None
     stored = Checkpoint.read(resolve_weights(ev.reference)).meta
-    meta["reference"] = {"label": ev.reference_label, "weights": ev.reference,
-                         **{k: stored[k] for k in ("source", "licence", "trained") if k in stored}}
-    return {ev.reference_label: (rule.to(device), None)}
+    keys = ("source", "repository", "licence", "trained")
+    record = {"label": ev.reference_label, "weights": ev.reference,
+              **{key: stored[key] for key in keys if key in stored}}
+    return {ev.reference_label: rule}, {"reference": record}

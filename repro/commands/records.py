@@ -19,7 +19,6 @@ from repro.optimizers.checkpoint import Checkpoint
 from repro.optimizers.lstm import LSTMOptimizer
 from repro.report import reference
 
-
 REFERENCE_FILE = Path(__file__).resolve().parents[2] / "paper_figures" / "reference.yaml"
 """The paper's values read off its plots (absent from an installed package: no markers then)."""
 

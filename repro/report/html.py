@@ -80,8 +80,8 @@ def comparison_table(comparison: Comparison, dataset: str) -> str:
     )
     return (
         f'<table class="comparison"><tr><th>{escape(comparison.panel)}: ours / paper</th>'
-        f"{steps}</tr>{rows}</table><p class=note>Mean loss, ours with its 95% interval; paper values "
-        f"[{escape(comparison.tag)}] read off its plots (±10%).{caveat}"
+        f"{steps}</tr>{rows}</table><p class=note>Mean loss, ours with its 95% interval; "
+        f"paper values [{escape(comparison.tag)}] read off its plots (±10%).{caveat}"
         + (f" * {'; '.join(notes)}." if notes else "") + "</p>"
     )
 

@@ -3,7 +3,9 @@
 Each file loads with ``torch.load(path, weights_only=True)`` into ``{"state_dict": phi,
 "optimizer": its settings (``OptimizerConfig`` fields), "meta": dataset, config, seed, commit,
 truncation selected and its validation loss}``; ``python -m repro evaluate --checkpoint`` and
-``make ... WEIGHTS=<name>`` evaluate one without meta-training.
+``make ... WEIGHTS=<name>`` evaluate one without meta-training. ``official_*.pt`` are not ours:
+the official code's MNIST optimizers (Chen et al. 2020, MIT: ``LICENSE.official``, README.md),
+converted by :mod:`repro.weights.official`.
 """
 
 from __future__ import annotations
