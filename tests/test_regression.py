@@ -95,11 +95,22 @@ def test_check_fails_for_an_untrained_lstm(tmp_path):
     assert all(any(f"is not below {name}" in line for line in found) for name in BASELINES)
 
 
-def _shipped_curves(tmp_path: Path, checkpoint: Path) -> dict:
-    """Tuned ADAM and NAG (quick profile) and the optimizer at ``checkpoint`` on 20 test runs."""
+MNIST_ROOT = ROOT / "data"
+MNIST_RAW = MNIST_ROOT / "MNIST" / "raw"
+# In CI `make data` (run by .ci/run) fetches real MNIST there; outside CI a missing copy skips.
+needs_mnist = pytest.mark.skipif(
+    not MNIST_RAW.is_dir() and not IN_CI, reason="make data (fetches real MNIST; done by .ci/run)"
+)
+OFFICIAL_SETTINGS = ["optimizer.p=5.0", "optimizer.output_scale=0.01"]
+
+
+def _mnist_curves(tmp_path: Path, checkpoint: Path, overrides: list[str] = ()) -> dict:
+    """Tuned ADAM and NAG (quick profile) and the optimizer at ``checkpoint`` on 20 runs of the
+    real MNIST test split, 100 steps."""
     config = load(ROOT / "experiments" / "mnist.yaml", "quick", [
-        "data.name=fashion_mnist", "data.download=false", "tune.optimizers=[ADAM,NAG]",
-        "evaluate.panels=[{name: figure4b, title: MNIST, steps: 100}]",
+        "data.name=mnist", f"data.root={MNIST_ROOT}", "data.download=false",
+        "tune.optimizers=[ADAM,NAG]", "evaluate.reference=",
+        "evaluate.panels=[{name: figure4b, title: MNIST, steps: 100}]", *overrides,
     ])
     paths = Paths(runs=tmp_path / "runs", figures=tmp_path / "figures")
     tune(config, paths)
@@ -107,30 +118,46 @@ def _shipped_curves(tmp_path: Path, checkpoint: Path) -> dict:
     return json.loads((paths.data / "figure4b.json").read_text())
 
 
-@pytest.mark.slow
-@needs_fashion
-def test_shipped_phi_beats_tuned_adam_and_nag_on_the_fashion_mnist_test_split(tmp_path):
-    from repro.weights import path_of
-
-    curves = _shipped_curves(tmp_path, path_of("mnist_fashion_mnist"))
-    assert failures(curves, SHIPPED_BOUNDS) == []
-
-
-@pytest.mark.slow
-@needs_fashion
-def test_shipped_phi_check_fails_for_an_untrained_lstm(tmp_path):
+def _untrained(tmp_path: Path, weights: str) -> Path:
+    """A copy of the shipped ``weights`` with phi at its fresh initialisation."""
     import torch
 
     from repro.optimizers.lstm import LSTMOptimizer
     from repro.weights import path_of
 
-    shipped = torch.load(path_of("mnist_fashion_mnist"), weights_only=True)
+    shipped = torch.load(path_of(weights), weights_only=True)
     settings = {**shipped["optimizer"], "head_init": "sonnet"}
     untrained = LSTMOptimizer(
         **{k: settings[k] for k in ("hidden", "layers", "preprocessing", "p", "output_scale")}
     )
     path = tmp_path / "untrained.pt"
     torch.save({**shipped, "state_dict": untrained.state_dict()}, path)
-    found = failures(_shipped_curves(tmp_path, path), SHIPPED_BOUNDS)
+    return path
+
+
+@pytest.mark.skipif(not IN_CI, reason="outside CI a missing dataset skips the real-data checks")
+def test_ci_has_real_mnist():
+    assert MNIST_RAW.is_dir(), f"{MNIST_RAW} is missing: .ci/run runs make data"
+
+
+@pytest.mark.slow
+@needs_mnist
+@pytest.mark.parametrize(("weights", "overrides"), [
+    ("mnist", []), ("official_dm", OFFICIAL_SETTINGS),
+])
+def test_shipped_phi_beats_tuned_adam_and_nag_on_the_mnist_test_split(tmp_path, weights,
+                                                                     overrides):
+    from repro.weights import path_of
+
+    bounds = load_bounds(ROOT / "tests" / "regression_bounds.yaml", f"{weights}_shipped")
+    assert failures(_mnist_curves(tmp_path, path_of(weights), overrides), bounds) == []
+
+
+@pytest.mark.slow
+@needs_mnist
+def test_mnist_check_fails_for_an_untrained_lstm(tmp_path):
+    bounds = load_bounds(ROOT / "tests" / "regression_bounds.yaml", "official_dm_shipped")
+    found = failures(_mnist_curves(tmp_path, _untrained(tmp_path, "official_dm"),
+                                   OFFICIAL_SETTINGS), bounds)
     assert any("is not below ADAM" in line for line in found)
     assert any("is not below NAG" in line for line in found)
