@@ -17,17 +17,9 @@ from repro.optim import LearnedOptimizer, fingerprint, load_rule
 from repro.optimizees.family import Dataset
 from repro.optimizees.mlp import MLPFamily
 from repro.optimizers.lstm import LSTMOptimizer
+from tests.images import learnable_images
 
 QUADRATIC = Path(__file__).resolve().parents[1] / "experiments" / "quadratic.yaml"
-
-
-def _learnable_images(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images [n, 784] in [0, 1] whose label k brightens row block k: a loss that can fall."""
-    labels = torch.randint(0, 10, (n,), generator=gen)
-    images = torch.rand(n, 28, 28, generator=gen) * 0.3
-    for k in range(10):
-        images[labels == k, 2 * k + 4 : 2 * k + 6] += 0.7
-    return images.reshape(n, 784), labels
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +28,7 @@ def images() -> tuple[torch.Tensor, torch.Tensor]:
     try:
         data = load_mnist("fashion_mnist", root=None, download=False)
     except DatasetError:
-        return _learnable_images(2_000, torch.Generator().manual_seed(0))
+        return learnable_images(2_000, torch.Generator().manual_seed(0))
     return data.test_images, data.test_labels
 
 

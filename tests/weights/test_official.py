@@ -17,6 +17,7 @@ from repro.optimizers import native
 from repro.optimizers.checkpoint import Checkpoint
 from repro.optimizers.lstm import LSTMOptimizer
 from repro.weights import official
+from tests.images import learnable_images
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGINALS = ROOT / "tests" / "data" / "official-l2l-mnist"
@@ -216,18 +217,9 @@ def test_gate_blocks_move_from_sonnet_order_to_ours():
     )
 
 
-def _images(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generated images [n, 784] in [0, 1] whose label k brightens row block k."""
-    labels = torch.randint(0, 10, (n,), generator=gen)
-    images = torch.rand(n, 28, 28, generator=gen) * 0.3
-    for k in range(10):
-        images[labels == k, 2 * k + 4 : 2 * k + 6] += 0.7
-    return images.reshape(n, 784), labels
-
-
 def _train(make_optimizer, steps: int = 50) -> list[float]:
     """Minibatch losses of a 784-20-10 sigmoid MLP trained ``steps`` steps on generated data."""
-    x, y = _images(2_000, torch.Generator().manual_seed(0))
+    x, y = learnable_images(2_000, torch.Generator().manual_seed(0))
     torch.manual_seed(1)
     model = nn.Sequential(nn.Linear(784, 20), nn.Sigmoid(), nn.Linear(20, 10))
     opt = make_optimizer(model.parameters())
