@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from argparse import ArgumentError
@@ -59,7 +60,7 @@ def _parser() -> tuple[ArgumentParser, dict[str, ArgumentParser]]:
 def _expand(argv: list[str]) -> tuple[list[str], list[Path]]:
     """``argv`` with each ``--config FILE`` replaced by the file's settings, its profile (from
     ``--profile``, else ``$PROFILE``, else the file's) applied; and the files named."""
-    given = [b for a, b in zip(argv, [*argv[1:], None], strict=True) if a == "--profile"]
+    given = [b for a, b in itertools.pairwise([*argv, None]) if a == "--profile"]
     given += [a.partition("=")[2] for a in argv if a.startswith("--profile=")]
     profile = (given[-1] if given else None) or os.environ.get("PROFILE")
     out, files, tokens = [], [], iter(argv)

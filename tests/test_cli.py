@@ -127,3 +127,9 @@ def test_profile_given_with_an_equals_sign_applies_its_section(capsys):
         main(["fit", "--config", str(QUADRATIC), "--profile=quick", "--print_config"])
     printed = capsys.readouterr().out
     assert "profile: quick" in printed and "steps: 1500" in printed
+
+
+def test_no_arguments_at_all_name_the_commands_in_one_line(capsys):
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "fit" in err and "evaluate" in err
