@@ -79,13 +79,15 @@ else
 endif
 
 # The recorded meta-training sweep and seed study (experiments/sweeps/mnist.yaml); seeds also
-# writes the phi selected on validation to repro/weights/mnist_$(DATASET).pt.
+# writes the phi selected on validation to repro/weights/$(SHIPPED).pt (mnist.pt on real MNIST,
+# mnist_<dataset>.pt on another).
+SHIPPED = mnist$(if $(filter mnist,$(DATASET)),,_$(DATASET))
 SWEEP = $(PY) scripts/sweep.py experiments/sweeps/mnist.yaml --figures-dir $(MFIG) \
 	--data.name $(DATASET) --data.root $(DATA_ROOT) $(ARGS)
 sweep: $(MDATA)/tuned_lr_mnist.json
 	$(SWEEP) --part sweep
 seeds: $(MDATA)/tuned_lr_mnist.json
-	$(SWEEP) --part seeds --weights repro/weights/mnist_$(DATASET).pt
+	$(SWEEP) --part seeds --weights repro/weights/$(SHIPPED).pt
 
 $(MDATA)/tuned_lr_%.json: experiments/%.yaml | $(STAMP)
 	$(REPRO) tune --config $< $(MCOMMON)
