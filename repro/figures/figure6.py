@@ -24,6 +24,7 @@ leaves that point out, and the line has a gap there.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ TRAIN_MARK = {"color": "0.45", "linestyle": "--", "lw": 1.0, "zorder": 1}
 TRAIN_WIDTH_LABEL = "_training width"
 TRAIN_LOSS_LABEL = "_LSTM at training architecture"
 LEGEND_WIDTH = 1.2  # inches to the right of the panels for the one shared legend
+LEGEND_CHARS = 15  # longer names wrap onto a second line to fit in it
 
 
 def _values(curve: Mapping[str, Any], key: str, n: int, where: str) -> np.ndarray:
@@ -119,12 +121,13 @@ def build_figure6(data: Mapping[str, Any]) -> Figure:
     if lines:
         names = style.ordered(lines)
         handles = [lines[n] for n in names]
+        labels = [textwrap.fill(name, LEGEND_CHARS) for name in names]
         marks = [line for ax in axes for line in ax.get_lines()
                  if line.get_label() == TRAIN_WIDTH_LABEL]
         if marks:  # one grey entry explaining the training-architecture lines
             handles.append(marks[0])
-            names.append(f"trained on\n{train['layers']}×{train['width']}")
-        fig.legend(handles, names, loc="center left", bbox_to_anchor=(right, 0.55), fontsize=8,
+            labels.append(f"trained on\n{train['layers']}×{train['width']}")
+        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(right, 0.55), fontsize=8,
                    frameon=False)
     style.stamp(fig, data)
     return fig
