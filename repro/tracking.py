@@ -93,7 +93,8 @@ def _netrc_has_entry(host: str) -> bool:
 
 
 def make_loggers(
-    run_dir: Path, name: str, config: dict, project: str = DEFAULT_PROJECT
+    run_dir: Path, name: str, config: dict, project: str = DEFAULT_PROJECT,
+    keep_before: int | None = None,
 ) -> list[Logger]:
     """Create ``[CSVLogger, WandbLogger]`` for one run.
 
@@ -104,7 +105,9 @@ def make_loggers(
     :func:`finish`.
 
     A W&B run still active in this process is finished first (with a warning), since Lightning
-    would otherwise silently reuse it.
+    would otherwise silently reuse it. ``keep_before`` (a resumed run's first step) keeps the
+    rows of an earlier ``metrics.csv`` logged before that step, where Lightning would start the
+    file afresh; later rows append to them.
     """
     import wandb
 
@@ -120,7 +123,10 @@ def make_loggers(
         wandb.run.finish()
 
     csv_logger = CSVLogger(save_dir=run_dir, name=CSV_SUBDIR, version="")
-    csv_logger.log_hyperparams(dict(config))
+    history = _history(run_dir / CSV_SUBDIR / "metrics.csv", keep_before)
+    csv_logger.log_hyperparams(dict(config))  # creates the writer, which deletes the old file
+    if history is not None:
+        _write_history(csv_logger, *history)
 
     mode = wandb_mode()
     settings: dict[str, Any] = {
@@ -199,11 +205,33 @@ def finish(loggers: list[Logger], exit_code: int = 0) -> None:
             logger.save()
 
 
+def _history(path: Path, before: int | None) -> tuple[list[str], list[dict[str, str]]] | None:
+    """The header and the rows logged before step ``before`` of the CSV at ``path`` (None when
+    ``before`` is None or there is no such file)."""
+    if before is None or not path.is_file():
+        return None
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = [row for row in reader if int(row["step"]) < before]
+        return list(reader.fieldnames or []), rows
+
+
+def _write_history(logger: CSVLogger, keys: list[str], rows: list[dict[str, str]]) -> None:
+    """Put the kept rows back into the logger's file, under the header later rows extend."""
+    writer = logger.experiment
+    writer.metrics_keys = list(keys)
+    with open(writer.metrics_file_path, "w", newline="") as fh:
+        out = csv.DictWriter(fh, fieldnames=writer.metrics_keys)
+        out.writeheader()
+        out.writerows(rows)
+
+
 @contextlib.contextmanager
-def run(run_dir: Path, name: str, config: dict) -> Iterator[list[Logger]]:
+def run(run_dir: Path, name: str, config: dict,
+        keep_before: int | None = None) -> Iterator[list[Logger]]:
     """The loggers of one run (:func:`make_loggers`), finished on leaving: the W&B run is
     marked failed when the block raises."""
-    loggers = make_loggers(run_dir, name, config)
+    loggers = make_loggers(run_dir, name, config, keep_before=keep_before)
     exit_code = 1
     try:
         yield loggers

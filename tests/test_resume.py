@@ -1,5 +1,6 @@
 """Exact resume: a fit killed (SIGKILL, then SIGTERM) and rerun ends with the same phi."""
 
+import csv
 import os
 import signal
 import subprocess
@@ -82,3 +83,15 @@ def test_killed_and_preempted_fit_resumes_to_the_same_optimizer(tmp_path):
     for key, value in exported[0]["state_dict"].items():
         assert torch.equal(value, exported[1]["state_dict"][key]), key
     assert exported[1]["resumed_from"].endswith("last.ckpt")
+    # the metrics history survives the kill and the preemption: every row of the whole run, and
+    # no step's training row twice (a preempted fit logs and validates once more on its way out)
+    whole_rows, resumed_rows = (_rows(r / "quadratic/fit/csv/metrics.csv")
+                                for r in (tmp_path / "whole", runs))
+    assert all(row in resumed_rows for row in whole_rows)
+    trained = [row["step"] for row in resumed_rows if row["train/meta_loss"]]
+    assert len(trained) == len(set(trained))
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))

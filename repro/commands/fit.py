@@ -9,7 +9,7 @@ from repro import tracking
 from repro.commands.runs import Paths, device_for, holding_run_folder, set_threads
 from repro.config import Config
 from repro.io import provenance
-from repro.meta.checkpoint import resume_from
+from repro.meta.checkpoint import resume_from, resumed_step
 from repro.meta.experiments import make_experiment
 
 
@@ -32,7 +32,9 @@ def fit(config: Config, paths: Paths) -> Path:
     L.seed_everything(config.meta.phi_seed(config.seed), workers=True, verbose=False)
     resume = resume_from(config, run_dir)
     learner, data = make_experiment(config)
-    with tracking.run(run_dir, f"{config.experiment}-fit", config.to_dict()) as loggers:
+    first_step = None if resume is None else resumed_step(resume)
+    with tracking.run(run_dir, f"{config.experiment}-fit", config.to_dict(),
+                      keep_before=first_step) as loggers:
         trainer, best, preemption = make_trainer(config, run_dir, loggers)
         if resume is not None and trainer.is_global_zero:
             print(f"resuming meta-training from {resume}")

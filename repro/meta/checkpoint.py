@@ -96,6 +96,12 @@ def resume_from(config: Config, run_dir: Path) -> Path | None:
     return last
 
 
+def resumed_step(last: Path) -> int:
+    """The truncation a fit resumed from ``last`` (a checkpoint :func:`resume_from` accepted)
+    goes on from: its ``global_step``."""
+    return int(torch.load(last, map_location="cpu", weights_only=False)["global_step"])
+
+
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in tree.items():
