@@ -13,19 +13,10 @@ import argparse
 import json
 from pathlib import Path
 
-from repro.report.reference import Comparison, compare, load
+from repro.report.reference import compare, load
+from repro.report.wandb_report import comparison_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def table(comparison: Comparison) -> str:
-    """One panel's table: a row per optimizer, a column per step, ``ours [95%] / paper``."""
-    head = f"| {comparison.panel}: ours [95%] / paper | " + " | ".join(
-        f"step {s}" for s in comparison.steps) + " |"
-    rule = "|---" * (len(comparison.steps) + 1) + "|"
-    rows = [f"| {name} | " + " | ".join(cell.text for cell in cells) + " |"
-            for name, cells in comparison.cells.items()]
-    return "\n".join([head, rule, *rows])
 
 
 def main() -> None:
@@ -33,11 +24,12 @@ def main() -> None:
     parser.add_argument("figures", type=Path, help="a figures folder with a data/ folder")
     parser.add_argument("--reference", type=Path, default=ROOT / "paper_figures" / "reference.yaml")
     args = parser.parse_args()
-    for panel in load(args.reference):
+    reference = load(args.reference)
+    for panel in reference:
         path = args.figures / "data" / f"{panel}.json"
         if path.is_file():
             data = json.loads(path.read_text())
-            print(table(compare(panel, load(args.reference), data)), end="\n\n")
+            print(comparison_markdown(compare(panel, reference, data)), end="\n\n")
 
 
 if __name__ == "__main__":

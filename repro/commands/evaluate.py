@@ -67,7 +67,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
         curves = evaluate_rules(problem, rules, config.steps)
         records.log_curves(loggers, curves, ev.panels)
     meta["wall_seconds"] = records.wall_seconds(stored, tuned, started)
-    paper = records.paper_values(family.describe().get("dataset"))
+    paper = records.paper_values(meta.get("dataset"))
     written = [records.panel(config, paths, panel, curves, meta, paper.get(panel.name))
                for panel in ev.panels]
     written += [records.trace(config, paths, problem, lstm, meta)] if ev.trace else []

@@ -25,6 +25,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+OFFICIAL = "LSTM (official code's φ)"
+"""The curve of the official code's optimizer (``evaluate.reference_label``'s default)."""
 COLORS: dict[str, str] = {
     "ADAM": "#e41a1c",
     "RMSprop": "#377eb8",
@@ -32,12 +34,12 @@ COLORS: dict[str, str] = {
     "NAG": "#984ea3",
     "LSTM": "#ff7f00",
     "LSTM-sub": "#a65628",
-    "LSTM (official code's φ)": "#000000",
+    OFFICIAL: "#000000",
 }
-LINESTYLES: dict[str, Any] = {"LSTM (official code's φ)": (0, (1, 1.3))}
+LINESTYLES: dict[str, Any] = {OFFICIAL: (0, (1, 1.3))}
 """Line styles that differ from the learned-solid, hand-written-dashed rule."""
 LEGEND_ORDER: tuple[str, ...] = (
-    "ADAM", "RMSprop", "SGD", "NAG", "LSTM", "LSTM-sub", "LSTM (official code's φ)"
+    "ADAM", "RMSprop", "SGD", "NAG", "LSTM", "LSTM-sub", OFFICIAL
 )
 PAPER_MARKER: dict[str, Any] = {"marker": "o", "markersize": 4.5, "markerfacecolor": "none",
                                 "markeredgewidth": 1.1, "linestyle": "none"}

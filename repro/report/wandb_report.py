@@ -47,7 +47,8 @@ def comparison_markdown(comparison: Comparison) -> str:
         f"| {name} | " + " | ".join(c.text for c in cells) + " |"
         for name, cells in comparison.cells.items()
     ]
-    note = f"\n\nMean loss; the paper's values [{comparison.tag}] read off its plots (±10%)."
+    note = (f"\n\nMean loss, ours with its 95% interval; the paper's values [{comparison.tag}] "
+            "read off its plots (±10%).")
     return "\n".join([head, rule, *rows]) + note
 
 

@@ -25,18 +25,16 @@ import torch
 
 from repro.config import OptimizerConfig
 from repro.io import save_torch
+from repro.optimizers.preprocess import n_features
 
 HIDDEN = 20
 LAYERS = 2
-FEATURES = 2
-"""LogAndSign's two features per coordinate: the first layer's fan-in is FEATURES + HIDDEN."""
 FORGET_BIAS = 1.0
 """What Sonnet 1's LSTM adds to the forget gate's pre-activation without storing it."""
 SONNET_GATES = ("i", "j", "f", "o")
 OUR_GATES = ("i", "f", "o", "j")
 """The gate blocks of our columns, in Sonnet's names: input, forget, output, cell candidate."""
 
-NAMES = ("dm", "dm_aug", "dm_il", "dm_cl", "dm_cl_il")
 TRAINING = {
     "dm": "the paper's recipe: 10,000 epochs of 100 optimizee steps (unrolls of 20, so 50,000 "
           "truncations), meta-ADAM",
@@ -46,6 +44,8 @@ TRAINING = {
     "dm_cl_il": "curriculum and imitation",
 }
 """How each was meta-trained, in the words of the anchors' README (from Chen et al.'s)."""
+NAMES = tuple(TRAINING)
+"""The five optimizers, by the names of their original files."""
 TRUNCATIONS = {"dm": 50_000}
 """Truncations of meta-training where the source states them (not which one was kept)."""
 
@@ -69,7 +69,7 @@ SETTINGS: dict[str, Any] = {
 output scale 0.01, 2 layers of 20)."""
 
 _SHAPES = {
-    "lstm_1/w_gates": (FEATURES + HIDDEN, 4 * HIDDEN), "lstm_1/b_gates": (4 * HIDDEN,),
+    "lstm_1/w_gates": (n_features("logsign") + HIDDEN, 4 * HIDDEN), "lstm_1/b_gates": (4 * HIDDEN,),
     "lstm_2/w_gates": (2 * HIDDEN, 4 * HIDDEN), "lstm_2/b_gates": (4 * HIDDEN,),
     "linear/w": (HIDDEN, 1), "linear/b": (1,),
 }

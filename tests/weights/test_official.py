@@ -18,6 +18,7 @@ from repro.optimizers.checkpoint import Checkpoint
 from repro.optimizers.lstm import LSTMOptimizer
 from repro.weights import official
 from tests.images import learnable_images
+from tests.test_regression import untrained_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGINALS = ROOT / "tests" / "data" / "official-l2l-mnist"
@@ -144,12 +145,12 @@ def test_the_shipped_phi_computes_the_sonnet_lstm_in_float64(name):
     assert _gap(ours, reference) < 2e-7
 
 
+@pytest.mark.skipif(native.unavailable() is not None, reason="the fused CPU kernel does not build")
 def test_the_shipped_phi_computes_the_sonnet_lstm_on_the_native_kernel_in_float32():
     grads = _gradients(seed=1)
     rule = load_rule("official_dm")
-    if native.unavailable() is None:
-        probe = grads[0].to(torch.float32).reshape(-1, 1).expand(-1, 2)
-        assert native.supports(probe, 20, rule.weights[0])
+    probe = grads[0].to(torch.float32).reshape(-1, 1).expand(-1, 2)
+    assert native.supports(probe, 20, rule.weights[0])
     ours = _our_updates(rule, grads, torch.float32)
     reference32 = _reference_updates(_arrays("dm"), grads, torch.float32)
     reference64 = _reference_updates(_arrays("dm"), grads, torch.float64)
@@ -239,9 +240,10 @@ def _learned(losses: list[float]) -> bool:
     return sum(losses[-5:]) / 5 < 0.25 * losses[0]
 
 
-def test_official_dm_trains_a_small_mlp_and_standing_still_does_not():
+def test_official_dm_trains_a_small_mlp_and_an_untrained_phi_does_not(tmp_path):
     losses = _train(lambda params: LearnedOptimizer(params, weights="official_dm"))
     assert all(math.isfinite(loss) for loss in losses)
     assert _learned(losses), losses
-    still = _train(lambda params: torch.optim.SGD(params, lr=0.0))
-    assert not _learned(still), still
+    untrained = untrained_copy(tmp_path, "official_dm")
+    fresh = _train(lambda params: LearnedOptimizer(params, weights=untrained))
+    assert not _learned(fresh), fresh
