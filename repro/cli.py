@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import sys
+import time
+import traceback
 from argparse import ArgumentError
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from jsonargparse import ArgumentParser
 from repro import config as settings
 from repro.config import ConfigError
 
+DIVERGED, BAD_INPUT_CODE, BUG, INTERRUPTED = 1, 2, 70, 130
 PREEMPTED = 143  # 128 + SIGTERM: a scheduler may requeue the same command to resume
 EXPERIMENT_COMMANDS = {
     "fit": "meta-train the LSTM optimizer",
@@ -68,9 +72,9 @@ def _expand(argv: list[str]) -> tuple[list[str], list[Path]]:
         if token != "--config" and not token.startswith("--config="):
             out.append(token)
             continue
-        path = token.partition("=")[2] or next(tokens, None)
-        if path is None:
-            raise ConfigError("--config needs a file, e.g. experiments/quadratic.yaml")
+        path = token.partition("=")[2] if "=" in token else next(tokens, None)
+        if not path:
+            raise ConfigError(f"{token} needs a file, e.g. experiments/quadratic.yaml")
         files.append(Path(path))
         out += ["--config", yaml.safe_dump(settings.read(path, profile))]
     return out, files
@@ -118,38 +122,108 @@ def _experiment(command: str, args: object, config: settings.Config | None, file
             print(f"figure written to {path}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one command; a bad input ends with a one-line ``error:`` message and exit code 2."""
+def _run(argv: list[str]) -> int:
+    """Parse ``argv`` and run its command; every failure is left to :func:`main`."""
+    argv, files = _expand(argv)
+    parser, subs = _parser()
+    if not argv:
+        raise ConfigError(_CHOOSE)
+    try:
+        parsed = parser.parse_args(argv)
+    except ArgumentError as error:
+        text = settings.one_line(error)
+        raise ConfigError(_CHOOSE if '"command"' in text else text) from None
+    command, args = parsed.command, parsed[parsed.command]
+    if command in REPORT_COMMANDS:
+        return _report(command, args, Path(args.figures_dir or "paper_figures"))
+    if not files and command != "figure":
+        raise ConfigError(f"'{command}' needs --config, e.g. experiments/quadratic.yaml")
+    config = settings.build(subs[command], args) if files else None
+    _experiment(command, args, config, files[0] if files else None)
+    return 0
+
+
+_CHOOSE = (f"choose a command: {', '.join({**EXPERIMENT_COMMANDS, **REPORT_COMMANDS})}; "
+           "e.g. python -m repro fit --config experiments/quadratic.yaml")
+
+
+def outcome(error: BaseException, log_dir: Path) -> tuple[int, str]:
+    """The exit code and the one line on stderr of a command that stopped on ``error``:
+    bad input 2 (out of memory and unreadable files included), divergence 1, interrupted 130,
+    preempted 143, and 70 for anything else, a bug, whose traceback goes to a file in
+    ``log_dir`` (and to stderr as well with ``REPRO_DEBUG=1``)."""
     from repro.commands.runs import BAD_INPUT
+    from repro.errors import Diverged, Preempted
+
+    if isinstance(error, BAD_INPUT):
+        return BAD_INPUT_CODE, f"error: {error}"
+    if isinstance(error, OSError) and error.filename is not None:
+        return BAD_INPUT_CODE, f"error: {error.filename}: {error.strerror or error}"
+    if isinstance(error, MemoryError) or (
+            isinstance(error, RuntimeError) and re.search(r"(?i)out of memory|can't allocate|"
+                                                          r"not enough memory", str(error))):
+        return BAD_INPUT_CODE, f"error: out of memory: {_allocation(error)}; lower the " \
+                               "problem's or the optimizer's sizes"
+    if isinstance(error, Diverged):
+        return DIVERGED, f"error: {error}"
+    if isinstance(error, Preempted):
+        return PREEMPTED, f"stopped: {error}"
+    if isinstance(error, KeyboardInterrupt):
+        return INTERRUPTED, f"interrupted: {error or 'nothing half-written was left behind'}"
+    from repro.io import brief
+
+    log = _crash_log(error, log_dir)
+    if os.environ.get("REPRO_DEBUG") == "1":
+        traceback.print_exception(error, file=sys.stderr)
+    return BUG, f"error: unexpected {brief(error)} (a bug: the traceback is in {log})"
+
+
+def _allocation(error: BaseException) -> str:
+    """What ran out, from an allocator's message, in one short phrase."""
+    found = re.search(r"tried to allocate (\d+) bytes", str(error))
+    if found:
+        gib = int(found[1]) / 2**30
+        return f"tried to allocate {gib:,.{0 if gib >= 10 else 1}f} GiB"
+    from repro.io import brief
+
+    return brief(error)
+
+
+def _crash_log(error: BaseException, log_dir: Path) -> Path:
+    """Write ``error``'s traceback to a new file in ``log_dir`` (else the temporary folder)."""
+    import tempfile
+
+    text = "".join(traceback.format_exception(error))
+    name = f"error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    for folder in (log_dir, Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text, encoding="utf-8")
+            return folder / name
+        except OSError:
+            continue
+    return Path(name)
+
+
+def _log_dir(argv: list[str]) -> Path:
+    """Where a bug's traceback goes: ``<--runs-dir>/errors`` (default ``runs/errors``)."""
+    given = [b for a, b in itertools.pairwise([*argv, None]) if a == "--runs-dir" and b]
+    given += [a.partition("=")[2] for a in argv if a.startswith("--runs-dir=")]
+    return Path(given[-1] if given else "runs") / "errors"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command inside the one error boundary: whatever stops it ends as one line on
+    stderr and the exit code of :func:`outcome`; 0 when it succeeds."""
     from repro.memory import keep_freed_memory
-    from repro.meta.learner import MetaTrainingDiverged
-    from repro.meta.training import Preempted
 
     keep_freed_memory()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        argv, files = _expand(list(sys.argv[1:] if argv is None else argv))
-        parser, subs = _parser()
-        try:
-            parsed = parser.parse_args(argv)
-        except ArgumentError as error:
-            raise ConfigError(settings.one_line(error)) from None
-        command, args = parsed.command, parsed[parsed.command]
-        if command in REPORT_COMMANDS:
-            return _report(command, args, Path(args.figures_dir or "paper_figures"))
-        if not files and command != "figure":
-            raise ConfigError(f"'{command}' needs --config, e.g. experiments/quadratic.yaml")
-        config = settings.build(subs[command], args) if files else None
-        _experiment(command, args, config, files[0] if files else None)
-    except BAD_INPUT as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except MetaTrainingDiverged as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except Preempted as error:
-        print(f"stopped: {error}", file=sys.stderr)
-        return PREEMPTED
-    except KeyboardInterrupt:
-        print("interrupted: nothing half-written was left behind", file=sys.stderr)
-        return 130
-    return 0
+        return _run(argv)
+    except SystemExit:
+        raise  # --help and --print_config end the program themselves
+    except BaseException as error:  # noqa: BLE001 - the one boundary of every command
+        code, line = outcome(error, _log_dir(argv))
+        print(line, file=sys.stderr)
+        return code

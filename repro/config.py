@@ -9,16 +9,19 @@ constants (``ACTIVATIONS``, ``KERNELS``, ...).
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import typing
 from argparse import ArgumentError
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
+T = TypeVar("T")
 Profile = Literal["paper", "quick"]
 PROFILES: tuple[str, ...] = get_args(Profile)
 Activation = Literal["sigmoid", "relu", "tanh"]
@@ -46,11 +49,65 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+"""What a name that becomes a file or folder name may be: never a path."""
+
+
+def _name(value: str, key: str, optional: bool = False) -> None:
+    """Refuse ``value`` for ``key`` unless it is a name (or, when ``optional``, empty)."""
+    _require(
+        (optional and value == "") or (isinstance(value, str) and NAME.fullmatch(value)),
+        f"{key}: {value!r} is not a name; use letters, digits, _ and - (it names files and "
+        "folders)",
+    )
+
+
+def section(prefix: str) -> Callable[[type[T]], type[T]]:
+    """Make every instance of the decorated settings dataclass refuse, before its own checks, a
+    null where a setting's type has none and a number that is not finite, naming the key
+    (``prefix.key``; the top level's with an empty ``prefix``)."""
+
+    def decorate(kind: type[T]) -> type[T]:
+        own = getattr(kind, "__post_init__", None)
+
+        def __post_init__(self: T) -> None:
+            _fields(self, prefix)
+            if own is not None:
+                own(self)
+
+        kind.__post_init__ = __post_init__
+        return kind
+
+    return decorate
+
+
+def _fields(settings: Any, prefix: str) -> None:
+    """Check each field of the dataclass ``settings`` with :func:`_value`."""
+    hints = typing.get_type_hints(type(settings))
+    for f in dataclasses.fields(settings):
+        _value(getattr(settings, f.name), f"{prefix}.{f.name}" if prefix else f.name,
+               type(None) in get_args(hints[f.name]))
+
+
+def _value(value: Any, key: str, nullable: bool = False) -> None:
+    """Refuse ``value`` of ``key`` when it is (or a list or dataclass in it holds) a null,
+    unless ``nullable``, or a number that is not finite."""
+    _require(value is not None or nullable, f"{key}: expected a value, got null")
+    if isinstance(value, list):
+        for item in value:
+            _value(item, key)
+    elif dataclasses.is_dataclass(value):
+        _fields(value, key)
+    elif isinstance(value, float):
+        _require(math.isfinite(value), f"{key}: must be a finite number, got {value}")
+
+
 def _non_empty(section: Any, prefix: str, *names: str) -> None:
     for name in names:
         _require(bool(getattr(section, name)), f"{prefix}.{name}: expected a non-empty list")
 
 
+@section("problem")
 @dataclass(frozen=True)
 class ProblemConfig:
     """The optimizee family and the size of one meta-training problem.
@@ -81,6 +138,7 @@ class ProblemConfig:
         )
 
 
+@section("data")
 @dataclass(frozen=True)
 class DataConfig:
     """The dataset an MLP or conv-net optimizee trains on (``none`` for quadratics).
@@ -103,6 +161,7 @@ class DataConfig:
         )
 
 
+@section("optimizer")
 @dataclass(frozen=True)
 class OptimizerConfig:
     """The coordinatewise LSTM optimizer; ``groups`` names the family's parameter groups that
@@ -126,6 +185,7 @@ INIT_SETTINGS = ("head_init",)
 """Optimizer settings that only choose phi's initial value; a trained phi loads under any."""
 
 
+@section("meta")
 @dataclass(frozen=True)
 class MetaConfig:
     """Meta-training by truncated BPTT: ``steps`` truncations of ``unroll`` optimizee steps.
@@ -169,6 +229,7 @@ class MetaConfig:
         return experiment_seed if self.seed < 0 else self.seed
 
 
+@section("tune")
 @dataclass(frozen=True)
 class TuneConfig:
     """The baselines' learning-rate search on validation problems."""
@@ -185,6 +246,7 @@ class TuneConfig:
         _non_empty(self, "tune", "grid", "optimizers")
 
 
+@section("evaluate.panels")
 @dataclass(frozen=True)
 class PanelConfig:
     """One curves panel: its data file name, title and the number of steps it shows."""
@@ -194,6 +256,7 @@ class PanelConfig:
     steps: PositiveInt = 100
 
 
+@section("evaluate")
 @dataclass(frozen=True)
 class EvaluateConfig:
     """Held-out evaluation: the curves ``panels`` and the LSTM's one-step ``trace`` (if named).
@@ -218,6 +281,13 @@ class EvaluateConfig:
 
     def __post_init__(self) -> None:
         _non_empty(self, "evaluate", "panels")
+        names = [panel.name for panel in self.panels]
+        for name in names:
+            _name(name, "evaluate.panels.name")
+            _require(names.count(name) == 1, f"evaluate.panels: the name {name!r} appears twice; "
+                     "each panel writes <name>.json")
+        for key in ("optimizer_from", "trace", "lstm_sub_from"):
+            _name(getattr(self, key), f"evaluate.{key}", optional=True)
         taken = ("LSTM", "LSTM-sub", *get_args(Baseline))
         _require(
             self.reference_label.strip() != "" and self.reference_label not in taken,
@@ -232,6 +302,7 @@ class EvaluateConfig:
         )
 
 
+@section("grid")
 @dataclass(frozen=True)
 class GridConfig:
     """An architecture grid (Figure 6): final loss of every optimizer for each depth x width.
@@ -245,12 +316,14 @@ class GridConfig:
     widths: list[PositiveInt] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        _name(self.figure, "grid.figure")
         _require(
             bool(self.layers) == bool(self.widths),
             "grid: set both grid.layers and grid.widths, for an mlp problem",
         )
 
 
+@section("art")
 @dataclass(frozen=True)
 class ArtConfig:
     """Neural Art: encoder, images, loss weights, and the extra outputs of its evaluation.
@@ -284,8 +357,10 @@ class ArtConfig:
 
     def __post_init__(self) -> None:
         _non_empty(self, "art", "train_contents", "val_contents", "test_contents")
+        _name(self.images, "art.images", optional=True)
 
 
+@section("trainer")
 @dataclass(frozen=True)
 class TrainerConfig:
     """Where and how meta-training runs; ``threads`` sets torch's CPU threads (0: its default).
@@ -309,6 +384,7 @@ class TrainerConfig:
                  f"trainer.devices: expected a positive integer or auto, got {devices!r}")
 
 
+@section("")
 @dataclass(frozen=True)
 class Config:
     """One experiment."""
@@ -327,7 +403,9 @@ class Config:
     profile: Profile = "paper"
 
     def __post_init__(self) -> None:
-        """The sections' settings that must agree with each other."""
+        """The experiment a name, and the sections' settings that must agree with each
+        other."""
+        _name(self.experiment, "experiment")
         family, data = self.problem.family, self.data
         _require(
             data.name in DATASETS[family],
@@ -384,17 +462,49 @@ def with_profile(data: dict, profile: str | None = None) -> dict:
     bad = sorted(set(profiles) - set(PROFILES)) if isinstance(profiles, dict) else [profiles]
     if bad:
         raise ConfigError(f"profiles: unknown profile {bad[0]!r}; allowed: {', '.join(PROFILES)}")
-    for name in _sections().keys() & set(data):
-        _require(isinstance(data[name], dict), f"{name}: expected a mapping, got {data[name]!r}")
+    _sections_are_mappings(data, "")
+    for name, block in profiles.items():
+        _require(block is None or isinstance(block, dict),
+                 f"profiles.{name}: expected a mapping of sections, got {block!r}")
+        _sections_are_mappings(block or {}, f"profiles.{name}.")
     return {**merge(data, profiles.get(profile) or {}), "profile": profile}
+
+
+def _sections_are_mappings(data: dict, prefix: str) -> None:
+    """Refuse a section of ``data`` (``meta:``, ...) that is not a mapping."""
+    for name in _sections().keys() & set(data):
+        _require(isinstance(data[name], dict),
+                 f"{prefix}{name}: expected a mapping, got {data[name]!r}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise ConfigError(f"key {key!r} appears twice (line {line})")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def read(path: Path | str, profile: str | None = None) -> dict:
     """The experiment YAML at ``path`` as a mapping, ``profile`` applied (:func:`with_profile`)."""
     path = Path(path)
+    _require(not path.is_dir(), f"config file {path} is a folder, not a file")
     _require(path.is_file(), f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_bytes().decode("utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} at "
+            f"position {error.start})"
+        ) from None
+    except ConfigError as error:
+        raise ConfigError(f"config file {path}: {error}") from None
     except yaml.YAMLError as error:
         line = getattr(getattr(error, "problem_mark", None), "line", None)
         where = f" (line {line + 1})" if line is not None else ""
@@ -448,6 +558,8 @@ def load(path: Path | str, profile: str | None = None, overrides: list[str] = ()
 
 
 REWORDED = (
+    (r"Expected a <class '(\w+)'>\. Got value: (.*)",
+     lambda m: f"expected {_KINDS.get(m[1], 'a ' + m[1])}, got {m[2]}"),
     (r"Expected a typing.Literal\[(.*)\]. Got value: (.*)",
      lambda m: f"'{m[2]}' is not allowed; choose one of {m[1].replace(chr(39), '')}"),
     (r"Not of type \w+: (\S+) does not conform to restriction v>0", r"must be positive, got \1"),
@@ -458,6 +570,8 @@ REWORDED = (
      lambda m: f"expected an integer, got {m[1] or m[2]}"),
 )
 """jsonargparse's wording of common errors, and ours."""
+_KINDS = {"str": "a string", "list": "a list", "dict": "a mapping", "bool": "true or false",
+          "int": "an integer", "float": "a number"}
 
 
 def one_line(error: Exception) -> str:
@@ -465,14 +579,22 @@ def one_line(error: Exception) -> str:
     text = " ".join(str(error).split())
     if found := re.fullmatch(r"unrecognized arguments: (?!--)(\S+).*", text):
         return f"unexpected argument {found[1]!r}; settings look like --meta.lr 0.01"
-    found = re.fullmatch(r"unrecognized arguments: --(?:(\w+)\.)?(\w+).*", text) or re.fullmatch(
-        r"(?:Group '(\w+)' does not accept option|Option) '(\w+)'.*", text)
+    found = (
+        re.fullmatch(r"unrecognized arguments: --(?:(\w+)\.)?(\w+).*", text)
+        or re.fullmatch(r"(?:Group '(\w+)' does not accept option|Option) '(\w+)'.*", text)
+        or re.fullmatch(r"Subcommand '\w+' does not accept option '(?:(\w+)\.)?(\w+)'.*", text)
+    )
     if found:
         section, key = found.groups()
         names = [f.name for f in dataclasses.fields(_sections().get(section, Config))]
         where = f"{section}." if section else ""
         return (f"unknown key '{where}{key}'; allowed under {section or 'the top level'}: "
                 f"{', '.join(names)}")
+    if found := re.fullmatch(r'Parser key "(\w+\.\w+)": Problem with given class_path '
+                             r"'([\w.]+)': Option '(\w+)' is not accepted.*", text):
+        kind = next(hint for hint in _section_types() if hint.__name__ == found[2].split(".")[-1])
+        names = ", ".join(f.name for f in dataclasses.fields(kind))
+        return f"unknown key '{found[1]}.{found[3]}'; allowed under {found[1]}: {names}"
     for pattern, plain in REWORDED:
         text = re.sub(pattern, plain, text)
     found = re.match(r'Parser key "([^"]+)": (.*)', text)
@@ -483,6 +605,18 @@ def _sections() -> dict[str, type]:
     """Config's sections (``problem``, ``meta``, ...) and their dataclasses."""
     hints = typing.get_type_hints(Config)
     return {name: hint for name, hint in hints.items() if dataclasses.is_dataclass(hint)}
+
+
+def _section_types() -> list[type]:
+    """Every dataclass a config holds, nested ones (``PanelConfig``) included."""
+    kinds, todo = [], [Config]
+    while todo:
+        kind = todo.pop()
+        kinds.append(kind)
+        for hint in typing.get_type_hints(kind).values():
+            todo += [arg for arg in (hint, *typing.get_args(hint))
+                     if dataclasses.is_dataclass(arg) and arg not in kinds]
+    return kinds
 
 
 def _plain(value: Any) -> Any:

@@ -39,6 +39,7 @@ class Case:
     prepare: Callable[[Path, contextlib.ExitStack], list[str]]
     message: str
     exit_code: int = 2
+    prefix: str = "error: "
 
 
 def _out(folder: Path) -> list[str]:
@@ -51,11 +52,18 @@ def _config(folder: Path, text: str) -> str:
     return str(path)
 
 
+def _raw_config(folder: Path, data: bytes) -> str:
+    path = folder / "bad.yaml"
+    path.write_bytes(data)
+    return str(path)
+
+
 def _fit(folder: Path, *extra: str) -> list[str]:
     return ["fit", "--config", QUADRATIC, "--profile", "quick", *_out(folder), *extra]
 
 
-def _truncated_mnist(folder: Path) -> str:
+def _mnist(folder: Path) -> str:
+    """A data root holding ten blank MNIST images per split."""
     raw = folder / "data" / "MNIST" / "raw"
     raw.mkdir(parents=True)
     images = torch.zeros(10, 28, 28, dtype=torch.uint8)
@@ -63,9 +71,14 @@ def _truncated_mnist(folder: Path) -> str:
     for split in ("train", "t10k"):
         write_idx(raw / f"{split}-images-idx3-ubyte", images)
         write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
-    path = raw / "train-images-idx3-ubyte"
-    path.write_bytes(path.read_bytes()[:-100])
     return str(folder / "data")
+
+
+def _truncated_mnist(folder: Path) -> str:
+    root = _mnist(folder)
+    path = Path(root) / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-100])
+    return root
 
 
 def _small_checkpoint(folder: Path, _: contextlib.ExitStack) -> list[str]:
@@ -103,6 +116,73 @@ def _busy(folder: Path, patches: contextlib.ExitStack) -> list[str]:
     run_dir.mkdir(parents=True)
     patches.enter_context(run_lock(run_dir))
     return ["tune", "--config", QUADRATIC, "--profile", "quick", *_out(folder), *TINY]
+
+
+def _interrupted_training(folder: Path, patches: contextlib.ExitStack) -> list[str]:
+    """A fit whose third truncation is interrupted by Ctrl-C, before any checkpoint."""
+    from repro.meta.learner import MetaLearner
+
+    step = MetaLearner.training_step
+
+    def interrupted(self: MetaLearner, *args: object) -> torch.Tensor:
+        if self.truncations_run == 2:
+            raise KeyboardInterrupt
+        return step(self, *args)
+
+    patches.enter_context(mock.patch.object(MetaLearner, "training_step", interrupted))
+    return _fit(folder, *TINY, "--meta.steps", "5")
+
+
+def _unreadable(name: str, patches: contextlib.ExitStack) -> None:
+    """Reading any file called ``name`` fails as it does without read permission."""
+    read_bytes = pathlib.Path.read_bytes
+
+    def denied(self: Path) -> bytes:
+        if self.name == name:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return read_bytes(self)
+
+    patches.enter_context(mock.patch.object(pathlib.Path, "read_bytes", denied))
+
+
+def _unreadable_config(folder: Path, patches: contextlib.ExitStack) -> list[str]:
+    path = _config(folder, "meta:\n  steps: 2\n")
+    _unreadable("bad.yaml", patches)
+    return _fit(folder) + ["--config", path]
+
+
+def _unreadable_data(folder: Path, patches: contextlib.ExitStack) -> list[str]:
+    root = _mnist(folder)
+    _unreadable("train-labels-idx1-ubyte", patches)
+    return ["fit", "--config", MNIST, *_out(folder), "--data.root", root, "--data.download",
+            "false"]
+
+
+def _curves(folder: Path, text: str) -> list[str]:
+    data = folder / "figures" / "data"
+    data.mkdir(parents=True)
+    (data / "figure4a.json").write_text(text)
+    return ["figure", "figure4a", "--figures-dir", str(folder / "figures")]
+
+
+UNEQUAL = ('{"figure": "figure4a", "curves": {"SGD": {"step": [1, 2, 3], "mean": [1.0, 0.5], '
+           '"lo": [0.9, 0.4], "hi": [1.1, 0.6]}}}')
+
+
+def _empty(folder: Path) -> Path:
+    (folder / "empty").mkdir()
+    return folder / "empty"
+
+
+def _fit_checkpoint(folder: Path, _: contextlib.ExitStack) -> list[str]:
+    runs = folder / "other"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        cli.main(["fit", "--config", QUADRATIC, "--profile", "quick", "--runs-dir", str(runs),
+                  "--figures-dir", str(folder / "other_figures"), *TINY,
+                  "--meta.checkpoint_every", "1"])
+    last = runs / "quadratic" / "fit" / "checkpoints" / "last.ckpt"
+    return ["evaluate", "--config", QUADRATIC, "--profile", "quick", *_out(folder),
+            "--checkpoint", str(last)]
 
 
 def _no_gpu(folder: Path, patches: contextlib.ExitStack, *extra: str) -> list[str]:
@@ -159,7 +239,7 @@ CASES = [
     Case("checkpoint not a checkpoint",
          lambda f, _: ["evaluate", "--config", QUADRATIC, *_out(f), "--checkpoint",
                        _config(f, "not a checkpoint")],
-         r"is not a readable optimizer checkpoint"),
+         r"is not a readable optimizer checkpoint \(not a file torch\.save wrote\)$"),
     Case("checkpoint missing",
          lambda f, _: ["evaluate", "--config", QUADRATIC, *_out(f)],
          r"checkpoint .*optimizer\.ckpt does not exist; run 'python -m repro fit' first"),
@@ -178,6 +258,80 @@ CASES = [
     Case("figure without its data",
          lambda f, _: ["figure", "figure4a", "--figures-dir", str(f / "figures")],
          r"figure4a\.json"),
+    Case("no command at all", lambda f, _: [],
+         r"choose a command: fit, tune, evaluate, figure, report, claims, wandb-report; "
+         r"e\.g\. python -m repro fit --config experiments/quadratic\.yaml"),
+    Case("Ctrl-C during training", _interrupted_training,
+         r"^interrupted: no checkpoint was written yet; nothing was left behind$", 130, ""),
+    Case("an infinite setting", lambda f, _: _fit(f, "--meta.lr", "inf"),
+         r"^error: meta\.lr: must be a finite number, got inf$"),
+    Case("a setting beyond floating point", lambda f, _: _fit(f, "--optimizer.output_scale",
+                                                              "1e400"),
+         r"^error: optimizer\.output_scale: must be a finite number, got inf$"),
+    Case("an infinite setting in a file",
+         lambda f, _: _fit(f) + ["--config", _config(f, "problem:\n  init_std: .inf\n")],
+         r"^error: problem\.init_std: must be a finite number, got inf$"),
+    Case("every learning rate of a tuning grid diverges",
+         lambda f, _: ["tune", "--config", QUADRATIC, "--profile", "quick", *_out(f), *TINY,
+                       "--tune.grid", "[1000.0]"],
+         r"^error: SGD diverged at every learning rate of the grid \[1000\.0\]; add smaller "
+         r"rates to tune\.grid$", 1),
+    Case("config not UTF-8",
+         lambda f, _: _fit(f) + ["--config", _raw_config(f, b"meta:\n  steps: 2\n# \xff\n")],
+         r"^error: config file .*bad\.yaml is not UTF-8 text \(byte 0xff at position 19\)$"),
+    Case("config unreadable", _unreadable_config,
+         r"^error: .*bad\.yaml: Permission denied$"),
+    Case("data file unreadable", _unreadable_data,
+         r"^error: .*train-labels-idx1-ubyte: .*Permission denied\)?$"),
+    Case("curves file a list", lambda f, _: _curves(f, "[]"),
+         r"^error: .*figure4a\.json is not figure4a's data: expected a JSON object, got a list$"),
+    Case("curves file empty", lambda f, _: _curves(f, "{}"),
+         r"^error: .*figure4a\.json is not figure4a's data: it holds no curves$"),
+    Case("curves of unequal length", lambda f, _: _curves(f, UNEQUAL),
+         r"^error: .*figure4a\.json is not figure4a's data: curve 'SGD' has 3 steps but 2 "
+         r"values of 'mean'$"),
+    Case("sizes too large to allocate", lambda f, _: _fit(f, "--problem.dim", "10000000"),
+         r"^error: out of memory: .*; lower the problem's or the optimizer's sizes$"),
+    Case("a section twice in a file",
+         lambda f, _: _fit(f) + ["--config", _config(f, "meta:\n  lr: 0.1\nmeta:\n  steps: 2\n")],
+         r"^error: config file .*bad\.yaml: key 'meta' appears twice \(line 3\)$"),
+    Case("a profile block of the wrong shape",
+         lambda f, _: _fit(f) + ["--config", _config(f, "profiles:\n  quick:\n    meta: 5\n")],
+         r"^error: profiles\.quick\.meta: expected a mapping, got 5$"),
+    Case("duplicate panel names",
+         lambda f, _: _fit(f) + ["--config", _config(
+             f, "evaluate:\n  panels:\n    - {name: a}\n    - {name: a, steps: 5}\n")],
+         r"^error: evaluate\.panels: the name 'a' appears twice; each panel writes <name>\.json$"),
+    Case("an experiment name that is a path", lambda f, _: _fit(f, "--experiment", "../../x"),
+         r"^error: experiment: '\.\./\.\./x' is not a name; use letters, digits, _ and - "
+         r"\(it names files and folders\)$"),
+    Case("a config path that is a folder", lambda f, _: _fit(f) + ["--config", str(f)],
+         r"^error: config file .* is a folder, not a file$"),
+    Case("an empty --config=", lambda f, _: _fit(f, "--config="),
+         r"^error: --config= needs a file, e.g\. experiments/quadratic\.yaml$"),
+    Case("a fit's resumable checkpoint given as the optimizer", _fit_checkpoint,
+         r"^error: checkpoint .*last\.ckpt is a fit's resumable checkpoint, not an optimizer; "
+         r"pass .*optimizer\.ckpt$"),
+    Case("an unknown key in a file",
+         lambda f, _: _fit(f) + ["--config", _config(f, "meta:\n  learning_rate: 0.1\n")],
+         r"^error: unknown key 'meta\.learning_rate'; allowed under meta: horizon, unroll"),
+    Case("an unknown panel key",
+         lambda f, _: _fit(f) + ["--config", _config(
+             f, "evaluate:\n  panels:\n    - {name: a, foo: 1}\n")],
+         r"^error: unknown key 'evaluate\.panels\.foo'; allowed under evaluate\.panels: name, "
+         r"title, steps$"),
+    Case("claims on a figures folder that does not exist",
+         lambda f, _: ["claims", "--figures-dir", str(f / "nope")],
+         r"^error: figures folder .*nope does not exist; give --figures-dir a folder of figures"),
+    Case("claims on a folder without any data",
+         lambda f, _: ["claims", "--figures-dir", str(_empty(f))],
+         r"^error: none of the \d+ claims has data under .*empty; make a figure first"),
+    Case("claims with an unknown profile",
+         lambda f, _: ["claims", "--figures-dir", str(_empty(f)), "--profile", "nonexistent"],
+         r"^error: profile 'nonexistent' is not allowed; choose one of paper, quick$"),
+    Case("report on a figures folder that does not exist",
+         lambda f, _: ["report", "--figures-dir", str(f / "nope")],
+         r"^error: figures folder .*nope does not exist"),
 ]
 
 

@@ -133,3 +133,86 @@ def test_no_arguments_at_all_name_the_commands_in_one_line(capsys):
     assert main([]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "fit" in err and "evaluate" in err
+
+
+TINY = ["--profile", "quick", "--problem.batch", "2", "--meta.horizon", "10", "--meta.unroll",
+        "5", "--meta.val_every", "100", "--optimizer.hidden", "4"]
+
+
+def _fit(tmp_path, *extra):
+    return ["fit", "--config", str(QUADRATIC), "--runs-dir", str(tmp_path / "runs"),
+            "--figures-dir", str(tmp_path / "figures"), *TINY, *extra]
+
+
+def test_a_bug_is_one_line_naming_its_traceback_file_and_leaves_no_run_folder(
+        tmp_path, capsys, monkeypatch):
+    from repro.meta import learner
+
+    def bug(*args):
+        return 1 / 0
+
+    monkeypatch.setattr(learner.MetaLearner, "training_step", bug)
+    code = main(_fit(tmp_path, "--meta.steps", "3"))
+    err = capsys.readouterr().err
+    assert code == 70 and err.count("\n") == 1, err
+    assert err.startswith("error: unexpected ZeroDivisionError: division by zero (a bug")
+    log = Path(err.split("traceback is in ")[1].rstrip(")\n"))
+    assert log.parent == tmp_path / "runs" / "errors"
+    assert "Traceback" in log.read_text() and "return 1 / 0" in log.read_text()
+    assert not (tmp_path / "runs" / "quadratic").exists()
+    monkeypatch.setenv("REPRO_DEBUG", "1")
+    assert main(_fit(tmp_path, "--meta.steps", "3")) == 70
+    assert "return 1 / 0" in capsys.readouterr().err  # the traceback itself
+
+
+def test_ctrl_c_after_a_checkpoint_keeps_it_names_it_and_ctrl_c_works_again(
+        tmp_path, capsys, monkeypatch):
+    import signal
+
+    from repro.meta import learner
+
+    step = learner.MetaLearner.training_step
+
+    def interrupted(self, *args):
+        if self.truncations_run == 3:
+            raise KeyboardInterrupt
+        return step(self, *args)
+
+    monkeypatch.setattr(learner.MetaLearner, "training_step", interrupted)
+    before = signal.getsignal(signal.SIGINT)
+    code = main(_fit(tmp_path, "--meta.steps", "6", "--meta.checkpoint_every", "1"))
+    err = capsys.readouterr().err
+    last = tmp_path / "runs" / "quadratic" / "fit" / "checkpoints" / "last.ckpt"
+    assert code == 130 and err.count("\n") == 1, err
+    assert err == f"interrupted: checkpoint {last} stands; run the same command again to resume\n"
+    assert last.is_file()
+    assert signal.getsignal(signal.SIGINT) is before  # Lightning had set SIG_IGN
+    monkeypatch.setattr(learner.MetaLearner, "training_step", step)
+    assert main(_fit(tmp_path, "--meta.steps", "6", "--meta.checkpoint_every", "1")) == 0
+    assert "resuming meta-training from" in capsys.readouterr().out
+
+
+def test_a_fit_whose_phi_is_not_finite_writes_no_optimizer(tmp_path, capsys, monkeypatch):
+    import torch
+
+    from repro.meta import learner
+
+    def poisoned(self, *args):
+        with torch.no_grad():
+            next(self.optimizer_net.parameters()).fill_(float("nan"))
+
+    monkeypatch.setattr(learner.MetaLearner, "on_train_batch_end", poisoned, raising=False)
+    code = main(_fit(tmp_path, "--meta.steps", "2"))
+    captured = capsys.readouterr()
+    assert code == 1 and "optimizer written" not in captured.out
+    assert captured.err.startswith("error: phi is not finite at truncation 2; no optimizer written")
+    assert not (tmp_path / "runs" / "quadratic" / "optimizer.ckpt").exists()
+
+
+def test_a_fit_shows_no_deprecation_warning_of_lightnings_own(tmp_path, capsys):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(_fit(tmp_path, "--meta.steps", "2")) == 0
+    assert not [w for w in caught if "LeafSpec" in str(w.message)]

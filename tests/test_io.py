@@ -53,3 +53,14 @@ def test_commit_is_dirty_for_code_changes_but_not_for_regenerated_figure_data(tm
     assert commit(tmp_path) == clean
     (tmp_path / "code.py").write_text("x = 2\n")
     assert commit(tmp_path) == f"{clean}+dirty"
+
+
+def test_written_files_take_the_umask_mode(tmp_path):
+    import os
+
+    old = os.umask(0o027)
+    try:
+        path = write_json(tmp_path / "x.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640  # mkstemp's 0o600 before

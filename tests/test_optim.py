@@ -1,13 +1,18 @@
-"""repro.optim.LearnedOptimizer: parity with repro's evaluation rollout, exact resume, errors."""
+"""repro.optim.LearnedOptimizer: parity with repro's evaluation rollout, exact resume, errors,
+the lr and its schedulers, non-finite gradients, the drift under an all-zero gradient."""
 
+import csv
 import dataclasses
 import io
+import math
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.lr_scheduler import StepLR
+from torch.utils.data import DataLoader, TensorDataset
 
 from repro.config import OptimizerConfig
 from repro.data.errors import DatasetError
@@ -258,6 +263,177 @@ def test_weights_may_be_the_checkpoint_a_fit_exported(tmp_path):
     for ours, theirs in zip(opt.rule.parameters(), fitted.parameters(), strict=True):
         assert torch.equal(ours, theirs)
     assert opt.defaults["phi"] != fingerprint(load_rule("quadratic"))
+
+
+def _scheduled(gamma: float | None) -> tuple[list[float], list[torch.Tensor], list[float]]:
+    """Losses, final parameters and last lrs of 6 steps of :func:`_train`'s loop with a
+    StepLR(step_size=2, gamma) stepped after every step (without one for ``gamma=None``)."""
+    model = _net()
+    opt = LearnedOptimizer([{"params": model[0].parameters()}, {"params": model[2].parameters()}])
+    scheduler = None if gamma is None else StepLR(opt, step_size=2, gamma=gamma)
+    losses = []
+    for step in range(6):
+        losses += _train(model, opt, 1, start=step)
+        if scheduler is not None:
+            scheduler.step()
+    return losses, [p.detach() for p in model.parameters()], [g["lr"] for g in opt.param_groups]
+
+
+def test_a_step_lr_scheduler_scales_the_updates_and_with_gamma_1_changes_nothing():
+    losses, params, lrs = _scheduled(None)
+    assert lrs == [1.0, 1.0]
+    same = _scheduled(1.0)
+    assert same[0] == losses and all(map(torch.equal, same[1], params))
+    scaled, scaled_params, scaled_lrs = _scheduled(0.1)
+    assert scaled_lrs == pytest.approx([1e-3, 1e-3])
+    # lr 1 for steps 0-1, so the losses before step 2's update agree, and none after it
+    assert scaled[:3] == losses[:3]
+    assert all(a != b for a, b in zip(scaled[3:], losses[3:], strict=True))
+    assert not any(map(torch.equal, scaled_params, params))
+
+
+def test_lr_multiplies_the_update_and_leaves_the_lstm_state_alone():
+    def one_step(lr: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        p = nn.Parameter(torch.linspace(-1, 1, 9))
+        opt = LearnedOptimizer([{"params": [p], "lr": lr}], lr=7.0)
+        p.grad = torch.linspace(0.5, -0.3, 9)
+        opt.step()
+        return p.detach() - torch.linspace(-1, 1, 9), opt.state[p]
+
+    update, state = one_step(1.0)
+    for lr in (0.25, 0.0):
+        scaled, scaled_state = one_step(lr)
+        torch.testing.assert_close(scaled, lr * update)
+        assert all(torch.equal(scaled_state[k], state[k]) for k in state)
+
+
+def test_lightning_logs_the_lr_that_a_scheduler_sets(tmp_path):
+    import lightning as L
+    from lightning.pytorch.callbacks import LearningRateMonitor
+    from lightning.pytorch.loggers import CSVLogger
+
+    class Classifier(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = _net()
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return F.cross_entropy(self.net(x), y)
+
+        def configure_optimizers(self):
+            opt = LearnedOptimizer(self.parameters(), lr=0.5)
+            scheduler = {"scheduler": StepLR(opt, step_size=1, gamma=0.1), "interval": "step"}
+            return {"optimizer": opt, "lr_scheduler": scheduler}
+
+    data = TensorDataset(torch.randn(24, 6), torch.randint(0, 3, (24,)))
+    trainer = L.Trainer(
+        max_steps=3, logger=CSVLogger(tmp_path), callbacks=[LearningRateMonitor("step")],
+        log_every_n_steps=1, accelerator="cpu", enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )
+    trainer.fit(Classifier(), DataLoader(data, batch_size=8))
+    with open(Path(trainer.logger.log_dir) / "metrics.csv") as file:
+        logged = [row["lr-LearnedOptimizer"] for row in csv.DictReader(file)]
+    assert [float(lr) for lr in logged if lr] == pytest.approx([0.5, 0.05, 0.005])
+
+
+def test_unknown_options_and_bad_lrs_are_refused_and_group_lrs_kept():
+    p = nn.Parameter(torch.zeros(2))
+    with pytest.raises(ValueError, match="unknown keyword 'foo'; allowed: weights, lr") as error:
+        LearnedOptimizer([p], foo="bar")
+    _one_line(error)
+    allowed = "allowed: params, param_names, lr"
+    with pytest.raises(ValueError, match=f"param-group key 'foo'; {allowed}") as error:
+        LearnedOptimizer([{"params": [p], "foo": "bar"}])
+    _one_line(error)
+    for lr in (-0.1, math.nan, math.inf):
+        with pytest.raises(ValueError, match="lr must be finite and >= 0") as error:
+            LearnedOptimizer([p], lr=lr)
+        _one_line(error)
+        with pytest.raises(ValueError, match="lr must be finite and >= 0"):
+            LearnedOptimizer([{"params": [p], "lr": lr}])
+    q = nn.Parameter(torch.zeros(3))
+    opt = LearnedOptimizer([{"params": [p], "lr": 0.1}], lr=0.5)
+    with pytest.raises(ValueError, match="'momentum'"):
+        opt.add_param_group({"params": [q], "momentum": 0.9})
+    opt.add_param_group({"params": [q]})
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
+    named = LearnedOptimizer(nn.Linear(2, 1).named_parameters())
+    assert named.param_groups[0]["param_names"] == ["weight", "bias"]
+
+
+def test_a_state_saved_before_groups_had_an_lr_loads_with_lr_1():
+    p = nn.Parameter(torch.zeros(3))
+    opt = LearnedOptimizer([p], lr=0.5)
+    p.sum().backward()
+    opt.step()
+    saved = opt.state_dict()
+    del saved["param_groups"][0]["lr"]
+    opt.load_state_dict(saved)
+    assert opt.param_groups[0]["lr"] == 1.0
+    opt.step()
+
+
+def _run(grads: list[torch.Tensor], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The flat parameters and the LSTM states ``[4, 10, 20]`` after one step per gradient
+    (each ``[10]``) on a [2, 3] and a [4] parameter of one group."""
+    a = nn.Parameter(torch.linspace(-1, 1, 6, dtype=dtype).view(2, 3))
+    b = nn.Parameter(torch.linspace(2, 1, 4, dtype=dtype))
+    opt = LearnedOptimizer([a, b], weights="mnist")
+    for grad in grads:
+        grad_a, b.grad = grad.to(dtype).split((6, 4))
+        a.grad = grad_a.view(2, 3)
+        opt.step()
+    states = [torch.cat([opt.state[p][k] for p in (a, b)]) for k in ("h0", "c0", "h1", "c1")]
+    return torch.cat([a.detach().view(-1), b.detach()]), torch.stack(states)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])  # the kernel, the torch layer
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_gradient_coordinate_is_skipped_and_the_others_step_as_without_it(
+    bad, dtype
+):
+    first, second = torch.linspace(-0.3, 0.5, 10), torch.linspace(0.2, -0.1, 10)
+    dirty, clean = second.clone(), second.clone()
+    dirty[7], clean[7] = bad, 0.0  # b[1]; the others' updates do not read it: coordinatewise
+    with pytest.warns(RuntimeWarning, match="1 of 10 gradient coordinates") as record:
+        params, states = _run([first, dirty, dirty], dtype)
+    assert len([w for w in record if w.category is RuntimeWarning]) == 1
+    before, before_states = _run([first], dtype)
+    expected, expected_states = _run([first, clean, clean], dtype)
+    assert params[7] == before[7] and torch.equal(states[:, 7], before_states[:, 7])
+    others = torch.arange(10) != 7
+    assert torch.equal(params[others], expected[others])
+    assert torch.equal(states[:, others], expected_states[:, others])
+    assert torch.isfinite(states).all() and not torch.equal(params[others], before[others])
+
+
+@pytest.mark.parametrize(
+    ("weights", "largest", "after_10", "after_100"),
+    [  # measured on float32 (the kernel); float64 gives the same to 4 digits
+        ("mnist", 0.0438, -0.1658, -0.4505),
+        ("official_dm", 0.0434, -0.0312, -0.1054),
+        ("mnist_fashion_mnist", 0.0223, 0.1111, -0.0825),
+    ],
+)
+def test_an_all_zero_gradient_moves_every_coordinate_alike_as_documented(
+    weights, largest, after_10, after_100
+):
+    p = nn.Parameter(torch.zeros(1000))
+    opt = LearnedOptimizer([p], weights=weights)
+    updates = []
+    for _ in range(100):
+        before = p.detach().clone()
+        p.grad = torch.zeros_like(p)
+        opt.step()
+        updates.append(p.detach() - before)
+    updates = torch.stack(updates)
+    assert torch.equal(updates, updates[:, :1].expand_as(updates))
+    assert (updates != 0).all() and updates.abs().max().item() <= 0.045
+    assert updates.abs().max().item() == pytest.approx(largest, abs=1e-4)
+    assert updates[:10, 0].sum().item() == pytest.approx(after_10, abs=1e-3)
+    assert p[0].item() == pytest.approx(after_100, abs=1e-3)
 
 
 @pytest.mark.gpu

@@ -1,4 +1,5 @@
-"""Every bad input of ``tests/reliability_cases.py``: one line, exit 2, nothing left behind."""
+"""Every bad input of ``tests/reliability_cases.py``: one line, its exit code, nothing left
+behind."""
 
 import re
 
@@ -11,6 +12,6 @@ from tests.reliability_cases import CASES, run
 def test_bad_input_gives_one_clear_line_and_leaves_nothing_half_written(case, tmp_path):
     code, message, left = run(case, tmp_path)
     assert code == case.exit_code
-    assert message.startswith("error: ") and "\n" not in message, message
+    assert message.startswith(case.prefix) and "\n" not in message, message
     assert re.search(case.message, message), message
     assert not [p for p in left if p.is_file()], left  # no log, lock or half-written file

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+import warnings
 from pathlib import Path
 
 from repro import tracking
 from repro.commands.runs import Paths, device_for, holding_run_folder, set_threads
 from repro.config import Config
+from repro.errors import Preempted
 from repro.io import provenance
 from repro.meta.checkpoint import resume_from, resumed_step
 from repro.meta.experiments import make_experiment
@@ -19,12 +23,13 @@ def fit(config: Config, paths: Paths) -> Path:
 
     An interrupted fit of the same settings resumes from its last checkpoint; on SIGTERM the
     fit writes that checkpoint (or, signalled during validation, keeps the last one written)
-    and raises :class:`Preempted`.
+    and raises :class:`Preempted`; on Ctrl-C it raises KeyboardInterrupt, naming the last
+    checkpoint written.
     """
     import lightning as L
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    from repro.meta.training import Preempted, export_selected, make_trainer
+    from repro.meta.training import export_selected, make_trainer
 
     run_dir = paths.run_dir(config, "fit")
     set_threads(config)
@@ -41,14 +46,30 @@ def fit(config: Config, paths: Paths) -> Path:
         if config.meta.clip_grad_norm and trainer.is_global_zero:
             print(f"meta-gradient norm clipped at {config.meta.clip_grad_norm}")
         started = time.perf_counter()
+        sigint = signal.getsignal(signal.SIGINT)
         try:
-            trainer.fit(learner, datamodule=data, ckpt_path=resume)
+            with warnings.catch_warnings():
+                # Lightning 2.6 builds torch's deprecated LeafSpec on every fit
+                warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)`",
+                                        FutureWarning)
+                trainer.fit(learner, datamodule=data, ckpt_path=resume)
+        except SystemExit:
+            if not preemption.interrupted:
+                raise
+            last = preemption.last_path
+            raise KeyboardInterrupt(
+                f"checkpoint {last} stands; run the same command again to resume"
+                if last.is_file() else "no checkpoint was written yet; nothing was left behind"
+            ) from None
         except SIGTERMException:
             # SIGTERM after Preemption's check (during validation): Lightning stops the fit itself
             raise Preempted(
                 f"preempted during truncation {trainer.global_step}: the last checkpoint "
                 f"written, {preemption.last_path}, stands; run the same command again to resume"
             ) from None
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, sigint)  # Lightning ignores Ctrl-C once it saw one
     seconds = time.perf_counter() - started
     if preemption.stopped_at is not None:
         raise Preempted(

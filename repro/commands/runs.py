@@ -16,6 +16,7 @@ import torch
 
 from repro.config import Config, ConfigError
 from repro.data.errors import DatasetError
+from repro.errors import Diverged
 from repro.io import OutputError, brief, run_lock
 from repro.optimizers.checkpoint import CheckpointError
 
@@ -23,7 +24,8 @@ T = TypeVar("T")
 
 
 class MissingInputError(FileNotFoundError):
-    """An input a command needs (checkpoint, tuned rates, curves) is missing; one line."""
+    """An input a command needs (checkpoint, tuned rates, curves) is missing or is not what it
+    should be; one line."""
 
 
 BAD_INPUT = (ConfigError, OutputError, CheckpointError, DatasetError, MissingInputError)
@@ -108,8 +110,12 @@ def ensure_writable(folder: Path) -> None:
 
 
 def holding_run_folder(command: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Run the decorated command with its (writable) run folder locked (:func:`run_lock`); a
-    folder the command made is removed again when it stops on a bad input (:data:`BAD_INPUT`)."""
+    """Run the decorated command with its (writable) run folder locked (:func:`run_lock`).
+
+    A folder the command made is removed again whenever it stops short, unless it holds a
+    checkpoint to resume from (``checkpoints/last.ckpt``) and the stop was not a bad input or
+    a divergence: an interrupted, preempted or crashed fit keeps what it trained.
+    """
 
     def decorate(function: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(function)
@@ -120,8 +126,10 @@ def holding_run_folder(command: str) -> Callable[[Callable[..., T]], Callable[..
             try:
                 with run_lock(run_dir):
                     return function(config, paths, *args, **kwargs)
-            except BAD_INPUT:
-                if made is not None:
+            except BaseException as error:
+                resumable = (run_dir / "checkpoints" / "last.ckpt").is_file() and not isinstance(
+                    error, (*BAD_INPUT, Diverged))
+                if made is not None and not resumable:
                     shutil.rmtree(made, ignore_errors=True)
                 raise
 

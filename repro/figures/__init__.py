@@ -14,6 +14,7 @@ import operator
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from repro.figures.registry import BY_NAME, FIGURES, Figure
 
@@ -24,6 +25,50 @@ PANEL_OF: dict[str, Figure] = {
 
 NAMES: tuple[str, ...] = tuple({**BY_NAME, **PANEL_OF})
 """Every name :func:`draw` draws: each figure, and each panel drawn alone."""
+
+
+CURVE_PANELS: frozenset[str] = frozenset(
+    panel for figure in FIGURES if figure.curves for panel in figure.panels
+)
+"""The data names whose files are curves envelopes."""
+
+
+def check_data(name: str, data: Any) -> None:
+    """A one-line ValueError unless ``data`` can be ``name``'s data: a JSON object of that
+    figure and, for a curves panel, one or more curves whose values are numbers (or null), one
+    per step."""
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got a {_json_type(data)}")
+    if data.get("figure", name) != name:
+        raise ValueError(f"it holds {data['figure']!r}'s data")
+    if name not in CURVE_PANELS:
+        return
+    curves = data.get("curves")
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError("it holds no curves")
+    for label, curve in curves.items():
+        steps = curve.get("step") if isinstance(curve, dict) else None
+        if not _numbers(steps) or not steps:
+            raise ValueError(f"curve {label!r} has no list of steps")
+        for key in ("mean", "lo", "hi"):
+            values = curve.get(key)
+            if values is not None and not _numbers(values):
+                raise ValueError(f"curve {label!r}: {key!r} is not a list of numbers")
+            if values is not None and len(values) != len(steps):
+                raise ValueError(f"curve {label!r} has {len(steps)} steps but {len(values)} "
+                                 f"values of {key!r}")
+
+
+def _numbers(values: Any) -> bool:
+    """Whether ``values`` is a JSON list of numbers and nulls."""
+    return isinstance(values, list) and all(
+        v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values)
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of ``value``'s type."""
+    names = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
+    return names.get(type(value), "null")
 
 
 def _resolve(path: str) -> Callable[..., None]:

@@ -21,7 +21,8 @@ class Figure:
 
     ``maker`` draws the whole figure: ``maker(data_dir, out_stem)`` for several panels,
     ``maker(json_path, out_stem)`` for one. ``panel_maker``, when set, draws one panel alone:
-    ``panel_maker(panel, json_path, out_stem)``.
+    ``panel_maker(panel, json_path, out_stem)``. ``curves``: each panel's data is a curves
+    envelope (:mod:`repro.figures.curves`).
     """
 
     name: str
@@ -31,6 +32,7 @@ class Figure:
     target: str
     needs: str = ""
     panel_maker: str = ""
+    curves: bool = False
 
     def make_command(self, profile: str = "paper", dataset: str = "mnist") -> str:
         """The command that makes this figure for ``profile`` and ``dataset`` (a source's
@@ -55,18 +57,18 @@ FIGURES: tuple[Figure, ...] = (
     Figure("figure4", "Figure 4: quadratics and the MNIST base network (100 and 200 steps)",
            ("figure4a", "figure4b", "figure4c"), "repro.figures.figure4:FIGURE4", "figure4",
            "MNIST-format data for panels b and c (DATA_ROOT, or DATASET=fashion_mnist)",
-           "repro.figures.figure4:FIGURE4.panel"),
+           "repro.figures.figure4:FIGURE4.panel", curves=True),
     Figure("figure5", "Figure 5: MNIST variants (40 units, 2 layers, ReLU)",
            ("figure5a", "figure5b", "figure5c"), "repro.figures.curve_panels:FIGURE5", "figure5",
-           "MNIST-format data", "repro.figures.curve_panels:FIGURE5.panel"),
+           "MNIST-format data", "repro.figures.curve_panels:FIGURE5.panel", curves=True),
     Figure("figure6", "Figure 6: final MNIST loss across optimizee architectures", ("figure6",),
            "repro.figures.figure6:make_figure6", "figure6", "MNIST-format data"),
     Figure("figure7", "Figure 7: CIFAR-10, CIFAR-5, CIFAR-2 and LSTM-sub",
            ("figure7a", "figure7b", "figure7c"), "repro.figures.curve_panels:FIGURE7", "figure7",
-           "CIFAR-10 data", "repro.figures.curve_panels:FIGURE7.panel"),
+           "CIFAR-10 data", "repro.figures.curve_panels:FIGURE7.panel", curves=True),
     Figure("figure8", "Figure 8: Neural Art curves", ("figure8a", "figure8b"),
            "repro.figures.figure8:FIGURE8", "figure8",
-           panel_maker="repro.figures.figure8:FIGURE8.panel"),
+           panel_maker="repro.figures.figure8:FIGURE8.panel", curves=True),
     Figure("figure9", "Figure 9: Neural Art images", ("figure9a", "figure9b"),
            "repro.figures.figure9:make_figure9", "figure9"),
     _art("figure10", "Figure 10: the LSTM's proposed updates along a trajectory"),

@@ -18,6 +18,7 @@ import torchmetrics
 
 from repro.config import Config, MetaConfig
 from repro.data.problems import ProblemData
+from repro.errors import Diverged
 from repro.meta.checkpoint import rng_states, set_rng_states
 from repro.meta.evaluate import diverged_as_inf
 from repro.meta.learned import make_learned
@@ -25,7 +26,7 @@ from repro.meta.unroll import Carry, meta_loss, rollout, start, truncate, unroll
 from repro.optimizees import Dataset, Family, make_family
 
 
-class MetaTrainingDiverged(RuntimeError):
+class MetaTrainingDiverged(Diverged):
     """More truncations in a row than ``meta.max_skips`` had a non-finite meta-loss or gradient."""
 
 

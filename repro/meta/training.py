@@ -16,11 +16,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from repro.config import Config
 from repro.io import save_torch
 from repro.meta.checkpoint import checkpoint_dir, export_optimizer
-from repro.meta.learner import MetaLearner
-
-
-class Preempted(RuntimeError):
-    """Meta-training stopped on SIGTERM after writing its last checkpoint."""
+from repro.meta.learner import MetaLearner, MetaTrainingDiverged
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -39,6 +35,12 @@ class Preemption(Callback):
     def __init__(self, last: ModelCheckpoint) -> None:
         self.last = last
         self.stopped_at: int | None = None
+        self.interrupted = False
+
+    def on_exception(self, trainer: L.Trainer, module: L.LightningModule,
+                     exception: BaseException) -> None:
+        """Notes a Ctrl-C, which Lightning's fit turns into ``SystemExit(1)``."""
+        self.interrupted = isinstance(exception, KeyboardInterrupt)
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         """Checks the flag Lightning's SIGTERM handler sets; all ranks decide together."""
@@ -107,7 +109,8 @@ def export_selected(
     resume: Path | None, seconds: float, meta: dict[str, Any],
 ) -> Path:
     """Write to ``path`` the phi ``best`` selected by validation (the last one when there was
-    no validation) with the record of the fit that trained it."""
+    no validation) with the record of the fit that trained it; :class:`MetaTrainingDiverged`,
+    writing nothing, when that phi is not finite."""
     config = learner.config
     selected, val_loss, truncation = "final", None, int(trainer.global_step)
     if best.best_model_path:
@@ -116,6 +119,11 @@ def export_selected(
         truncation = int(state["global_step"])
         selected = f"best of validation at step {truncation}"
         val_loss = float(best.best_model_score)
+    if not all(bool(p.isfinite().all()) for p in learner.optimizer_net.parameters()):
+        raise MetaTrainingDiverged(
+            f"phi is not finite at truncation {truncation}; no optimizer written: lower "
+            "meta.lr or set meta.clip_grad_norm"
+        )
     return export_optimizer(
         learner.optimizer_net, config, path,
         selected=selected, selected_truncation=truncation, val_final_loss=val_loss,

@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import Tensor
 
+from repro.errors import Diverged
 from repro.meta.evaluate import final_loss
 from repro.meta.unroll import rollout
 from repro.optimizees.base import Problem
@@ -57,7 +58,8 @@ def tune(
             report(name, lr, losses[lr])
         best = min(grid, key=lambda lr: losses[lr])
         if not math.isfinite(losses[best]):
-            raise RuntimeError(f"{name} diverged at every learning rate of the grid {list(grid)}")
+            raise Diverged(f"{name} diverged at every learning rate of the grid {list(grid)}; "
+                           "add smaller rates to tune.grid")
         results[name] = {
             "lr": best,
             "final_loss": losses[best],

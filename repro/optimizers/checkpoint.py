@@ -41,6 +41,17 @@ class Checkpoint:
             )
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - any unreadable file gets the same error
+            raise CheckpointError(
+                f"checkpoint {path} is not a readable optimizer checkpoint (not a file torch.save "
+                "wrote)"
+            ) from None
+        if isinstance(payload, dict) and "pytorch-lightning_version" in payload:
+            raise CheckpointError(
+                f"checkpoint {path} is a fit's resumable checkpoint, not an optimizer; pass "
+                f"{_exported(path)}"
+            )
+        try:
             settings = OptimizerConfig(**payload["optimizer"])
             if "state_dict" not in payload:
                 raise KeyError("state_dict")
@@ -91,6 +102,12 @@ class Checkpoint:
             "val_loss": self.payload.get("val_final_loss"),
             "commit": meta.get("commit"),
         }
+
+
+def _exported(resumable: Path) -> Path:
+    """The optimizer a fit exports beside ``<run>/fit/checkpoints/<name>.ckpt``."""
+    parts = resumable.parent.parent
+    return parts.parent / "optimizer.ckpt" if parts.name == "fit" else Path("optimizer.ckpt")
 
 
 def load_optimizer(

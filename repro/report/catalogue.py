@@ -7,7 +7,6 @@ images and a ``data/`` folder of curves JSON. A figure is present in a source wh
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,12 +37,20 @@ class Source:
         return f"{self.profile} profile, {names.get(dataset, dataset)}{suffix}"
 
     def data(self, panel: str) -> dict[str, Any] | None:
-        """The curves JSON of ``panel``, or None when absent or unreadable."""
+        """The data of ``panel``, or None when absent; a one-line error when it is there but
+        not ``panel``'s data (a gate reading it must not pass over it)."""
+        from repro.commands.runs import MissingInputError, read_json
+        from repro.figures import check_data
+
         path = self.folder / "data" / f"{panel}.json"
-        try:
-            return json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+        if not path.is_file():
             return None
+        data = read_json(path, "remake it with 'python -m repro evaluate'")
+        try:
+            check_data(panel, data)
+        except ValueError as error:
+            raise MissingInputError(f"{path} is not {panel}'s data: {error}") from None
+        return data
 
     def images(self, figure: Figure) -> list[Path]:
         """The figure's whole image when there is one, else the images of its panels."""

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from repro.commands.runs import MissingInputError
+from repro.config import PROFILES, ConfigError
 from repro.figures.registry import BY_NAME, FIGURES, Figure
 from repro.io import is_dirty
 from repro.report import reference, state
@@ -93,6 +95,8 @@ class Report:
     claims: list[ClaimRow]
     missing: list[Figure]
     """The paper's figures that no source of the profile (paper by default) has an image of."""
+    profile: str | None
+    """The profile whose sources the report covers; None: every profile."""
 
     def section_claims(self, section: Section) -> list[ClaimRow]:
         """The claims about ``section``'s panels on its source, panel by panel."""
@@ -132,12 +136,28 @@ def _vanished(
     return rows
 
 
+def _require_inputs(root: Path, profile: str | None) -> None:
+    """A one-line error unless ``root`` is a folder and ``profile`` (when given) a profile."""
+    if profile is not None and profile not in PROFILES:
+        raise ConfigError(
+            f"profile {profile!r} is not allowed; choose one of {', '.join(PROFILES)}"
+        )
+    if not root.is_dir():
+        what = "is not a folder" if root.exists() else "does not exist"
+        raise MissingInputError(
+            f"figures folder {root} {what}; give --figures-dir a folder of figures "
+            "(default paper_figures)"
+        )
+
+
 def build(
     root: Path, reference_file: Path | None = None, claims_file: Path | None = None,
     profile: str | None = None,
 ) -> Report:
-    """The report of the figures under ``root`` (only ``profile``'s sources if given)."""
+    """The report of the figures under ``root`` (only ``profile``'s sources if given); a
+    one-line error when ``root`` is not a folder or ``profile`` is not a profile."""
     root = Path(root)
+    _require_inputs(root, profile)
     refs = reference.load(reference_file or root / "reference.yaml")
     record = state.load(claims_file or root / "claims.json")
     found = [s for s in sources(root) if profile is None or s.profile == profile]
@@ -167,7 +187,7 @@ def build(
         for c in CLAIMS if c.id not in checked
     ]
     made = {s.figure.name for s in sections if s.source.profile == (profile or "paper")}
-    return Report(root, sections, rows, [f for f in FIGURES if f.name not in made])
+    return Report(root, sections, rows, [f for f in FIGURES if f.name not in made], profile)
 
 
 def wall_time(meta: dict[str, Any]) -> str:

@@ -6,8 +6,10 @@ import shutil
 import textwrap
 from pathlib import Path
 
+from repro.commands.runs import MissingInputError
+from repro.figures.registry import BY_NAME
 from repro.report import state
-from repro.report.claims import FAILS, HOLDS
+from repro.report.claims import CLAIMS, FAILS, HOLDS, NO_DATA
 from repro.report.model import ClaimRow, Report
 
 
@@ -38,16 +40,27 @@ def table(rows: list[ClaimRow], width: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def _no_data(report: Report) -> str:
+    """The one line saying that ``report`` has no data for any claim, and how to make some."""
+    scope = f" for profile {report.profile}" if report.profile else ""
+    first = BY_NAME[CLAIMS[0].figure].make_command(report.profile or "paper")
+    return (f"none of the {len(report.claims)} claims has data under {report.root}{scope}; "
+            f"make a figure first, e.g. '{first}'")
+
+
 def gate(report: Report, record_file: Path, accept: bool = False) -> tuple[str, int]:
     """The claims table and a summary; exit code 1 when a claim that held before now fails.
 
-    Updates ``record_file`` by the ratchet rule of :mod:`repro.report.state`.
+    Updates ``record_file`` by the ratchet rule of :mod:`repro.report.state`. A one-line
+    :class:`~repro.commands.runs.MissingInputError` when no claim has data and none held before.
     """
     record = state.load(record_file)
     checked = [(r.source.id, r) for r in report.claims if r.source is not None]
     meta = {f"{s}:{r.outcome.claim.panel}": r.meta for s, r in checked}
     new = state.updated(record, [(s, r.outcome) for s, r in checked], meta, accept)
     regressed = [f"{s}:{r.outcome.claim.id}" for s, r in checked if r.regressed]
+    if not regressed and all(r.outcome.status == NO_DATA for r in report.claims):
+        raise MissingInputError(_no_data(report))
     if new != record:
         state.save(record_file, new)
     held = sum(r.outcome.status == HOLDS for r in report.claims)
