@@ -3,6 +3,7 @@ an architecture grid, the LSTM against baselines re-tuned per network."""
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,8 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
         meta.update(problems=f"{ev.problems} test instances per architecture",
                     wall_seconds=records.wall_seconds(stored, None, started))
         return [records.grid(config, paths, panels, meta)]
-    rates = tuned["optimizers"]
-    if missing := [name for name in config.tune.optimizers if name not in rates]:
-        raise runs.MissingInputError(f"{paths.tuned(config)} has no learning rate for {missing[0]}")
-    rules = rules_at({name: rates[name]["lr"] for name in config.tune.optimizers}, lstm)
+    rates = tuned_rates(tuned, config.tune.optimizers, paths.tuned(config))
+    rules = rules_at(rates, lstm)
     if ev.lstm_sub_from:
         sub = paths.checkpoint(ev.lstm_sub_from)
         rules["LSTM-sub"] = (load_learned(sub, config).to(device), None)
@@ -73,6 +72,23 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     written += [records.trace(config, paths, problem, lstm, meta)] if ev.trace else []
     title = records.title(ev.panels[0].title, config) if ev.panels else ""
     return written + family.outputs(config, paths.data, problem, rules, meta, title)
+
+
+def tuned_rates(tuned: Any, names: list[str], path: Path) -> dict[str, float]:
+    """The learning rate of each baseline of ``names`` in the tuning record ``tuned`` (read
+    from ``path``); a one-line :class:`~repro.commands.runs.MissingInputError` naming the first
+    baseline without a finite rate >= 0."""
+    entries = tuned.get("optimizers") if isinstance(tuned, dict) else None
+    rates = {}
+    for name in names:
+        entry = entries.get(name) if isinstance(entries, dict) else None
+        lr = entry.get("lr") if isinstance(entry, dict) else None
+        if not (isinstance(lr, int | float) and not isinstance(lr, bool) and math.isfinite(lr)
+                and lr >= 0):
+            raise runs.MissingInputError(f"{path} has no learning rate for {name}; run 'python "
+                                         "-m repro tune' again")
+        rates[name] = float(lr)
+    return rates
 
 
 def reference_rules(ev: EvaluateConfig) -> tuple[dict[str, torch.nn.Module], dict[str, Any]]:

@@ -53,19 +53,19 @@ def fit(config: Config, paths: Paths) -> Path:
                 warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)`",
                                         FutureWarning)
                 trainer.fit(learner, datamodule=data, ckpt_path=resume)
-        except SystemExit:
+        except SIGTERMException:
+            # SIGTERM after Preemption's check (during validation): Lightning stops the fit itself
+            raise Preempted(
+                f"preempted during truncation {trainer.global_step}: the last checkpoint "
+                f"written, {preemption.last_path}, stands; run the same command again to resume"
+            ) from None
+        except SystemExit:  # after SIGTERMException, a SystemExit too
             if not preemption.interrupted:
                 raise
             last = preemption.last_path
             raise KeyboardInterrupt(
                 f"checkpoint {last} stands; run the same command again to resume"
                 if last.is_file() else "no checkpoint was written yet; nothing was left behind"
-            ) from None
-        except SIGTERMException:
-            # SIGTERM after Preemption's check (during validation): Lightning stops the fit itself
-            raise Preempted(
-                f"preempted during truncation {trainer.global_step}: the last checkpoint "
-                f"written, {preemption.last_path}, stands; run the same command again to resume"
             ) from None
         finally:
             if threading.current_thread() is threading.main_thread():

@@ -5,6 +5,12 @@ arguments. :func:`check` evaluates it on that panel's JSON and gives ✓ (holds)
 "no data" (no file) with the numbers behind the verdict. Missing evidence is never a pass: a claim
 about "every baseline" fails unless all of :data:`REQUIRED` have a value at every step it reads,
 and a NaN anywhere it reads fails it. Nothing here is typed by hand from a result.
+
+A claim whose words ask for more than a win ("by a clear margin") has a :attr:`Claim.margin`:
+the LSTM's loss must be below ``(1 - margin)`` times the best baseline's (above ``(1 + margin)``
+times the worst's for a claim that it fails), and its words state that margin, checked when the
+claim is made, so the text and the check cannot drift apart. Margins are relative, for losses,
+which are never negative.
 """
 
 from __future__ import annotations
@@ -32,6 +38,18 @@ class Claim:
     kind: str
     args: dict[str, Any] = field(default_factory=dict)
     tag: str = "fig"
+    margin: float = 0.0
+    """How much better than its rival the LSTM must be, as a fraction of the rival's loss
+    (0.05: below 95% of the best baseline's loss); 0: any win."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.margin < 1:
+            raise ValueError(f"claim {self.id}: margin {self.margin} is not in [0, 1)")
+        if self.margin and margin_words(self.margin) not in self.text:
+            raise ValueError(f"claim {self.id}: its text does not state its margin "
+                             f"({margin_words(self.margin)!r})")
+        if "clear" in self.text and not self.margin:
+            raise ValueError(f"claim {self.id}: a clear margin needs a margin to check")
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,11 @@ class Outcome:
     def mark(self) -> str:
         """✓, ✗ or – for the status."""
         return MARKS[self.status]
+
+
+def margin_words(margin: float) -> str:
+    """How a claim's text states its margin: ``by more than 5%``."""
+    return f"by more than {margin:.0%}"
 
 
 REQUIRED: tuple[str, ...] = tuple(BASELINES)
@@ -80,42 +103,61 @@ def _at(curves: dict[str, Any], who: str, step: int, where: str) -> dict[str, fl
     )
 
 
-def _compare(values: dict[str, float], who: str, below: bool, where: str) -> tuple[bool, str]:
-    """Whether ``who`` is below the best (``below``) or above the worst of the others, with the
-    numbers."""
+def _compare(
+    values: dict[str, float], who: str, below: bool, where: str, margin: float = 0.0
+) -> tuple[bool, str]:
+    """Whether ``who`` is below ``1 - margin`` times the best (``below``) or above ``1 + margin``
+    times the worst of the others, with the numbers (and their ratio when there is a margin)."""
     ours = values[who]
     others = {n: v for n, v in values.items() if n != who}
     rival = (min if below else max)(others, key=others.get)
-    holds = ours < others[rival] if below else ours > others[rival]
+    factor = 1 - margin if below else 1 + margin
+    bound = factor * others[rival] if margin else others[rival]
+    holds = ours < bound if below else ours > bound
     sign = ("<" if holds else "≥") if below else (">" if holds else "≤")
-    return holds, f"{where}: {who} {_fmt(ours)} {sign} {rival} {_fmt(others[rival])}"
+    scale = f"{factor:.4g} × " if margin else ""
+    ratio = ""
+    if margin and math.isfinite(ours) and math.isfinite(others[rival]) and others[rival] > 0:
+        ratio = f" (ratio {ours / others[rival]:.3f})"
+    return holds, f"{where}: {who} {_fmt(ours)} {sign} {scale}{rival} {_fmt(others[rival])}{ratio}"
 
 
 def _compare_at(
-    curves: dict[str, Any], who: str, step: int | None, below: bool, where: str | None = None
+    curves: dict[str, Any], who: str, step: int | None, below: bool, where: str | None = None,
+    margin: float = 0.0,
 ) -> tuple[bool, str]:
     """:func:`_compare` at ``step`` (None: the last step), or why the values are missing."""
     step = _last_step(curves) if step is None else step
     where = where or f"step {step}"
     values = _at(curves, who, step, where)
-    return (False, values) if isinstance(values, str) else _compare(values, who, below, where)
+    if isinstance(values, str):
+        return False, values
+    return _compare(values, who, below, where, margin)
 
 
-def below_all_at(data: dict[str, Any], step: int | None = None, who: str = "LSTM"):
-    """``who`` is below every baseline of :data:`REQUIRED` at ``step`` (None: the last step)."""
-    return _compare_at(data.get("curves") or {}, who, step, below=True)
+def below_all_at(
+    data: dict[str, Any], step: int | None = None, who: str = "LSTM", margin: float = 0.0
+):
+    """``who`` is below every baseline of :data:`REQUIRED` at ``step`` (None: the last step),
+    by more than ``margin`` of the best one's loss."""
+    return _compare_at(data.get("curves") or {}, who, step, below=True, margin=margin)
 
 
-def above_all_at(data: dict[str, Any], step: int | None = None, who: str = "LSTM"):
-    """``who`` is above every baseline at ``step`` (None: the last step): it failed."""
-    return _compare_at(data.get("curves") or {}, who, step, below=False)
+def above_all_at(
+    data: dict[str, Any], step: int | None = None, who: str = "LSTM", margin: float = 0.0
+):
+    """``who`` is above every baseline at ``step`` (None: the last step), by more than
+    ``margin`` of the worst one's loss: it failed."""
+    return _compare_at(data.get("curves") or {}, who, step, below=False, margin=margin)
 
 
 def below_all_between(
-    data: dict[str, Any], first: int = 1, last: int | None = None, who: str = "LSTM"
+    data: dict[str, Any], first: int = 1, last: int | None = None, who: str = "LSTM",
+    margin: float = 0.0,
 ):
-    """``who`` is below every baseline at every step from ``first`` to ``last`` (None: the
-    panel's last step); a step where any of them has no value fails the claim."""
+    """``who`` is below every baseline (by more than ``margin``) at every step from ``first``
+    to ``last`` (None: the panel's last step); a step where any of them has no value fails the
+    claim."""
     curves = data.get("curves") or {}
     end = _last_step(curves) if last is None else last
     steps = range(first, end + 1)
@@ -127,17 +169,18 @@ def below_all_between(
         values = _at(curves, who, step, f"step {step}")
         if isinstance(values, str):
             return False, f"{span}: {values}"
-        if not _compare(values, who, True, "")[0]:
+        if not _compare(values, who, True, "", margin)[0]:
             lost.append(step)
     if not lost:
         return True, f"{who} lowest at all {len(steps)} {span}"
     shown = ", ".join(str(s) for s in lost[:5]) + (", …" if len(lost) > 5 else "")
-    first_loss = below_all_at(data, lost[0], who)[1]
+    first_loss = below_all_at(data, lost[0], who, margin)[1]
     return False, f"{who} not lowest at {len(lost)} of {span}: {shown}; {first_loss}"
 
 
-def rises_after(data: dict[str, Any], step: int, who: str = "LSTM"):
-    """``who``'s loss at the panel's last step is above its loss at ``step``."""
+def rises_after(data: dict[str, Any], step: int, who: str = "LSTM", margin: float = 0.0):
+    """``who``'s loss at the panel's last step is above its loss at ``step`` (by more than
+    ``margin`` of it)."""
     curves = data.get("curves") or {}
     last = _last_step(curves)
     curve = curves.get(who)
@@ -148,17 +191,22 @@ def rises_after(data: dict[str, Any], step: int, who: str = "LSTM"):
     if isinstance(values, str):
         return False, values
     at, end = values[f"{who}@{step}"], values[f"{who}@{last}"]
-    sign = ">" if end > at else "≤"
-    return end > at, f"{who} {_fmt(end)} at step {last} {sign} {_fmt(at)} at step {step}"
+    holds = end > (1 + margin) * at
+    sign = ">" if holds else "≤"
+    scale = f"{1 + margin:.4g} × " if margin else ""
+    return holds, f"{who} {_fmt(end)} at step {last} {sign} {scale}{_fmt(at)} at step {step}"
 
 
-def grid_below_all_at(data: dict[str, Any], layers: int, width: int, who: str = "LSTM"):
-    """In an architecture grid, ``who``'s final loss is the lowest at ``layers`` × ``width``."""
+def grid_below_all_at(
+    data: dict[str, Any], layers: int, width: int, who: str = "LSTM", margin: float = 0.0
+):
+    """In an architecture grid, ``who``'s final loss is the lowest at ``layers`` × ``width``
+    (by more than ``margin`` of the next one's)."""
     for panel in data.get("panels") or []:
         if panel["layers"] == layers and width in panel["widths"]:
             curves = {n: {"step": panel["widths"], "mean": c["mean"]}
                       for n, c in panel["curves"].items()}
-            return _compare_at(curves, who, width, True, f"{layers}×{width}")
+            return _compare_at(curves, who, width, True, f"{layers}×{width}", margin)
     return False, f"{layers} layer(s) × {width} units is not in the grid"
 
 
@@ -180,8 +228,9 @@ CLAIMS: tuple[Claim, ...] = (
           "MNIST: the LSTM drops at once, below every baseline at step 10 (their plateau)",
           "below_all_at", {"step": 10}),
     Claim("4b-lowest-at-100", "figure4", "figure4b",
-          "MNIST: the LSTM beats every baseline by a clear margin at step 100", "below_all_at",
-          {"step": 100}, "paper~"),
+          "MNIST: the LSTM beats every baseline by a clear margin at step 100 (its loss lower "
+          "than the best baseline's by more than 5%)", "below_all_at", {"step": 100}, "paper~",
+          margin=0.05),
     Claim("4c-keeps-winning", "figure4", "figure4c",
           "MNIST, 200 steps: the LSTM stays lowest over steps 100–200 (trained on 100)",
           "below_all_between", {"first": 100, "last": 200}),
@@ -227,5 +276,5 @@ def check(claim: Claim, data: dict[str, Any] | None) -> Outcome:
     """The claim's verdict on its panel's curves JSON (None: the panel has no data)."""
     if data is None:
         return Outcome(claim, NO_DATA, f"no {claim.panel}.json")
-    holds, detail = PREDICATES[claim.kind](data, **claim.args)
+    holds, detail = PREDICATES[claim.kind](data, **claim.args, margin=claim.margin)
     return Outcome(claim, HOLDS if holds else FAILS, detail)
