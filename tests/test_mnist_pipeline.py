@@ -153,7 +153,9 @@ def test_architecture_grid_retunes_baselines_per_network(run):
         assert set(panel["curves"]) == {"ADAM", "RMSprop", "SGD", "NAG", "LSTM", OFFICIAL}
         assert len(panel["curves"]["ADAM"]["lr"]) == 2 and panel["curves"]["LSTM"]["lr"] is None
         assert panel["curves"][OFFICIAL]["mean"] != panel["curves"]["LSTM"]["mean"]
-        assert all(m is None or m > 0 for m in panel["curves"]["LSTM"]["mean"])
+        # None where the LSTM diverged; below 2 ln 10 (twice chance's loss, NaN fails too)
+        lstm = panel["curves"]["LSTM"]["mean"]
+        assert all(m is not None and 0 < m < 2 * math.log(10) for m in lstm), lstm
     assert figure("figure6", paths)[0].is_file()
 
 

@@ -1,4 +1,8 @@
-import resource
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,6 +11,8 @@ from repro.meta.unroll import meta_loss, rollout, start, truncate, unroll
 from repro.optimizees.quadratic import QuadraticFamily
 from repro.optimizers.hand import SGD
 from repro.optimizers.lstm import LSTMOptimizer
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _setup(batch=3, dim=4, seed=0):
@@ -126,15 +132,21 @@ def test_rollout_returns_initial_and_every_step_loss_without_graph():
     assert torch.all(losses[-1] < losses[0])
 
 
-def test_graph_per_truncation_is_constant_and_memory_stays_flat():
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _meta_train(truncations: int, leak: bool = False) -> tuple[list[int], list[int]]:
+    """Bytes saved for backward by each truncation's graph, and the resident size after each;
+    ``leak`` keeps every graph alive (retained, its losses held)."""
     torch.manual_seed(0)
     opt = LSTMOptimizer()
     meta = torch.optim.Adam(opt.parameters(), 1e-3)
     problem = QuadraticFamily().sample("train", 0, 128)
     carry = start(problem, opt)
-    saved_bytes = []
-    peaks = []
-    for _ in range(20):
+    saved_bytes, resident, held = [], [], []
+    for _ in range(truncations):
         total = 0
 
         def pack(t):
@@ -146,10 +158,34 @@ def test_graph_per_truncation_is_constant_and_memory_stays_flat():
             losses, carry = unroll(problem, opt, carry, 20)
         carry = truncate(carry)
         meta.zero_grad()
-        meta_loss(losses).backward()
+        meta_loss(losses).backward(retain_graph=leak)
         meta.step()
+        if leak:
+            held.append(losses)
         saved_bytes.append(total)
-        peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        resident.append(_resident_bytes())
+    return saved_bytes, resident
+
+
+def _in_a_fresh_process(truncations: int, leak: bool = False) -> tuple[list[int], list[int]]:
+    """:func:`_meta_train` in a new process with glibc set up as every ``python -m repro`` run
+    (pages freed by earlier tests in this process would hide a leak's growth)."""
+    code = ("import json; from repro.memory import keep_freed_memory; keep_freed_memory(); "
+            "from tests.meta.test_unroll import _meta_train; "
+            f"print(json.dumps(_meta_train({truncations}, leak={leak})))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    return tuple(json.loads(out))
+
+
+def test_graph_per_truncation_is_constant_and_memory_stays_flat():
+    saved_bytes, resident = _in_a_fresh_process(20)
     assert len(set(saved_bytes)) == 1
-    # A leaked graph would add ~this many bytes per truncation; peak RSS must not grow by it.
-    assert (peaks[-1] - peaks[4]) * 1024 < saved_bytes[0]
+    # A leaked graph would add ~this many bytes per truncation; the resident size must not grow
+    # by it from the 5th truncation to the last.
+    assert resident[-1] - resident[4] < saved_bytes[0]
+
+
+def test_control_the_memory_check_catches_a_leaked_graph():
+    saved_bytes, resident = _in_a_fresh_process(8, leak=True)
+    assert resident[-1] - resident[4] >= saved_bytes[0]

@@ -5,6 +5,7 @@ import torch
 
 from repro.optimizers.base import UpdateRule
 from repro.optimizers.lstm import LSTMOptimizer
+from tests.parity import BREAKAGES, mismatches
 
 
 def _reference_cells(opt: LSTMOptimizer) -> list[torch.nn.LSTMCell]:
@@ -58,31 +59,61 @@ def test_unknown_head_init_is_refused():
         LSTMOptimizer(head_init="ones")
 
 
-def test_batched_step_matches_per_coordinate_loop_of_lstm_cells():
-    torch.manual_seed(0)
-    opt = LSTMOptimizer(preprocessing="logsign", output_scale=0.1).double()
-    cells = _reference_cells(opt)
-    grads = [torch.randn(3, 5, dtype=torch.float64) * 10.0 ** -torch.randint(0, 6, (3, 5))
-             for _ in range(4)]
+CELL_TOLERANCE = {"rtol": 1e-10, "atol": 1e-12}
+
+
+def _per_coordinate_runs(opt: LSTMOptimizer, cells: list[torch.nn.LSTMCell]):
+    """Updates and last-layer h over 4 steps: of ``opt`` on [3, 5] gradients, and of ``cells``
+    applied to one coordinate at a time (the logsign preprocessing written out)."""
+    gen = torch.Generator().manual_seed(0)
+    grads = [torch.randn(3, 5, generator=gen, dtype=torch.float64)
+             * 10.0 ** -torch.randint(0, 6, (3, 5), generator=gen) for _ in range(4)]
     state = opt.init_state(grads[0])
     ref_states = [[(torch.zeros(1, 20, dtype=torch.float64),) * 2 for _ in range(2)]
                   for _ in range(15)]
-    for grad in grads:
+    ours, theirs = {}, {}
+    for t, grad in enumerate(grads):
         update, state = opt.step(grad, state)
-        expected = torch.empty(15, dtype=torch.float64)
+        ours[f"update {t}"], ours[f"h1 {t}"] = update.reshape(-1), state["h1"]
         x_all = torch.stack(
             (torch.clamp(torch.log(grad.abs() + torch.finfo(torch.float32).eps) / 10, min=-1),
              torch.clamp(grad * math.exp(10), -1, 1)), dim=-1).reshape(15, 2)
+        expected = []
         for row in range(15):
             x = x_all[row : row + 1]
             for layer, cell in enumerate(cells):
-                h, c = cell(x, ref_states[row][layer])
-                ref_states[row][layer] = (h, c)
-                x = h
-            expected[row] = (x @ opt.head_weight + opt.head_bias).squeeze() * 0.1
-        torch.testing.assert_close(update.reshape(-1), expected, rtol=1e-10, atol=1e-12)
-        for row in range(15):
-            torch.testing.assert_close(state["h1"][row], ref_states[row][1][0][0])
+                ref_states[row][layer] = cell(x, ref_states[row][layer])
+                x = ref_states[row][layer][0]
+            expected.append((x @ opt.head_weight + opt.head_bias).squeeze() * 0.1)
+        theirs[f"update {t}"] = torch.stack(expected)
+        theirs[f"h1 {t}"] = torch.cat([layers[1][0] for layers in ref_states])
+    return ours, theirs
+
+
+def _paper_lstm_in_float64() -> LSTMOptimizer:
+    """The paper's LSTM with every bias nonzero, as after training (at the start only the
+    forget gate's is)."""
+    torch.manual_seed(0)
+    opt = LSTMOptimizer(preprocessing="logsign", output_scale=0.1).double()
+    with torch.no_grad():
+        for bias in (*opt.biases, opt.head_bias):
+            bias.normal_(0, 0.5)
+    return opt
+
+
+def test_batched_step_matches_per_coordinate_loop_of_lstm_cells():
+    opt = _paper_lstm_in_float64()
+    found = mismatches(*_per_coordinate_runs(opt, _reference_cells(opt)), **CELL_TOLERANCE)
+    assert not found, found
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES)
+def test_control_the_lstm_cell_comparison_catches_a_broken_batched_step(breakage):
+    opt = _paper_lstm_in_float64()
+    cells = _reference_cells(opt)
+    BREAKAGES[breakage](opt)
+    ours, theirs = _per_coordinate_runs(opt, cells)
+    assert mismatches(ours, theirs, **CELL_TOLERANCE).keys() == ours.keys()
 
 
 def test_one_state_row_per_coordinate_not_shared():
@@ -124,40 +155,57 @@ def test_fused_layer_backward_passes_gradcheck():
     assert torch.autograd.gradcheck(_LSTMLayer.apply, args)
 
 
-def test_fused_and_reference_paths_agree_over_an_unroll():
+def _unrolled(size: int, steps: int, seed: int, breakage: str | None = None, **options):
+    """Losses and final theta, and meta-gradients, of an LSTM (``options``, then ``breakage``)
+    unrolled on ``size`` quadratics."""
     from repro.meta.unroll import meta_loss, start, unroll
     from repro.optimizees.quadratic import QuadraticFamily
 
-    problem = QuadraticFamily().sample("train", 0, 6)
-    results = []
-    for fused in (True, False):
-        torch.manual_seed(3)
-        opt = LSTMOptimizer(fused=fused)
-        losses, carry = unroll(problem, opt, start(problem, opt), 10)
-        grads = torch.autograd.grad(meta_loss(losses), list(opt.parameters()))
-        results.append((losses.detach(), carry.theta.detach(), grads))
-    (la, ta, ga), (lb, tb, gb) = results
-    torch.testing.assert_close(la, lb)
-    torch.testing.assert_close(ta, tb)
-    for a, b in zip(ga, gb, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    problem = QuadraticFamily().sample("train", 0, size)
+    torch.manual_seed(seed)
+    opt = LSTMOptimizer(**options)
+    if breakage:
+        BREAKAGES[breakage](opt)
+    losses, carry = unroll(problem, opt, start(problem, opt), steps)
+    grads = torch.autograd.grad(meta_loss(losses), list(opt.parameters()))
+    names = [f"grad {name}" for name, _ in opt.named_parameters()]
+    values = {"losses": losses.detach(), "theta": carry.theta.detach()}
+    return values, dict(zip(names, grads, strict=True))
+
+
+def _unroll_mismatches(ours, reference, values: dict, grads: dict) -> dict[str, str]:
+    """The mismatches of the losses and theta (tolerances ``values``) and of the meta-gradients
+    (``grads``) of two :func:`_unrolled` results."""
+    return {**mismatches(ours[0], reference[0], **values),
+            **mismatches(ours[1], reference[1], **grads)}
+
+
+FUSED = {"values": {}, "grads": {"rtol": 1e-4, "atol": 1e-6}}
+COMPILED = {"values": {"rtol": 1e-5, "atol": 1e-6}, "grads": {"rtol": 1e-4, "atol": 1e-6}}
+
+
+def test_fused_and_reference_paths_agree_over_an_unroll():
+    found = _unroll_mismatches(_unrolled(6, 10, 3, fused=True), _unrolled(6, 10, 3, fused=False),
+                               **FUSED)
+    assert not found, found
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES)
+def test_control_the_fused_comparison_catches_a_broken_fused_path(breakage):
+    broken = _unrolled(6, 10, 3, breakage, fused=True)
+    found = _unroll_mismatches(broken, _unrolled(6, 10, 3, fused=False), **FUSED)
+    assert found.keys() == broken[0].keys() | broken[1].keys()
 
 
 @pytest.mark.slow
 def test_compiled_step_matches_eager():
-    from repro.meta.unroll import meta_loss, start, unroll
-    from repro.optimizees.quadratic import QuadraticFamily
+    found = _unroll_mismatches(_unrolled(4, 5, 4, fused=False, compiled=True),
+                               _unrolled(4, 5, 4, fused=False), **COMPILED)
+    assert not found, found
 
-    problem = QuadraticFamily().sample("train", 0, 4)
-    results = []
-    for compiled in (False, True):
-        torch.manual_seed(4)
-        opt = LSTMOptimizer(fused=False, compiled=compiled)
-        losses, carry = unroll(problem, opt, start(problem, opt), 5)
-        grads = torch.autograd.grad(meta_loss(losses), list(opt.parameters()))
-        results.append((losses.detach(), carry.theta.detach(), grads))
-    (la, ta, ga), (lb, tb, gb) = results
-    torch.testing.assert_close(lb, la, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(tb, ta, rtol=1e-5, atol=1e-6)
-    for a, b in zip(ga, gb, strict=True):
-        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+
+@pytest.mark.slow
+def test_control_the_compiled_comparison_catches_a_broken_compiled_path():
+    broken = _unrolled(4, 5, 4, "wrong gate order", fused=False, compiled=True)
+    found = _unroll_mismatches(broken, _unrolled(4, 5, 4, fused=False), **COMPILED)
+    assert found.keys() == broken[0].keys() | broken[1].keys()

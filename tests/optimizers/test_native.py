@@ -7,10 +7,18 @@ import pytest
 import torch
 
 from repro.optimizers import native
-from repro.optimizers.lstm import LSTMOptimizer, _lstm_layer_reference, _NativeLSTMLayer
+from repro.optimizers.lstm import (
+    LSTMOptimizer,
+    _lstm_layer_reference,
+    _LSTMLayer,
+    _NativeHeadLayer,
+    _NativeLSTMLayer,
+)
+from tests.parity import mismatches
 
-pytestmark = pytest.mark.skipif(
-    shutil.which(os.environ.get("CXX", "g++")) is None, reason="no C++ compiler on this machine"
+pytestmark = pytest.mark.skipif(  # CI has one: there the tests run and fail without it
+    shutil.which(os.environ.get("CXX", "g++")) is None and not os.environ.get("CI"),
+    reason="no C++ compiler on this machine",
 )
 
 
@@ -25,47 +33,75 @@ def test_the_kernel_builds_with_this_machines_compiler():
     assert native.unavailable() is None
 
 
+_GATES = torch.cat((torch.arange(40), torch.arange(60, 80), torch.arange(40, 60)))
+KERNEL_BREAKAGES = {  # applied to the layer's weight and bias on their way into the kernel
+    "wrong gate order": lambda weight, bias: (weight[:, _GATES], bias[_GATES]),
+    "dropped bias": lambda weight, bias: (weight, bias * 0),
+}
+OUTPUT_TOL, GRAD_TOL = 2e-6, 1e-5
+
+
+def _mismatches(ours: dict, reference: dict, tol: float) -> list[str]:
+    """Names of the float32 tensors of ``ours`` farther from the float64 ones of ``reference``
+    than ``tol`` times max(1, largest |reference|)."""
+    return [name for name, value in ours.items()
+            if (value.double() - reference[name]).abs().max().item()
+            > tol * max(reference[name].abs().max().item(), 1.0)]
+
+
+def _kernel_and_autograd(tensors: list[torch.Tensor], breakage: str | None = None):
+    """Outputs and input gradients of the kernel's layer in float32 (with the head, scale 0.1,
+    when ``tensors`` hold its weight and bias too) and of plain autograd in float64: a pair
+    ({name: ours}, {name: reference}) for each."""
+    ours = [t.clone().requires_grad_() for t in tensors]
+    ref = [t.double().requires_grad_() for t in tensors]
+    kernel_inputs = list(ours)
+    if breakage:
+        kernel_inputs[3:5] = KERNEL_BREAKAGES[breakage](*ours[3:5])
+    if len(tensors) == 7:
+        out = _NativeHeadLayer.apply(*kernel_inputs, 0.1)
+        h_ref, c_ref = _lstm_layer_reference(*ref[:5])
+        out_ref = (h_ref, c_ref, (h_ref @ ref[5] + ref[6]) * 0.1)
+    else:
+        out = _NativeLSTMLayer.apply(*kernel_inputs)
+        out_ref = _lstm_layer_reference(*ref)
+    gen = torch.Generator().manual_seed(7)
+    cotangents = [torch.randn(o.shape, generator=gen) for o in out]
+    grads = torch.autograd.grad(out, ours, cotangents)
+    grads_ref = torch.autograd.grad(out_ref, ref, [d.double() for d in cotangents])
+    outputs = ("h'", "c'", "update")[: len(out)]
+    inputs = ("x", "h", "c", "weight", "bias", "head weight", "head bias")[: len(tensors)]
+    return ((dict(zip(outputs, out, strict=True)), dict(zip(outputs, out_ref, strict=True))),
+            (dict(zip(inputs, grads, strict=True)), dict(zip(inputs, grads_ref, strict=True))))
+
+
+def _with_head(rows: int) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(11)
+    head = [torch.randn(20, generator=gen) * 0.3, torch.randn(1, generator=gen)]
+    return _layer_inputs(rows, 20, seed=rows) + head
+
+
 @pytest.mark.parametrize("inputs", [1, 2, 20])
 @pytest.mark.parametrize("rows", [1, 2, 7, 64, 131])
 def test_layer_matches_autograd_in_float64(rows, inputs):
-    tensors = _layer_inputs(rows, inputs, seed=rows * 100 + inputs)
-    ours = [t.clone().requires_grad_() for t in tensors]
-    ref = [t.double().requires_grad_() for t in tensors]
-    h, c = _NativeLSTMLayer.apply(*ours)
-    h_ref, c_ref = _lstm_layer_reference(*ref)
-    torch.testing.assert_close(h.double(), h_ref, rtol=0, atol=2e-6)
-    torch.testing.assert_close(c.double(), c_ref, rtol=0, atol=2e-6)
-    gen = torch.Generator().manual_seed(7)
-    dh, dc = torch.randn(rows, 20, generator=gen), torch.randn(rows, 20, generator=gen)
-    grads = torch.autograd.grad((h, c), ours, (dh, dc))
-    grads_ref = torch.autograd.grad((h_ref, c_ref), ref, (dh.double(), dc.double()))
-    for name, g, g_ref in zip(("x", "h", "c", "weight", "bias"), grads, grads_ref, strict=True):
-        scale = g_ref.abs().max().item()
-        assert (g.double() - g_ref).abs().max().item() <= 1e-5 * max(scale, 1.0), name
+    outputs, grads = _kernel_and_autograd(_layer_inputs(rows, inputs, seed=rows * 100 + inputs))
+    assert _mismatches(*outputs, OUTPUT_TOL) == [] and _mismatches(*grads, GRAD_TOL) == []
 
 
 @pytest.mark.parametrize("rows", [1, 6, 131])
 def test_last_layer_with_the_head_matches_autograd_in_float64(rows):
-    from repro.optimizers.lstm import _NativeHeadLayer
+    outputs, grads = _kernel_and_autograd(_with_head(rows))
+    assert _mismatches(*outputs, OUTPUT_TOL) == [] and _mismatches(*grads, GRAD_TOL) == []
 
-    tensors = _layer_inputs(rows, 20, seed=rows)
-    gen = torch.Generator().manual_seed(11)
-    tensors += [torch.randn(20, generator=gen) * 0.3, torch.randn(1, generator=gen)]
-    ours = [t.clone().requires_grad_() for t in tensors]
-    ref = [t.double().requires_grad_() for t in tensors]
-    h, c, update = _NativeHeadLayer.apply(*ours, 0.1)
-    h_ref, c_ref = _lstm_layer_reference(*ref[:5])
-    update_ref = (h_ref @ ref[5] + ref[6]) * 0.1
-    torch.testing.assert_close(update.double(), update_ref, rtol=0, atol=1e-6)
-    dh, dc, du = (torch.randn(s, generator=gen) for s in ((rows, 20), (rows, 20), (rows,)))
-    grads = torch.autograd.grad((h, c, update), ours, (dh, dc, du))
-    grads_ref = torch.autograd.grad(
-        (h_ref, c_ref, update_ref), ref, (dh.double(), dc.double(), du.double())
-    )
-    names = ("x", "h", "c", "weight", "bias", "head weight", "head bias")
-    for name, g, g_ref in zip(names, grads, grads_ref, strict=True):
-        scale = g_ref.abs().max().item()
-        assert (g.double() - g_ref).abs().max().item() <= 1e-5 * max(scale, 1.0), name
+
+@pytest.mark.parametrize("head", [False, True], ids=["layer", "with head"])
+@pytest.mark.parametrize("breakage", KERNEL_BREAKAGES)
+def test_control_the_autograd_comparison_catches_a_broken_kernel_input(breakage, head):
+    tensors = _with_head(7) if head else _layer_inputs(7, 2, seed=702)
+    outputs, grads = _kernel_and_autograd(tensors, breakage)
+    assert _mismatches(*outputs, OUTPUT_TOL) == list(outputs[0])
+    # the head bias's gradient, 0.1 times the summed update gradient, owes nothing to the layer
+    assert _mismatches(*grads, GRAD_TOL) == [name for name in grads[0] if name != "head bias"]
 
 
 def test_without_gradients_the_forward_saves_nothing_and_agrees():
@@ -123,40 +159,70 @@ def test_one_and_two_threads_agree():
         assert (a - b).abs().max() <= 1e-6 * b.abs().max()
 
 
-def _meta_gradient(kernel: str, problem, steps: int, second_order: bool = False):
+META_TOLERANCE = {"rtol": 2e-4, "atol": 1e-6}
+
+
+def _meta_gradient(kernel: str, problem, steps: int, second_order: bool = False) -> dict:
+    """Losses and meta-gradients of an unroll of the paper's LSTM on ``kernel``."""
     from repro.meta.unroll import meta_loss, start, unroll
 
     torch.manual_seed(5)
     opt = LSTMOptimizer(preprocessing="logsign", output_scale=0.1, kernel=kernel)
     losses, _ = unroll(problem, opt, start(problem, opt), steps, second_order=second_order)
-    return [losses.detach(), *torch.autograd.grad(meta_loss(losses), list(opt.parameters()))]
+    grads = torch.autograd.grad(meta_loss(losses), list(opt.parameters()))
+    names = ["losses", *(f"grad {name}" for name, _ in opt.named_parameters())]
+    return dict(zip(names, [losses.detach(), *grads], strict=True))
 
 
-def test_meta_gradient_on_an_mlp_matches_the_torch_layer():
+def _mlps():
     from repro.optimizees.family import Dataset
     from repro.optimizees.mlp import MLPFamily
 
     gen = torch.Generator().manual_seed(0)
     images = torch.rand(500, 784, generator=gen)
     labels = torch.randint(0, 10, (500,), generator=gen)
-    problem = MLPFamily(batch_size=32, data=Dataset.one(images, labels)).sample("train", 0, 2)
-    for a, b in zip(_meta_gradient("native", problem, 8), _meta_gradient("torch", problem, 8),
-                    strict=True):
-        torch.testing.assert_close(a, b, rtol=2e-4, atol=1e-6)
+    return MLPFamily(batch_size=32, data=Dataset.one(images, labels)).sample("train", 0, 2)
+
+
+def _quadratics():
+    from repro.optimizees.quadratic import QuadraticFamily
+
+    return QuadraticFamily().sample("train", 0, 4)
+
+
+def test_meta_gradient_on_an_mlp_matches_the_torch_layer():
+    problem = _mlps()
+    found = mismatches(_meta_gradient("native", problem, 8), _meta_gradient("torch", problem, 8),
+                       **META_TOLERANCE)
+    assert not found, found
 
 
 def test_second_order_meta_gradient_matches_the_torch_layer():
-    from repro.optimizees.quadratic import QuadraticFamily
-
-    problem = QuadraticFamily().sample("train", 0, 4)
+    problem = _quadratics()
     ours = _meta_gradient("native", problem, 6, second_order=True)
     theirs = _meta_gradient("torch", problem, 6, second_order=True)
     first = _meta_gradient("native", problem, 6)
-    for a, b in zip(ours, theirs, strict=True):
-        torch.testing.assert_close(a, b, rtol=2e-4, atol=1e-6)
-    assert any(
-        not torch.allclose(a, b, rtol=1e-3) for a, b in zip(ours[1:], first[1:], strict=True)
-    )
+    found = mismatches(ours, theirs, **META_TOLERANCE)
+    assert not found, found
+    assert any(not torch.allclose(ours[name], first[name], rtol=1e-3)
+               for name in ours if name != "losses")
+
+
+@pytest.mark.parametrize(("problems", "steps", "second_order"),
+                         [(_mlps, 8, False), (_quadratics, 6, True)], ids=["mlp", "second order"])
+def test_control_the_meta_gradient_comparison_catches_a_broken_kernel(
+    problems, steps, second_order, monkeypatch
+):
+    problem = problems()
+    theirs = _meta_gradient("torch", problem, steps, second_order)
+    forward = native.forward
+
+    def dropped_bias(x, h, c, weight, bias, *args, **kwargs):
+        return forward(x, h, c, *KERNEL_BREAKAGES["dropped bias"](weight, bias), *args, **kwargs)
+
+    monkeypatch.setattr(native, "forward", dropped_bias)
+    ours = _meta_gradient("native", problem, steps, second_order)
+    assert mismatches(ours, theirs, **META_TOLERANCE).keys() == ours.keys()
 
 
 def test_kernel_choice_is_checked():
@@ -170,12 +236,32 @@ def test_kernel_choice_is_checked():
         opt.step(grad, opt.init_state(grad))
 
 
-def test_auto_falls_back_to_the_torch_layer_where_the_kernel_does_not_apply():
-    torch.manual_seed(1)
-    small = LSTMOptimizer(hidden=8)
+def _layers_run(opt: LSTMOptimizer, monkeypatch) -> dict[str, int]:
+    """How many layers one step of ``opt`` ran on the kernel and on the PyTorch layer."""
+    counts = {"kernel": 0, "torch layer": 0}
+
+    def counted(name, fn):
+        def spy(*args, **kwargs):
+            counts[name] += 1
+            return fn(*args, **kwargs)
+
+        return spy
+
+    monkeypatch.setattr(native, "forward", counted("kernel", native.forward))
+    monkeypatch.setattr(_LSTMLayer, "forward", staticmethod(counted("torch layer",
+                                                                      _LSTMLayer.forward)))
     grad = torch.randn(5)
-    update, _ = small.step(grad, small.init_state(grad))
-    assert update.shape == (5,) and torch.isfinite(update).all()
+    update, _ = opt.step(grad, opt.init_state(grad))
+    assert update.shape == (5,)
+    return counts
+
+
+def test_auto_falls_back_to_the_torch_layer_where_the_kernel_does_not_apply(monkeypatch):
+    assert _layers_run(LSTMOptimizer(hidden=8), monkeypatch) == {"kernel": 0, "torch layer": 2}
+
+
+def test_control_the_layer_count_sees_the_kernel_where_it_applies(monkeypatch):
+    assert _layers_run(LSTMOptimizer(), monkeypatch) == {"kernel": 2, "torch layer": 0}
 
 
 def test_a_failing_compiler_leaves_the_kernel_unavailable_with_the_reason(tmp_path, monkeypatch):
