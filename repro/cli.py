@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import re
@@ -21,6 +22,9 @@ from repro import config as settings
 from repro.config import ConfigError
 
 DIVERGED, BAD_INPUT_CODE, BUG, INTERRUPTED = 1, 2, 70, 130
+FILE_ERRORS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR,
+               errno.ENOSPC, errno.EROFS, errno.EDQUOT}
+"""The errors of a file a user named or gave room for: bad input, not a bug."""
 PREEMPTED = 143  # 128 + SIGTERM: a scheduler may requeue the same command to resume
 EXPERIMENT_COMMANDS = {
     "fit": "meta-train the LSTM optimizer",
@@ -157,7 +161,7 @@ def outcome(error: BaseException, log_dir: Path) -> tuple[int, str]:
 
     if isinstance(error, BAD_INPUT):
         return BAD_INPUT_CODE, f"error: {error}"
-    if isinstance(error, OSError) and error.filename is not None:
+    if isinstance(error, OSError) and error.filename is not None and error.errno in FILE_ERRORS:
         return BAD_INPUT_CODE, f"error: {error.filename}: {error.strerror or error}"
     if isinstance(error, MemoryError) or (
             isinstance(error, RuntimeError) and re.search(r"(?i)out of memory|can't allocate|"
@@ -169,7 +173,7 @@ def outcome(error: BaseException, log_dir: Path) -> tuple[int, str]:
     if isinstance(error, Preempted):
         return PREEMPTED, f"stopped: {error}"
     if isinstance(error, KeyboardInterrupt):
-        return INTERRUPTED, f"interrupted: {error or 'nothing half-written was left behind'}"
+        return INTERRUPTED, f"interrupted: {str(error) or 'nothing half-written was left behind'}"
     from repro.io import brief
 
     log = _crash_log(error, log_dir)
@@ -221,8 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return _run(argv)
-    except SystemExit:
-        raise  # --help and --print_config end the program themselves
+    except SystemExit as error:
+        if type(error) is SystemExit and error.code in (None, 0):
+            raise  # --help and --print_config end the program themselves
+        code, line = outcome(error, _log_dir(argv))
+        print(line, file=sys.stderr)
+        return code
     except BaseException as error:  # noqa: BLE001 - the one boundary of every command
         code, line = outcome(error, _log_dir(argv))
         print(line, file=sys.stderr)

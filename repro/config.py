@@ -63,9 +63,10 @@ def _name(value: str, key: str, optional: bool = False) -> None:
 
 
 def section(prefix: str) -> Callable[[type[T]], type[T]]:
-    """Make every instance of the decorated settings dataclass refuse, before its own checks, a
-    null where a setting's type has none and a number that is not finite, naming the key
-    (``prefix.key``; the top level's with an empty ``prefix``)."""
+    """Make every instance of the decorated settings class refuse, before its own checks, a null
+    where a setting's type has none and a number that is not finite, naming the key
+    (``prefix.key``; the top level's with an empty ``prefix``). Applied below ``@dataclass``, so
+    that the ``__init__`` it generates calls the check."""
 
     def decorate(kind: type[T]) -> type[T]:
         own = getattr(kind, "__post_init__", None)
@@ -90,14 +91,12 @@ def _fields(settings: Any, prefix: str) -> None:
 
 
 def _value(value: Any, key: str, nullable: bool = False) -> None:
-    """Refuse ``value`` of ``key`` when it is (or a list or dataclass in it holds) a null,
-    unless ``nullable``, or a number that is not finite."""
+    """Refuse ``value`` of ``key`` when it is (or a list in it holds) a null, unless
+    ``nullable``, or a number that is not finite."""
     _require(value is not None or nullable, f"{key}: expected a value, got null")
     if isinstance(value, list):
         for item in value:
             _value(item, key)
-    elif dataclasses.is_dataclass(value):
-        _fields(value, key)
     elif isinstance(value, float):
         _require(math.isfinite(value), f"{key}: must be a finite number, got {value}")
 
@@ -107,8 +106,8 @@ def _non_empty(section: Any, prefix: str, *names: str) -> None:
         _require(bool(getattr(section, name)), f"{prefix}.{name}: expected a non-empty list")
 
 
-@section("problem")
 @dataclass(frozen=True)
+@section("problem")
 class ProblemConfig:
     """The optimizee family and the size of one meta-training problem.
 
@@ -138,8 +137,8 @@ class ProblemConfig:
         )
 
 
-@section("data")
 @dataclass(frozen=True)
+@section("data")
 class DataConfig:
     """The dataset an MLP or conv-net optimizee trains on (``none`` for quadratics).
 
@@ -161,8 +160,8 @@ class DataConfig:
         )
 
 
-@section("optimizer")
 @dataclass(frozen=True)
+@section("optimizer")
 class OptimizerConfig:
     """The coordinatewise LSTM optimizer; ``groups`` names the family's parameter groups that
     each get an LSTM of their own (empty: one LSTM for all of theta). ``compile`` and ``kernel``
@@ -185,8 +184,8 @@ INIT_SETTINGS = ("head_init",)
 """Optimizer settings that only choose phi's initial value; a trained phi loads under any."""
 
 
-@section("meta")
 @dataclass(frozen=True)
+@section("meta")
 class MetaConfig:
     """Meta-training by truncated BPTT: ``steps`` truncations of ``unroll`` optimizee steps.
 
@@ -229,8 +228,8 @@ class MetaConfig:
         return experiment_seed if self.seed < 0 else self.seed
 
 
-@section("tune")
 @dataclass(frozen=True)
+@section("tune")
 class TuneConfig:
     """The baselines' learning-rate search on validation problems."""
 
@@ -246,8 +245,8 @@ class TuneConfig:
         _non_empty(self, "tune", "grid", "optimizers")
 
 
-@section("evaluate.panels")
 @dataclass(frozen=True)
+@section("evaluate.panels")
 class PanelConfig:
     """One curves panel: its data file name, title and the number of steps it shows."""
 
@@ -256,8 +255,8 @@ class PanelConfig:
     steps: PositiveInt = 100
 
 
-@section("evaluate")
 @dataclass(frozen=True)
+@section("evaluate")
 class EvaluateConfig:
     """Held-out evaluation: the curves ``panels`` and the LSTM's one-step ``trace`` (if named).
 
@@ -302,8 +301,8 @@ class EvaluateConfig:
         )
 
 
-@section("grid")
 @dataclass(frozen=True)
+@section("grid")
 class GridConfig:
     """An architecture grid (Figure 6): final loss of every optimizer for each depth x width.
 
@@ -323,8 +322,8 @@ class GridConfig:
         )
 
 
-@section("art")
 @dataclass(frozen=True)
+@section("art")
 class ArtConfig:
     """Neural Art: encoder, images, loss weights, and the extra outputs of its evaluation.
 
@@ -360,8 +359,8 @@ class ArtConfig:
         _name(self.images, "art.images", optional=True)
 
 
-@section("trainer")
 @dataclass(frozen=True)
+@section("trainer")
 class TrainerConfig:
     """Where and how meta-training runs; ``threads`` sets torch's CPU threads (0: its default).
 
@@ -384,8 +383,8 @@ class TrainerConfig:
                  f"trainer.devices: expected a positive integer or auto, got {devices!r}")
 
 
-@section("")
 @dataclass(frozen=True)
+@section("")
 class Config:
     """One experiment."""
 
@@ -403,8 +402,8 @@ class Config:
     profile: Profile = "paper"
 
     def __post_init__(self) -> None:
-        """The experiment a name, and the sections' settings that must agree with each
-        other."""
+        """Refuse an experiment name that is not a name, and sections' settings that
+        disagree with each other."""
         _name(self.experiment, "experiment")
         family, data = self.problem.family, self.data
         _require(
@@ -484,6 +483,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, typing.Hashable):
+                continue  # YAML's own error follows in construct_mapping
             if key in seen:
                 line = key_node.start_mark.line + 1
                 raise ConfigError(f"key {key!r} appears twice (line {line})")
@@ -592,9 +593,11 @@ def one_line(error: Exception) -> str:
                 f"{', '.join(names)}")
     if found := re.fullmatch(r'Parser key "(\w+\.\w+)": Problem with given class_path '
                              r"'([\w.]+)': Option '(\w+)' is not accepted.*", text):
-        kind = next(hint for hint in _section_types() if hint.__name__ == found[2].split(".")[-1])
-        names = ", ".join(f.name for f in dataclasses.fields(kind))
-        return f"unknown key '{found[1]}.{found[3]}'; allowed under {found[1]}: {names}"
+        kind = next((hint for hint in _section_types()
+                     if hint.__name__ == found[2].split(".")[-1]), None)
+        if kind is not None:
+            names = ", ".join(f.name for f in dataclasses.fields(kind))
+            return f"unknown key '{found[1]}.{found[3]}'; allowed under {found[1]}: {names}"
     for pattern, plain in REWORDED:
         text = re.sub(pattern, plain, text)
     found = re.match(r'Parser key "([^"]+)": (.*)', text)

@@ -44,10 +44,17 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
 
 
 def _umask() -> int:
-    """The process's umask (read by setting it and back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    """The process's umask."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines()
+                        if line.startswith("Umask:")), 8)
+    except (OSError, StopIteration, ValueError):
+        return _UMASK
+
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once at import, where /proc is not there to tell
 
 
 @contextlib.contextmanager

@@ -151,6 +151,7 @@ def make_loggers(
             name=name, project=project, dir=str(run_dir), id=resumed, resume="allow",
             config=dict(config), mode=mode, settings=wandb.Settings(**settings),
         )
+        id_file.parent.mkdir(parents=True, exist_ok=True)  # wandb makes none when disabled
         id_file.write_text(run.id)
         run.define_metric(STEP_KEY)  # the axes WandbLogger defines on the runs it starts
         run.define_metric("*", step_metric=STEP_KEY, step_sync=True)

@@ -169,6 +169,20 @@ UNEQUAL = ('{"figure": "figure4a", "curves": {"SGD": {"step": [1, 2, 3], "mean":
            '"lo": [0.9, 0.4], "hi": [1.1, 0.6]}}}')
 
 
+def _interrupted_evaluation(folder: Path, patches: contextlib.ExitStack) -> list[str]:
+    """An evaluation interrupted by Ctrl-C while it rolls the optimizers out."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        for command in ("fit", "tune"):
+            cli.main(_fit(folder, *TINY) if command == "fit" else
+                     ["tune", "--config", QUADRATIC, "--profile", "quick", *_out(folder), *TINY])
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    patches.enter_context(mock.patch("repro.commands.evaluate.evaluate_rules", interrupted))
+    return ["evaluate", "--config", QUADRATIC, "--profile", "quick", *_out(folder), *TINY]
+
+
 def _empty(folder: Path) -> Path:
     (folder / "empty").mkdir()
     return folder / "empty"
@@ -320,6 +334,8 @@ CASES = [
              f, "evaluate:\n  panels:\n    - {name: a, foo: 1}\n")],
          r"^error: unknown key 'evaluate\.panels\.foo'; allowed under evaluate\.panels: name, "
          r"title, steps$"),
+    Case("Ctrl-C during evaluation", _interrupted_evaluation,
+         r"^interrupted: nothing half-written was left behind$", 130, ""),
     Case("claims on a figures folder that does not exist",
          lambda f, _: ["claims", "--figures-dir", str(f / "nope")],
          r"^error: figures folder .*nope does not exist; give --figures-dir a folder of figures"),

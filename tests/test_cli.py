@@ -216,3 +216,17 @@ def test_a_fit_shows_no_deprecation_warning_of_lightnings_own(tmp_path, capsys):
         warnings.simplefilter("always")
         assert main(_fit(tmp_path, "--meta.steps", "2")) == 0
     assert not [w for w in caught if "LeafSpec" in str(w.message)]
+
+
+def test_a_fit_stopped_by_a_full_disk_at_export_keeps_its_checkpoints(
+        tmp_path, capsys, monkeypatch):
+    from repro.io import OutputError
+    from repro.meta import training
+
+    def full(*args, **kwargs):
+        raise OutputError("cannot write optimizer.ckpt: No space left on device")
+
+    monkeypatch.setattr(training, "export_optimizer", full)
+    code = main(_fit(tmp_path, "--meta.steps", "2", "--meta.checkpoint_every", "1"))
+    assert code == 2 and "No space left on device" in capsys.readouterr().err
+    assert (tmp_path / "runs" / "quadratic" / "fit" / "checkpoints" / "last.ckpt").is_file()

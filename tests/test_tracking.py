@@ -201,3 +201,11 @@ def test_wandb_mode_online_with_netrc(no_credentials: Path):
     netrc.write_text(f"machine api.wandb.ai\n  login user\n  password {'k' * 40}\n")
     netrc.chmod(0o600)
     assert tracking.wandb_mode() == "online"
+
+
+def test_a_run_with_wandb_disabled_starts_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    for keep_before in (None, 5):
+        with tracking.run(tmp_path / "run", "x", {"a": 1}, keep_before=keep_before) as loggers:
+            tracking.log_metrics(loggers, {"m": 1.0}, step=1)
+    assert (tmp_path / "run" / "csv" / "metrics.csv").is_file()

@@ -5,23 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from repro import tracking
-from repro.commands.runs import MissingInputError, Paths, ensure_writable, read_json
+from repro.commands.runs import MissingInputError, Paths, ensure_writable, read_data
 from repro.config import Config
 
 
 def figure(name: str, paths: Paths, config: Config | None = None) -> list[Path]:
     """Draw figure ``name`` from its JSON data; log the image to W&B when a config is given."""
-    from repro.figures import NAMES, check_data, draw, inputs
+    from repro.figures import NAMES, draw, inputs
 
     if name not in NAMES:
         raise MissingInputError(f"unknown figure {name!r}; known: {', '.join(sorted(NAMES))}")
     for panel in inputs(name):
         hint = f"run 'python -m repro evaluate' to make the data of {panel}"
-        path = paths.data / f"{panel}.json"
-        try:
-            check_data(panel, read_json(path, hint))
-        except ValueError as error:
-            raise MissingInputError(f"{path} is not {panel}'s data: {error}") from None
+        read_data(paths.data / f"{panel}.json", panel, hint)
     ensure_writable(paths.figures)
     draw(name, paths.data, paths.figures / name)
     written = [paths.figures / f"{name}.{ext}" for ext in ("png", "pdf")]

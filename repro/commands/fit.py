@@ -55,20 +55,14 @@ def fit(config: Config, paths: Paths) -> Path:
                 trainer.fit(learner, datamodule=data, ckpt_path=resume)
         except SIGTERMException:
             # SIGTERM after Preemption's check (during validation): Lightning stops the fit itself
-            raise Preempted(
-                f"preempted during truncation {trainer.global_step}: the last checkpoint "
-                f"written, {preemption.last_path}, stands; run the same command again to resume"
-            ) from None
+            raise Preempted(f"preempted during truncation {trainer.global_step}: "
+                            f"{_resumable(preemption.last_path)}") from None
         except SystemExit:  # after SIGTERMException, a SystemExit too
             if not preemption.interrupted:
                 raise
-            last = preemption.last_path
-            raise KeyboardInterrupt(
-                f"checkpoint {last} stands; run the same command again to resume"
-                if last.is_file() else "no checkpoint was written yet; nothing was left behind"
-            ) from None
+            raise KeyboardInterrupt(_resumable(preemption.last_path)) from None
         finally:
-            if threading.current_thread() is threading.main_thread():
+            if sigint is not None and threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGINT, sigint)  # Lightning ignores Ctrl-C once it saw one
     seconds = time.perf_counter() - started
     if preemption.stopped_at is not None:
@@ -84,3 +78,10 @@ def fit(config: Config, paths: Paths) -> Path:
     )
     return export_selected(paths.checkpoint(config.experiment), learner, trainer, best, resume,
                            seconds, meta)
+
+
+def _resumable(last: Path) -> str:
+    """What a fit stopped short leaves to resume from: the checkpoint ``last``, if written."""
+    if last.is_file():
+        return f"checkpoint {last} stands; run the same command again to resume"
+    return "no checkpoint was written yet; nothing was left behind"

@@ -112,30 +112,54 @@ def ensure_writable(folder: Path) -> None:
 def holding_run_folder(command: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Run the decorated command with its (writable) run folder locked (:func:`run_lock`).
 
-    A folder the command made is removed again whenever it stops short, unless it holds a
-    checkpoint to resume from (``checkpoints/last.ckpt``) and the stop was not a bad input or
-    a divergence: an interrupted, preempted or crashed fit keeps what it trained.
+    When the command stops short, a run folder it made is removed again, with the parents it
+    made that are left empty, unless it holds a checkpoint (``checkpoints/*.ckpt``) and the stop
+    was not a divergence: what an interrupted, preempted or failed fit trained is kept, a
+    diverged one's is not worth resuming.
     """
 
     def decorate(function: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(function)
         def held(config: Config, paths: Paths, *args: Any, **kwargs: Any) -> T:
             run_dir = paths.run_dir(config, command)
-            made = next((d for d in [*reversed(run_dir.parents), run_dir] if not d.exists()), None)
+            made = [d for d in [run_dir, *run_dir.parents] if not d.exists()]
             ensure_writable(run_dir)
             try:
                 with run_lock(run_dir):
                     return function(config, paths, *args, **kwargs)
             except BaseException as error:
-                resumable = (run_dir / "checkpoints" / "last.ckpt").is_file() and not isinstance(
-                    error, (*BAD_INPUT, Diverged))
-                if made is not None and not resumable:
-                    shutil.rmtree(made, ignore_errors=True)
+                kept = any((run_dir / "checkpoints").glob("*.ckpt"))
+                if made and (isinstance(error, Diverged) or not kept):
+                    _remove(run_dir, made)
                 raise
 
         return held
 
     return decorate
+
+
+def _remove(run_dir: Path, made: list[Path]) -> None:
+    """Remove ``run_dir`` and, deepest first, each folder of ``made`` left empty."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    for folder in made[1:]:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty: another run's folder lives in it
+
+
+def read_data(path: Path, name: str, hint: str) -> dict[str, Any]:
+    """The data of figure or panel ``name`` at ``path``; a one-line
+    :class:`MissingInputError` (with ``hint``) when it is missing, unreadable or not ``name``'s
+    data (:func:`repro.figures.check_data`)."""
+    from repro.figures import check_data
+
+    data = read_json(path, hint)
+    try:
+        check_data(name, data)
+    except ValueError as error:
+        raise MissingInputError(f"{path} is not {name}'s data: {error}") from None
+    return data
 
 
 def read_json(path: Path, hint: str) -> dict[str, Any]:

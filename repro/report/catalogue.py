@@ -39,17 +39,12 @@ class Source:
     def data(self, panel: str) -> dict[str, Any] | None:
         """The data of ``panel``, or None when absent; a one-line error when it is there but
         not ``panel``'s data (a gate reading it must not pass over it)."""
-        from repro.commands.runs import MissingInputError, read_json
-        from repro.figures import check_data
+        from repro.commands.runs import read_data
 
         path = self.folder / "data" / f"{panel}.json"
         if not path.is_file():
             return None
-        data = read_json(path, "remake it with 'python -m repro evaluate'")
-        try:
-            check_data(panel, data)
-        except ValueError as error:
-            raise MissingInputError(f"{path} is not {panel}'s data: {error}") from None
+        data = read_data(path, panel, "remake it with 'python -m repro evaluate'")
         return data
 
     def images(self, figure: Figure) -> list[Path]:
