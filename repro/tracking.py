@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import functools
 import netrc
 import os
 import warnings
@@ -108,10 +107,7 @@ def make_loggers(
     A W&B run still active in this process is finished first (with a warning), since Lightning
     would otherwise silently reuse it. ``keep_before`` (a resumed run's first step) keeps the
     rows of an earlier ``metrics.csv`` logged before that step, where Lightning would start the
-    file afresh; later rows append to them. A resumed run also continues the W&B run of the
-    folder (the id in ``run_dir/wandb/run-id``), so its history goes on where it stopped; when
-    W&B refuses that id (a killed process's run may hold it for a while), it warns and starts a
-    new run.
+    file afresh; later rows append to them.
     """
     import wandb
 
@@ -147,23 +143,10 @@ def make_loggers(
     if rank_zero_only.rank == 0:
         # Started here, not by WandbLogger: it passes wandb.init anonymous=None, which wandb 0.31
         # warns about on every init. Started now, so it exists (with its config) even if unused.
-        id_file = run_dir / "wandb" / "run-id"
-        resumed = id_file.read_text().strip() if keep_before is not None and id_file.is_file() \
-            else None
-        start = functools.partial(
-            wandb.init, name=name, project=project, dir=str(run_dir), resume="allow",
-            config=dict(config), mode=mode, settings=wandb.Settings(**settings),
+        run = wandb.init(
+            name=name, project=project, dir=str(run_dir), resume="allow", config=dict(config),
+            mode=mode, settings=wandb.Settings(**settings),
         )
-        try:
-            run = start(id=resumed)
-        except Exception as error:  # noqa: BLE001 - wandb's own (a killed run's id still held)
-            if resumed is None:
-                raise
-            warnings.warn(f"W&B run {resumed} could not be resumed ({type(error).__name__}); "
-                          "this part of the fit is logged as a new W&B run", stacklevel=2)
-            run = start(id=None)
-        id_file.parent.mkdir(parents=True, exist_ok=True)  # wandb makes none when disabled
-        id_file.write_text(run.id)
         run.define_metric(STEP_KEY)  # the axes WandbLogger defines on the runs it starts
         run.define_metric("*", step_metric=STEP_KEY, step_sync=True)
     wandb_logger = WandbLogger(name=name, save_dir=run_dir, project=project, experiment=run)

@@ -90,11 +90,6 @@ def test_killed_and_preempted_fit_resumes_to_the_same_optimizer(tmp_path):
     assert all(row in resumed_rows for row in whole_rows)
     trained = [row["step"] for row in resumed_rows if row["train/meta_loss"]]
     assert len(trained) == len(set(trained))
-    # and the W&B history goes on in the same run (offline-run-<time>-<id>): the run resumed after
-    # the preemption has the id of the one preempted (after the SIGKILL, W&B may still hold it)
-    starts = sorted((runs / "quadratic/fit/wandb").glob("offline-run-*"))
-    ids = [start.name.rsplit("-", 1)[1] for start in starts]
-    assert len(ids) == 3 and ids[1] == ids[2], ids
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
