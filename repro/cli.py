@@ -68,9 +68,7 @@ def _parser() -> tuple[ArgumentParser, dict[str, ArgumentParser]]:
 def _expand(argv: list[str]) -> tuple[list[str], list[Path]]:
     """``argv`` with each ``--config FILE`` replaced by the file's settings, its profile (from
     ``--profile``, else ``$PROFILE``, else the file's) applied; and the files named."""
-    given = [b for a, b in itertools.pairwise([*argv, None]) if a == "--profile"]
-    given += [a.partition("=")[2] for a in argv if a.startswith("--profile=")]
-    profile = (given[-1] if given else None) or os.environ.get("PROFILE")
+    profile = _option(argv, "--profile") or os.environ.get("PROFILE")
     out, files, tokens = [], [], iter(argv)
     for token in tokens:
         if token != "--config" and not token.startswith("--config="):
@@ -211,9 +209,14 @@ def _crash_log(error: BaseException, log_dir: Path) -> Path:
 
 def _log_dir(argv: list[str]) -> Path:
     """Where a bug's traceback goes: ``<--runs-dir>/errors`` (default ``runs/errors``)."""
-    given = [b for a, b in itertools.pairwise([*argv, None]) if a == "--runs-dir" and b]
-    given += [a.partition("=")[2] for a in argv if a.startswith("--runs-dir=")]
-    return Path(given[-1] if given else "runs") / "errors"
+    return Path(_option(argv, "--runs-dir") or "runs") / "errors"
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    """The last value ``argv`` gives option ``name`` (``name VALUE`` or ``name=VALUE``)."""
+    given = [b for a, b in itertools.pairwise([*argv, None]) if a == name]
+    given += [a.partition("=")[2] for a in argv if a.startswith(f"{name}=")]
+    return given[-1] if given else None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,6 +52,11 @@ def _config(folder: Path, text: str) -> str:
     return str(path)
 
 
+def _in_file(folder: Path, text: str) -> list[str]:
+    """A quick fit whose settings end with the config file ``text``."""
+    return _fit(folder) + ["--config", _config(folder, text)]
+
+
 def _raw_config(folder: Path, data: bytes) -> str:
     path = folder / "bad.yaml"
     path.write_bytes(data)
@@ -209,12 +214,12 @@ def _no_gpu(folder: Path, patches: contextlib.ExitStack, *extra: str) -> list[st
 CASES = [
     Case("config file missing", lambda f, _: _fit(f) + ["--config", str(f / "nope.yaml")],
          r"config file .*nope\.yaml does not exist"),
-    Case("config not YAML", lambda f, _: _fit(f) + ["--config", _config(f, "meta: [1,\n")],
+    Case("config not YAML", lambda f, _: _in_file(f, "meta: [1,\n"),
          r"is not valid YAML \(line \d+\)"),
-    Case("config file empty", lambda f, _: _fit(f) + ["--config", _config(f, "")],
+    Case("config file empty", lambda f, _: _in_file(f, ""),
          r"config file .*bad\.yaml is empty; start from one of experiments/\*\.yaml"),
     Case("config a list, not a mapping",
-         lambda f, _: _fit(f) + ["--config", _config(f, "- meta\n- problem\n")],
+         lambda f, _: _in_file(f, "- meta\n- problem\n"),
          r"config file .*bad\.yaml holds a list, not a mapping of sections"),
     Case("unknown key", lambda f, _: _fit(f, "--meta.learning_rate", "0.1"),
          r"unknown key 'meta\.learning_rate'; allowed under meta: horizon, unroll"),
@@ -283,7 +288,7 @@ CASES = [
                                                               "1e400"),
          r"^error: optimizer\.output_scale: must be a finite number, got inf$"),
     Case("an infinite setting in a file",
-         lambda f, _: _fit(f) + ["--config", _config(f, "problem:\n  init_std: .inf\n")],
+         lambda f, _: _in_file(f, "problem:\n  init_std: .inf\n"),
          r"^error: problem\.init_std: must be a finite number, got inf$"),
     Case("every learning rate of a tuning grid diverges",
          lambda f, _: ["tune", "--config", QUADRATIC, "--profile", "quick", *_out(f), *TINY,
@@ -307,14 +312,14 @@ CASES = [
     Case("sizes too large to allocate", lambda f, _: _fit(f, "--problem.dim", "10000000"),
          r"^error: out of memory: .*; lower the problem's or the optimizer's sizes$"),
     Case("a section twice in a file",
-         lambda f, _: _fit(f) + ["--config", _config(f, "meta:\n  lr: 0.1\nmeta:\n  steps: 2\n")],
+         lambda f, _: _in_file(f, "meta:\n  lr: 0.1\nmeta:\n  steps: 2\n"),
          r"^error: config file .*bad\.yaml: key 'meta' appears twice \(line 3\)$"),
     Case("a profile block of the wrong shape",
-         lambda f, _: _fit(f) + ["--config", _config(f, "profiles:\n  quick:\n    meta: 5\n")],
+         lambda f, _: _in_file(f, "profiles:\n  quick:\n    meta: 5\n"),
          r"^error: profiles\.quick\.meta: expected a mapping, got 5$"),
     Case("duplicate panel names",
-         lambda f, _: _fit(f) + ["--config", _config(
-             f, "evaluate:\n  panels:\n    - {name: a}\n    - {name: a, steps: 5}\n")],
+         lambda f, _: _in_file(
+             f, "evaluate:\n  panels:\n    - {name: a}\n    - {name: a, steps: 5}\n"),
          r"^error: evaluate\.panels: the name 'a' appears twice; each panel writes <name>\.json$"),
     Case("an experiment name that is a path", lambda f, _: _fit(f, "--experiment", "../../x"),
          r"^error: experiment: '\.\./\.\./x' is not a name; use letters, digits, _ and - "
@@ -327,11 +332,10 @@ CASES = [
          r"^error: checkpoint .*last\.ckpt is a fit's resumable checkpoint, not an optimizer; "
          r"pass .*optimizer\.ckpt$"),
     Case("an unknown key in a file",
-         lambda f, _: _fit(f) + ["--config", _config(f, "meta:\n  learning_rate: 0.1\n")],
+         lambda f, _: _in_file(f, "meta:\n  learning_rate: 0.1\n"),
          r"^error: unknown key 'meta\.learning_rate'; allowed under meta: horizon, unroll"),
     Case("an unknown panel key",
-         lambda f, _: _fit(f) + ["--config", _config(
-             f, "evaluate:\n  panels:\n    - {name: a, foo: 1}\n")],
+         lambda f, _: _in_file(f, "evaluate:\n  panels:\n    - {name: a, foo: 1}\n"),
          r"^error: unknown key 'evaluate\.panels\.foo'; allowed under evaluate\.panels: name, "
          r"title, steps$"),
     Case("Ctrl-C during evaluation", _interrupted_evaluation,
