@@ -108,14 +108,15 @@ def brief(error: BaseException, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-OUTPUTS = "paper_figures"
-"""The folder of figures and their data: what the code writes, not part of the code's state."""
+OUTPUTS = ("paper_figures", "runs")
+"""The folders of figures, their data and run records (checkpoints, metrics histories): what
+the code writes, not part of the code's state."""
 
 
 def commit(root: Path | None = None) -> str:
     """The current git commit of the suite, or ``unknown``; ``+dirty`` when a tracked file
-    outside :data:`OUTPUTS` differs from it (regenerating the committed figure data in place
-    does not make the code that made it dirty)."""
+    outside :data:`OUTPUTS` differs from it (regenerating the committed figure data in place,
+    or resuming a committed run, does not make the code that made it dirty)."""
     root = root or Path(__file__).resolve().parents[1]
     try:
         sha = subprocess.run(
@@ -124,7 +125,7 @@ def commit(root: Path | None = None) -> str:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-             f":(exclude){OUTPUTS}"], cwd=root,
+             *(f":(exclude){folder}" for folder in OUTPUTS)], cwd=root,
             capture_output=True, text=True, timeout=10, check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):

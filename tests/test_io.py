@@ -33,7 +33,7 @@ def test_unwritable_folder_is_one_line_output_error(tmp_path):
         write_json(blocker / "x.json", {})
 
 
-def test_commit_is_dirty_for_code_changes_but_not_for_regenerated_figure_data(tmp_path):
+def test_commit_is_dirty_for_code_changes_but_not_for_figure_data_or_run_records(tmp_path):
     import subprocess
 
     from repro.io import commit
@@ -44,12 +44,16 @@ def test_commit_is_dirty_for_code_changes_but_not_for_regenerated_figure_data(tm
     git("init", "-q")
     (tmp_path / "paper_figures").mkdir()
     (tmp_path / "paper_figures" / "figure.json").write_text("{}")
+    (tmp_path / "runs" / "fit").mkdir(parents=True)
+    (tmp_path / "runs" / "fit" / "metrics.csv").write_text("step\n")
     (tmp_path / "code.py").write_text("x = 1\n")
     git("add", ".")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
     clean = commit(tmp_path)
     assert clean != "unknown" and not clean.endswith("+dirty")
     (tmp_path / "paper_figures" / "figure.json").write_text('{"new": 1}')
+    assert commit(tmp_path) == clean
+    (tmp_path / "runs" / "fit" / "metrics.csv").write_text("step\n1\n")  # a resumed fit appends
     assert commit(tmp_path) == clean
     (tmp_path / "code.py").write_text("x = 2\n")
     assert commit(tmp_path) == f"{clean}+dirty"
