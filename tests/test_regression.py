@@ -153,6 +153,13 @@ def test_mnist_check_fails_for_an_untrained_lstm(tmp_path):
     assert any("is not below NAG" in line for line in found)
 
 
+@pytest.mark.figure
+@needs_mnist
+def test_figure4b_regenerated_on_real_mnist_within_the_references(tmp_path):
+    """The slow tier (make test-slow): Figure 4b's data made afresh, paper profile."""
+    _check("figure4b_paper", tmp_path)
+
+
 def _scaled_update(scale: float):
     step = LSTMOptimizer.step
 
