@@ -40,7 +40,7 @@ from repro.commands.fit import fit
 from repro.commands.runs import Paths, set_threads
 from repro.commands.tune import tune
 from repro.config import Config, load
-from repro.io import commit
+from repro.io import atomic_write, commit
 from repro.meta.evaluate import travel
 from repro.meta.experiments import make_source
 from repro.meta.learned import load_learned
@@ -185,7 +185,7 @@ def host() -> dict[str, Any]:
                 flags = sorted(f for f in value.split() if f.startswith(("avx", "fma", "sse4")))
                 break
     return {"cpu": model, "vector_extensions": flags, "cores": os.cpu_count(),
-            "torch": torch.__version__}
+            "torch": str(torch.__version__)}
 
 
 def _runs(case: Case) -> Iterator[tuple[list[str], dict[str, float]]]:
@@ -215,14 +215,15 @@ def main(names: list[str]) -> None:
     """Calibrate the named cases (every case by default) and rewrite tests/baselines.yaml."""
     stored = yaml.safe_load(BASELINES_FILE.read_text()) if BASELINES_FILE.is_file() else {}
     cases, made = stored.get("cases", {}), commit()  # the code that runs, before it runs
+    header = ("# Calibrated references of the metric regression checks: written by make "
+              "calibrate\n# (tests/regression_cases.py says how); do not edit by hand.\n")
     for name in names or list(CASES):
         cases[name] = {**calibrate(CASES[name]), "commit": made,
                        "date": datetime.now(UTC).strftime("%Y-%m-%d"), "host": host()}
-    header = ("# Calibrated references of the metric regression checks: written by make "
-              "calibrate\n# (tests/regression_cases.py says how); do not edit by hand.\n")
-    BASELINES_FILE.write_text(header + yaml.safe_dump({"floor": FLOOR, "cases": cases},
-                                                      sort_keys=False))
-    print(f"written {BASELINES_FILE}")
+        text = yaml.safe_dump({"floor": FLOOR, "cases": dict(sorted(cases.items()))},
+                              sort_keys=False)
+        atomic_write(BASELINES_FILE, lambda tmp, t=header + text: tmp.write_text(t))
+        print(f"{name}: written to {BASELINES_FILE}", flush=True)
 
 
 if __name__ == "__main__":
