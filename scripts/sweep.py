@@ -13,6 +13,7 @@ record is rewritten after every point. Extra ``--key value`` arguments go to eve
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -87,6 +88,7 @@ def run(plan_file: Path, part: str, extra: list[str], out: Path, weights: Path |
             f"on {config.meta.val_problems}; they must be the same problems"
         )
     baselines = tuned_validation_losses(tuned)
+    earlier = {r["name"]: r for r in json.loads(out.read_text())["points"]} if out.is_file() else {}
     records: list[dict[str, Any]] = []
     for name, overrides in _points(plan, part):
         run_root = ROOT / "runs" / "sweep" / dataset / part / name.replace(" ", "_")
@@ -103,12 +105,19 @@ def run(plan_file: Path, part: str, extra: list[str], out: Path, weights: Path |
             "checkpoint": str(ckpt.relative_to(ROOT)),
             "selected": exported["selected"],
             "fit_commit": exported["meta"]["commit"],
+            "checkpoint_sha256": hashlib.file_digest(ckpt.open("rb"), "sha256").hexdigest(),
         })
         if part == "seeds":
-            point = load(config_file, "paper", [f"{k[2:]}={v}" for k, v in pairs.items()]
-                         + [f"{k}={v}" for k, v in overrides.items()])
-            set_threads(point)
-            records[-1]["selection_loss"] = revalidate(point, ckpt, plan["selection_problems"])
+            before = earlier.get(name, {})
+            if before.get("checkpoint_sha256") == records[-1]["checkpoint_sha256"] and (
+                    before.get("selection_loss") is not None):  # the same phi: measured already
+                records[-1]["selection_loss"] = before["selection_loss"]
+            else:
+                point = load(config_file, "paper", [f"{k[2:]}={v}" for k, v in pairs.items()]
+                             + [f"{k}={v}" for k, v in overrides.items()])
+                set_threads(point)
+                records[-1]["selection_loss"] = revalidate(point, ckpt,
+                                                           plan["selection_problems"])
         print(f"{name}: best val {records[-1]['best_val_loss']} at {records[-1]['best_at']}, "
               f"escaped at {records[-1]['escaped_at']}, beats {records[-1]['beats']}", flush=True)
         _write(out, plan_file, part, config, tuned_file, baselines, records, weights,
