@@ -62,6 +62,11 @@ def _fit(config_file: Path, run_root: Path, args: list[str], log: Path) -> float
     return time.perf_counter() - started
 
 
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def _points(plan: dict[str, Any], part: str) -> list[tuple[str, dict[str, Any]]]:
     if part == "sweep":
         common = plan.get("common", {})
@@ -105,7 +110,7 @@ def run(plan_file: Path, part: str, extra: list[str], out: Path, weights: Path |
             "checkpoint": str(ckpt.relative_to(ROOT)),
             "selected": exported["selected"],
             "fit_commit": exported["meta"]["commit"],
-            "checkpoint_sha256": hashlib.file_digest(ckpt.open("rb"), "sha256").hexdigest(),
+            "checkpoint_sha256": _sha256(ckpt),
         })
         if part == "seeds":
             before = earlier.get(name, {})
