@@ -20,6 +20,7 @@ REPRO  := PYTHONPATH=$(CURDIR) $(PY) -m repro
 COMMON = --profile $(PROFILE) --runs-dir $(RUNS) --figures-dir $(FIGDIR) $(ARGS)
 
 .PHONY: setup test lint data figures figure3 figure4a figure4 figure5 figure6 bench clean sweep seeds
+.PHONY: calibrate test-slow
 .PHONY: figure8 figure9 figure10 figure11 figure12 figure13
 .DELETE_ON_ERROR:
 
@@ -33,6 +34,15 @@ $(STAMP): requirements.txt pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The slow tier: Figure 4b regenerated on real MNIST (paper profile) against its references.
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m figure
+
+# The references of the metric regression checks (tests/baselines.yaml), from runs over meta
+# seeds and thread counts on this host; needs real MNIST (make data). A few minutes.
+calibrate: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) -m tests.regression_cases $(CASES)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check repro tests bench scripts

@@ -13,6 +13,7 @@ record is rewritten after every point. Extra ``--key value`` arguments go to eve
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -27,10 +28,16 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from repro.commands.runs import Paths  # noqa: E402
+from repro.commands.runs import Paths, set_threads  # noqa: E402
 from repro.config import load  # noqa: E402
 from repro.io import provenance, write_json  # noqa: E402
-from repro.meta.sweep import summarise, tuned_validation_losses, validation_history  # noqa: E402
+from repro.meta.sweep import (  # noqa: E402
+    SELECTION_STREAM,
+    revalidate,
+    summarise,
+    tuned_validation_losses,
+    validation_history,
+)
 from repro.weights import ship  # noqa: E402
 
 
@@ -53,6 +60,11 @@ def _fit(config_file: Path, run_root: Path, args: list[str], log: Path) -> float
         subprocess.run(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                        check=True)
     return time.perf_counter() - started
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _points(plan: dict[str, Any], part: str) -> list[tuple[str, dict[str, Any]]]:
@@ -81,6 +93,7 @@ def run(plan_file: Path, part: str, extra: list[str], out: Path, weights: Path |
             f"on {config.meta.val_problems}; they must be the same problems"
         )
     baselines = tuned_validation_losses(tuned)
+    earlier = {r["name"]: r for r in json.loads(out.read_text())["points"]} if out.is_file() else {}
     records: list[dict[str, Any]] = []
     for name, overrides in _points(plan, part):
         run_root = ROOT / "runs" / "sweep" / dataset / part / name.replace(" ", "_")
@@ -97,14 +110,28 @@ def run(plan_file: Path, part: str, extra: list[str], out: Path, weights: Path |
             "checkpoint": str(ckpt.relative_to(ROOT)),
             "selected": exported["selected"],
             "fit_commit": exported["meta"]["commit"],
+            "checkpoint_sha256": _sha256(ckpt),
         })
+        if part == "seeds":
+            before = earlier.get(name, {})
+            if before.get("checkpoint_sha256") == records[-1]["checkpoint_sha256"] and (
+                    before.get("selection_loss") is not None):  # the same phi: measured already
+                records[-1]["selection_loss"] = before["selection_loss"]
+            else:
+                point = load(config_file, "paper", [f"{k[2:]}={v}" for k, v in pairs.items()]
+                             + [f"{k}={v}" for k, v in overrides.items()])
+                set_threads(point)
+                records[-1]["selection_loss"] = revalidate(point, ckpt,
+                                                           plan["selection_problems"])
         print(f"{name}: best val {records[-1]['best_val_loss']} at {records[-1]['best_at']}, "
               f"escaped at {records[-1]['escaped_at']}, beats {records[-1]['beats']}", flush=True)
-        _write(out, plan_file, part, config, tuned_file, baselines, records, weights)
+        _write(out, plan_file, part, config, tuned_file, baselines, records, weights,
+               plan.get("selection_problems"))
     return out
 
 
-def _write(out, plan_file, part, config, tuned_file, baselines, records, weights) -> None:
+def _write(out, plan_file, part, config, tuned_file, baselines, records, weights,
+           selection) -> None:
     data: dict[str, Any] = {
         "part": part, "plan": str(plan_file.relative_to(ROOT)), "dataset": config.data.name,
         "validation": f"{config.meta.val_problems} validation problems (split 'val'), mean loss "
@@ -118,11 +145,14 @@ def _write(out, plan_file, part, config, tuned_file, baselines, records, weights
         data["escaped"] = f"{sum(r['escaped_at'] is not None for r in records)}/{len(records)}"
         data["beat_adam"] = f"{sum('ADAM' in r['beats'] for r in records)}/{len(records)}"
         if done:
-            chosen = min(done, key=lambda r: r["best_val_loss"])
+            chosen = min(done, key=lambda r: r["selection_loss"])
             data["selected"] = {
                 "seed": chosen["overrides"]["meta.seed"], "truncation": chosen["best_at"],
-                "val_loss": chosen["best_val_loss"], "checkpoint": chosen["checkpoint"],
-                "criterion": "lowest best validation loss over the seeds",
+                "val_loss": chosen["best_val_loss"], "selection_loss": chosen["selection_loss"],
+                "checkpoint": chosen["checkpoint"],
+                "criterion": f"the lowest mean loss at step {config.meta.horizon} of each seed's "
+                             f"validation-best phi on {selection} validation problems (split "
+                             f"'val', stream {SELECTION_STREAM}: fresh to every fit)",
             }
             if weights is not None:
                 ship(ROOT / chosen["checkpoint"], weights, config.data.name, data["selected"])

@@ -198,6 +198,50 @@ def test_float64_parameters_keep_a_float64_state():
     assert opt.state[p]["h1"].dtype == torch.float64 and p.dtype == torch.float64
 
 
+def _stepped(values: torch.Tensor, grads: list[torch.Tensor]) -> tuple[torch.Tensor, dict]:
+    """A parameter starting at ``values`` after one LearnedOptimizer step per gradient."""
+    p = nn.Parameter(values.clone())
+    opt = LearnedOptimizer([p], weights="mnist")
+    for grad in grads:
+        p.grad = grad.to(values.dtype)
+        opt.step()
+    return p.detach(), opt.state[p]
+
+
+@pytest.mark.parametrize("half", [torch.bfloat16, torch.float16])
+def test_half_precision_parameters_step_as_float32_ones_rounded(half):
+    """bf16/fp16 parameters: the LSTM computes in float32 on their gradients; the parameter and
+    the state stay in their dtype. One step lands within two half-precision roundings (the
+    update's, the sum's) of the float32 step on the same gradient."""
+    torch.manual_seed(0)
+    start, grad = torch.randn(300).to(half), torch.randn(300).to(half)
+    got, state = _stepped(start, [grad])
+    expected, _ = _stepped(start.float(), [grad.float()])
+    assert got.dtype == half and all(v.dtype == half for v in state.values())
+    update = expected - start.float()
+    assert update.abs().min() > 0
+    bound = 2 * torch.finfo(half).eps * torch.maximum(expected.abs(), update.abs())
+    assert ((got.float() - expected).abs() <= bound).all()
+
+
+def test_mixed_dtypes_in_one_group_step_as_if_each_were_alone():
+    """float32, float64 and bfloat16 parameters in one group: each steps exactly as it would
+    in an optimizer of its own (one LSTM copy per dtype, states in the parameter's dtype)."""
+    torch.manual_seed(1)
+    starts = [torch.randn(7, dtype=d) for d in (torch.float32, torch.float64, torch.bfloat16)]
+    grads = [torch.randn(7).to(start.dtype) for start in starts]
+    params = [nn.Parameter(start.clone()) for start in starts]
+    opt = LearnedOptimizer(params, weights="mnist")
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g
+    opt.step()
+    for p, g, start in zip(params, grads, starts, strict=True):
+        alone, _ = _stepped(start, [g])
+        assert p.dtype == start.dtype and opt.state[p]["h1"].dtype == start.dtype
+        assert not torch.equal(p.detach(), start)
+        assert torch.equal(p.detach(), alone), p.dtype
+
+
 def _one_line(error: pytest.ExceptionInfo) -> str:
     message = str(error.value)
     assert "\n" not in message

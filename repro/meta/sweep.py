@@ -14,6 +14,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from repro.config import Config
+from repro.meta.evaluate import final_loss
+from repro.meta.experiments import make_source
+from repro.meta.learned import load_learned
+from repro.meta.unroll import rollout
 from repro.tracking import read_csv_metrics
 
 PLATEAU = math.log(10.0)
@@ -62,6 +67,18 @@ def summarise(
         "beats": sorted(name for name, loss in baselines.items() if best < loss),
         "history": [[step, loss if math.isfinite(loss) else None] for step, loss in history],
     }
+
+
+SELECTION_STREAM = 1
+"""The stream of split 'val' the seeds are compared on: stream 0 holds the validation problems
+each fit selects its checkpoint on and the baselines are tuned on."""
+
+
+def revalidate(config: Config, checkpoint: Path, problems: int) -> float:
+    """Mean loss at the horizon of the phi at ``checkpoint`` on ``problems`` validation problems
+    of :data:`SELECTION_STREAM`, fresh to every fit (``inf`` if any diverges)."""
+    problem = make_source(config).sample("val", SELECTION_STREAM, problems, "cpu")
+    return final_loss(rollout(problem, load_learned(checkpoint, config), config.meta.horizon))
 
 
 def tuned_validation_losses(tuned: Mapping[str, Any]) -> dict[str, float]:

@@ -45,3 +45,30 @@ def test_validation_history_counts_truncations_as_the_best_checkpoint_does(tmp_p
         "step,train/meta_loss,val/final_loss\n0,40.1,\n99,,2.1\n199,,0.9\n199,,0.8\n"
     )
     assert validation_history(tmp_path) == [(100, 2.1), (200, 0.8)]
+
+
+def test_revalidate_compares_on_validation_problems_no_fit_has_seen():
+    """The selection loss is the horizon loss on stream 1 of split 'val' (a fit validates on
+    stream 0): red if it reuses the fit's own validation problems or another split."""
+    from pathlib import Path
+
+    from repro.config import load
+    from repro.meta.evaluate import final_loss
+    from repro.meta.experiments import make_source
+    from repro.meta.learned import load_learned
+    from repro.meta.sweep import SELECTION_STREAM, revalidate
+    from repro.meta.unroll import rollout
+    from repro.weights import path_of
+
+    root = Path(__file__).resolve().parents[2]
+    config = load(root / "experiments" / "quadratic.yaml", "quick", ["meta.horizon=20"])
+    phi = path_of("quadratic")
+    lstm = load_learned(phi, config)
+    family = make_source(config)
+
+    def on(split, stream):
+        return final_loss(rollout(family.sample(split, stream, 8, "cpu"), lstm, 20))
+
+    assert SELECTION_STREAM != 0
+    assert revalidate(config, phi, 8) == on("val", SELECTION_STREAM)
+    assert revalidate(config, phi, 8) not in (on("val", 0), on("test", SELECTION_STREAM))
