@@ -15,6 +15,7 @@ import contextlib
 import csv
 import netrc
 import os
+import uuid
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -104,10 +105,13 @@ def make_loggers(
     ``lightning.Trainer(logger=...)`` or use it with :func:`log_metrics`; always end with
     :func:`finish`.
 
-    A W&B run still active in this process is finished first (with a warning), since Lightning
-    would otherwise silently reuse it. ``keep_before`` (a resumed run's first step) keeps the
-    rows of an earlier ``metrics.csv`` logged before that step, where Lightning would start the
-    file afresh; later rows append to them.
+    Every start in ``run_dir`` (a fit and each resume of it) is a W&B run of its own, in the W&B
+    group kept in ``run_dir/wandb/group``, so the attempts of one fit show together and none is
+    lost. (Continuing one W&B run across a kill fails: W&B's service still holds the killed
+    run's id.) A W&B run still active in this process is finished first (with a warning), since
+    Lightning would otherwise silently reuse it. ``keep_before`` (a resumed run's first step)
+    keeps the rows of an earlier ``metrics.csv`` logged before that step, where Lightning would
+    start the file afresh; later rows append to them.
     """
     import wandb
 
@@ -145,12 +149,21 @@ def make_loggers(
         # warns about on every init. Started now, so it exists (with its config) even if unused.
         run = wandb.init(
             name=name, project=project, dir=str(run_dir), resume="allow", config=dict(config),
-            mode=mode, settings=wandb.Settings(**settings),
+            mode=mode, settings=wandb.Settings(**settings), group=_group(run_dir),
         )
         run.define_metric(STEP_KEY)  # the axes WandbLogger defines on the runs it starts
         run.define_metric("*", step_metric=STEP_KEY, step_sync=True)
     wandb_logger = WandbLogger(name=name, save_dir=run_dir, project=project, experiment=run)
     return [csv_logger, wandb_logger]
+
+
+def _group(run_dir: Path) -> str:
+    """The W&B group of the runs started in ``run_dir``: made at the first start, then kept."""
+    path = run_dir / "wandb" / "group"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{run_dir.name}-{uuid.uuid4().hex[:8]}\n")
+    return path.read_text().strip()
 
 
 def log_metrics(loggers: list[Logger], metrics: Mapping[str, float], step: int) -> None:

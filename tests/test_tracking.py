@@ -209,3 +209,20 @@ def test_a_run_with_wandb_disabled_starts_and_resumes(tmp_path, monkeypatch):
         with tracking.run(tmp_path / "run", "x", {"a": 1}, keep_before=keep_before) as loggers:
             tracking.log_metrics(loggers, {"m": 1.0}, step=1)
     assert (tmp_path / "run" / "csv" / "metrics.csv").is_file()
+
+
+def test_each_start_in_a_run_folder_is_a_wandb_run_of_the_folders_group(wandb_env, tmp_path):
+    """A fit and its resumes: distinct W&B runs (none lost), one group; another folder gets
+    another group. Red if the group is drawn afresh at each start."""
+    found = []
+    for folder in ("fit", "fit", "fit", "other"):
+        loggers = tracking.make_loggers(tmp_path / folder, folder, {"a": 1})
+        run = loggers[1].experiment
+        found.append((folder, run.id, run.group))
+        tracking.finish(loggers)
+    ids = {run_id for _, run_id, _ in found}
+    groups = [group for _, _, group in found]
+    assert len(ids) == 4
+    assert groups[0] == groups[1] == groups[2] != groups[3]
+    assert groups[0].startswith("fit-") and groups[0] in (tmp_path / "fit" / "wandb" / "group"
+                                                          ).read_text()
