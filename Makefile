@@ -40,7 +40,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m figure
 
 # The references of the metric regression checks (tests/baselines.yaml), from runs over meta
-# seeds and thread counts on this host; needs real MNIST (make data). A few minutes.
+# seeds and thread counts on this host; needs real MNIST (make data). CASES=<name ...> for some.
 calibrate: $(STAMP)
 	PYTHONPATH=$(CURDIR) $(PY) -m tests.regression_cases $(CASES)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,10 @@ FLOOR = 0.05
 
 def reference(samples: list[float]) -> dict[str, Any]:
     """A metric's reference from repeated runs: their median, spread (population standard
-    deviation), and the band median +- max(5% of the median, 3 sigma)."""
+    deviation), and the band median +- max(5% of the median, 3 sigma). A run that diverged
+    (a sample that is not finite) leaves no reference: :class:`ValueError`."""
+    if not all(math.isfinite(x) for x in samples):
+        raise ValueError(f"a calibration run diverged (samples {samples}); no reference")
     median = statistics.median(samples)
     sigma = statistics.pstdev(samples)
     tolerance = max(FLOOR * abs(median), 3 * sigma)

@@ -108,9 +108,10 @@ def brief(error: BaseException, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-OUTPUTS = ("paper_figures", "runs")
-"""The folders of figures, their data and run records (checkpoints, metrics histories): what
-the code writes, not part of the code's state."""
+OUTPUTS = ("paper_figures", "runs", "tests/baselines.yaml")
+"""The folders of figures, their data and run records (checkpoints, metrics histories), and the
+regression checks' calibrated references: what the code writes, not part of the code's
+state."""
 
 
 def commit(root: Path | None = None) -> str:

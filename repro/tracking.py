@@ -24,6 +24,8 @@ from typing import Any
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from repro.io import atomic_write
+
 DEFAULT_PROJECT = "l2l-repro"
 CSV_SUBDIR = "csv"
 """Sub-directory of ``run_dir`` holding ``metrics.csv`` and ``hparams.yaml``."""
@@ -162,7 +164,8 @@ def _group(run_dir: Path) -> str:
     path = run_dir / "wandb" / "group"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{run_dir.name}-{uuid.uuid4().hex[:8]}\n")
+        group = f"{run_dir.name}-{uuid.uuid4().hex[:8]}\n"
+        atomic_write(path, lambda tmp: tmp.write_text(group))
     return path.read_text().strip()
 
 

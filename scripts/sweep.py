@@ -113,9 +113,11 @@ def run(plan_file: Path, part: str, extra: list[str], out: Path, weights: Path |
             "checkpoint_sha256": _sha256(ckpt),
         })
         if part == "seeds":
+            records[-1]["selection_problems"] = plan["selection_problems"]
             before = earlier.get(name, {})
-            if before.get("checkpoint_sha256") == records[-1]["checkpoint_sha256"] and (
-                    before.get("selection_loss") is not None):  # the same phi: measured already
+            if all(before.get(key) == records[-1][key]
+                   for key in ("checkpoint_sha256", "selection_problems")) and (
+                    before.get("selection_loss") is not None):  # measured already
                 records[-1]["selection_loss"] = before["selection_loss"]
             else:
                 point = load(config_file, "paper", [f"{k[2:]}={v}" for k, v in pairs.items()]

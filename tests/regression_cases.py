@@ -117,16 +117,16 @@ Measure = Callable[[Path, list[str]], tuple[dict, dict[str, float]]]
 @dataclass(frozen=True)
 class Case:
     """One regression case: ``measure(folder, overrides)`` returns its curves and metrics;
-    ``grid`` the override sets it is calibrated over; ``draws`` the test-problem draws
-    (``seed=``) whose spread is recorded beside the band."""
+    ``grid`` the override sets it is calibrated over, ``check`` those the test runs it with
+    (one point of the grid); ``draws`` the test-problem draws (``seed=``) whose spread is
+    recorded beside the band."""
 
     name: str
     what: str
     measure: Measure
     grid: tuple[tuple[str, ...], ...]
+    check: tuple[str, ...]
     draws: tuple[int, ...] = (1, 2, 3)
-    needs_mnist: bool = False
-    slow_tier: bool = False  # run by make test-slow, not make test
 
 
 def _quadratic(folder: Path, overrides: list[str]) -> tuple[dict, dict[str, float]]:
@@ -151,20 +151,21 @@ def _threads(*seeds: int) -> tuple[tuple[str, ...], ...]:
     return tuple((f"meta.seed={s}", f"trainer.threads={t}") for s, t in product(seeds, (1, 2)))
 
 
+THREADS = (("trainer.threads=1",), ("trainer.threads=2",))
+
+
 CASES = {case.name: case for case in (
     Case("quadratic_quick", "experiments/quadratic.yaml, quick profile (fit, tune, evaluate), "
-         "100 test quadratics, step 100", _quadratic, _threads(0, 1, 2, 3, 4), draws=()),
+         "100 test quadratics, step 100", _quadratic, _threads(0, 1, 2, 3, 4),
+         ("meta.seed=0", "trainer.threads=1"), draws=()),
     Case("mnist_shipped", "repro/weights/mnist.pt on 20 real MNIST test networks, step 100, "
-         "ADAM and NAG tuned in the quick profile", shipped("mnist"),
-         (("trainer.threads=1",), ("trainer.threads=2",)), needs_mnist=True),
+         "ADAM and NAG tuned in the quick profile", shipped("mnist"), THREADS, THREADS[1]),
     Case("official_dm_shipped", "repro/weights/official_dm.pt (p 5, output x 0.01) on 20 real "
          "MNIST test networks, step 100, ADAM and NAG tuned in the quick profile",
-         shipped("official_dm", OFFICIAL_SETTINGS),
-         (("trainer.threads=1",), ("trainer.threads=2",)), needs_mnist=True),
+         shipped("official_dm", OFFICIAL_SETTINGS), THREADS, THREADS[1]),
     Case("figure4b_paper", "Figure 4b on real MNIST, paper profile: repro/weights/mnist.pt and "
          "the official dm phi on 100 test networks, step 100, every baseline tuned afresh on 10 "
-         "validation networks", figure4b, (("trainer.threads=1",), ("trainer.threads=2",)),
-         draws=(), needs_mnist=True, slow_tier=True),
+         "validation networks", figure4b, THREADS, THREADS[1], draws=()),
 )}
 
 
@@ -175,15 +176,15 @@ def references(name: str) -> dict[str, dict[str, Any]]:
 
 def host() -> dict[str, Any]:
     """The CPU the references were measured on: model, vector extensions, torch's version."""
-    model, flags = platform.processor(), []
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = sorted(f for f in value.split() if f.startswith(("avx", "fma", "sse4")))
-                break
+    model, flags = platform.processor() or platform.machine(), []
+    info = Path("/proc/cpuinfo")
+    for line in info.read_text().splitlines() if info.is_file() else []:
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key == "model name":
+            model = value
+        elif key in ("flags", "Features"):  # x86, ARM
+            flags = sorted(f for f in value.split()
+                           if f.startswith(("avx", "fma", "sse4", "asimd", "sve", "neon")))
     return {"cpu": model, "vector_extensions": flags, "cores": os.cpu_count(),
             "torch": str(torch.__version__)}
 

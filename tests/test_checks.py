@@ -40,6 +40,11 @@ def test_outside_names_every_metric_that_moved_either_way():
     assert len(shown) == 2 and "1.06" in shown[0] and "median 1" in shown[0]
 
 
+def test_a_diverged_calibration_run_leaves_no_reference():
+    with pytest.raises(ValueError, match="diverged"):
+        reference([1.0, math.inf])
+
+
 def test_reference_band_is_the_larger_of_5_percent_and_3_sigma():
     tight = reference([1.0, 1.0, 1.0])
     assert tight["tolerance"] == pytest.approx(0.05) and tight["sigma"] == 0

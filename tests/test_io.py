@@ -46,6 +46,8 @@ def test_commit_is_dirty_for_code_changes_but_not_for_figure_data_or_run_records
     (tmp_path / "paper_figures" / "figure.json").write_text("{}")
     (tmp_path / "runs" / "fit").mkdir(parents=True)
     (tmp_path / "runs" / "fit" / "metrics.csv").write_text("step\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "baselines.yaml").write_text("cases: {}\n")
     (tmp_path / "code.py").write_text("x = 1\n")
     git("add", ".")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
@@ -54,6 +56,7 @@ def test_commit_is_dirty_for_code_changes_but_not_for_figure_data_or_run_records
     (tmp_path / "paper_figures" / "figure.json").write_text('{"new": 1}')
     assert commit(tmp_path) == clean
     (tmp_path / "runs" / "fit" / "metrics.csv").write_text("step\n1\n")  # a resumed fit appends
+    (tmp_path / "tests" / "baselines.yaml").write_text("cases: {a: 1}\n")  # make calibrate
     assert commit(tmp_path) == clean
     (tmp_path / "code.py").write_text("x = 2\n")
     assert commit(tmp_path) == f"{clean}+dirty"

@@ -31,7 +31,7 @@ IN_CI = bool(os.environ.get("CI"))
 
 def _check(case: str, tmp_path: Path) -> None:
     """Run ``case`` as it stands: its claims' bounds hold and every metric is in its band."""
-    curves, metrics = CASES[case].measure(tmp_path, [])
+    curves, metrics = CASES[case].measure(tmp_path, list(CASES[case].check))
     assert failures(curves, load_bounds(BOUNDS_FILE, case)) == []
     refs = references(case)
     assert outside(metrics, refs) == [], "\n" + table(metrics, refs)
@@ -47,6 +47,7 @@ def test_the_references_are_what_their_samples_give():
         assert not is_dirty(case["commit"]) and case["commit"] != "unknown", name
         assert case["host"]["cpu"] and case["host"]["vector_extensions"], name
         assert case["grid"] == [" ".join(o) for o in CASES[name].grid], name
+        assert CASES[name].check in CASES[name].grid, name
         for metric, ref in case["metrics"].items():
             assert ref["n"] == len(CASES[name].grid) >= 2, (name, metric)
             again = reference(ref["samples"])
@@ -69,6 +70,7 @@ def test_quick_profile_lstm_beats_every_tuned_baseline_within_the_references(tmp
 
 def test_check_fails_for_an_untrained_lstm(tmp_path):
     curves, metrics = CASES["quadratic_quick"].measure(tmp_path, ["meta.steps=0"])
+    # an untrained LSTM stays far above even the wide band of meta seeds 0-4
     found = failures(curves, BOUNDS)
     assert all(any(f"is not below {name}" in line for line in found) for name in BASELINES)
     assert any(line.startswith("LSTM.final:") for line in outside(metrics,
@@ -175,7 +177,8 @@ def test_a_09x_lstm_update_at_evaluation_leaves_its_band(tmp_path):
     """The LSTM's update scaled by 0.9 at evaluation moves its final loss by about 1%, inside
     any 5% band; the distance it travels in 10 steps leaves its band."""
     with mock.patch.object(LSTMOptimizer, "step", _scaled_update(0.9)):
-        _, metrics = CASES["mnist_shipped"].measure(tmp_path, [])
+        _, metrics = CASES["mnist_shipped"].measure(tmp_path,
+                                                    list(CASES["mnist_shipped"].check))
     found = outside(metrics, references("mnist_shipped"))
     assert [line.split(":")[0] for line in found] == ["LSTM.travel"], found
 
@@ -191,7 +194,8 @@ def test_every_baseline_at_07x_its_tuned_rate_leaves_its_band(tmp_path):
     make_baseline = evaluation.make_baseline
     with mock.patch.object(evaluation, "make_baseline",
                            lambda name, lr: make_baseline(name, 0.7 * lr)):
-        curves, metrics = CASES["mnist_shipped"].measure(tmp_path, [])
+        curves, metrics = CASES["mnist_shipped"].measure(tmp_path,
+                                                         list(CASES["mnist_shipped"].check))
     found = {line.split(":")[0] for line in outside(metrics, references("mnist_shipped"))}
     assert {f"{name}.mean" for name in curves["curves"] if name != "LSTM"} <= found, found
     assert not any(name.startswith("LSTM") for name in found), found
