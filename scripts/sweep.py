@@ -93,6 +93,9 @@ def run(plan_file: Path, part: str, extra: list[str], out: Path, weights: Path |
             f"on {config.meta.val_problems}; they must be the same problems"
         )
     baselines = tuned_validation_losses(tuned)
+    # the code that runs, recorded before it runs: shipping the selected phi into
+    # repro/weights changes a tracked file, which must not mark the record's own code dirty
+    meta = provenance(plan_file.relative_to(ROOT), config.seed)
     earlier = {r["name"]: r for r in json.loads(out.read_text())["points"]} if out.is_file() else {}
     records: list[dict[str, Any]] = []
     for name, overrides in _points(plan, part):
@@ -128,19 +131,19 @@ def run(plan_file: Path, part: str, extra: list[str], out: Path, weights: Path |
         print(f"{name}: best val {records[-1]['best_val_loss']} at {records[-1]['best_at']}, "
               f"escaped at {records[-1]['escaped_at']}, beats {records[-1]['beats']}", flush=True)
         _write(out, plan_file, part, config, tuned_file, baselines, records, weights,
-               plan.get("selection_problems"))
+               plan.get("selection_problems"), meta)
     return out
 
 
 def _write(out, plan_file, part, config, tuned_file, baselines, records, weights,
-           selection) -> None:
+           selection, meta) -> None:
     data: dict[str, Any] = {
         "part": part, "plan": str(plan_file.relative_to(ROOT)), "dataset": config.data.name,
         "validation": f"{config.meta.val_problems} validation problems (split 'val'), mean loss "
                       f"at step {config.meta.horizon}",
         "baselines": {"file": str(tuned_file.relative_to(ROOT)), "val_loss": baselines},
         "points": records,
-        "meta": provenance(plan_file.relative_to(ROOT), config.seed),
+        "meta": meta,
     }
     if part == "seeds":
         done = [r for r in records if r["best_val_loss"] is not None]
