@@ -24,8 +24,6 @@ from typing import Any
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from repro.io import atomic_write
-
 DEFAULT_PROJECT = "l2l-repro"
 CSV_SUBDIR = "csv"
 """Sub-directory of ``run_dir`` holding ``metrics.csv`` and ``hparams.yaml``."""
@@ -160,13 +158,15 @@ def make_loggers(
 
 
 def _group(run_dir: Path) -> str:
-    """The W&B group of the runs started in ``run_dir``: made at the first start, then kept."""
+    """The W&B group of the runs started in ``run_dir``: made at the first start (again if a
+    kill left its file empty), then kept."""
     path = run_dir / "wandb" / "group"
-    if not path.is_file():
+    group = path.read_text().strip() if path.is_file() else ""
+    if not group:
+        group = f"{run_dir.name}-{uuid.uuid4().hex[:8]}"
         path.parent.mkdir(parents=True, exist_ok=True)
-        group = f"{run_dir.name}-{uuid.uuid4().hex[:8]}\n"
-        atomic_write(path, lambda tmp: tmp.write_text(group))
-    return path.read_text().strip()
+        path.write_text(group + "\n")
+    return group
 
 
 def log_metrics(loggers: list[Logger], metrics: Mapping[str, float], step: int) -> None:
