@@ -174,8 +174,8 @@ def _scaled_update(scale: float):
 @pytest.mark.slow
 @needs_mnist
 def test_a_09x_lstm_update_at_evaluation_leaves_its_band(tmp_path):
-    """The LSTM's update scaled by 0.9 at evaluation moves its final loss by about 1%, inside
-    any 5% band; the distance it travels in 10 steps leaves its band."""
+    """The LSTM's update scaled by 0.9 at evaluation: its final loss stays inside its 5% band,
+    the distance it travels in 10 steps leaves its band."""
     with mock.patch.object(LSTMOptimizer, "step", _scaled_update(0.9)):
         _, metrics = CASES["mnist_shipped"].measure(tmp_path,
                                                     list(CASES["mnist_shipped"].check))
@@ -186,9 +186,9 @@ def test_a_09x_lstm_update_at_evaluation_leaves_its_band(tmp_path):
 @pytest.mark.slow
 @needs_mnist
 def test_every_baseline_at_07x_its_tuned_rate_leaves_its_band(tmp_path):
-    """Evaluation running every baseline at 0.7x the rate it records: the final losses move by
-    about 3% (the tuned rate is an optimum, where the loss is flat), the mean over the steps of
-    every baseline leaves its band."""
+    """Evaluation running every baseline at 0.7x the rate it records: the final losses stay in
+    their bands (the tuned rate is an optimum, where the loss is flat), the mean over the steps
+    of every baseline leaves its band."""
     import repro.meta.evaluate as evaluation
 
     make_baseline = evaluation.make_baseline
@@ -198,4 +198,4 @@ def test_every_baseline_at_07x_its_tuned_rate_leaves_its_band(tmp_path):
                                                          list(CASES["mnist_shipped"].check))
     found = {line.split(":")[0] for line in outside(metrics, references("mnist_shipped"))}
     assert {f"{name}.mean" for name in curves["curves"] if name != "LSTM"} <= found, found
-    assert not any(name.startswith("LSTM") for name in found), found
+    assert not any(name.startswith("LSTM") or name.endswith(".final") for name in found), found
