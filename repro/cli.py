@@ -163,7 +163,8 @@ def outcome(error: BaseException, log_dir: Path) -> tuple[int, str]:
         return BAD_INPUT_CODE, f"error: {error.filename}: {error.strerror or error}"
     if isinstance(error, MemoryError) or (
             isinstance(error, RuntimeError) and re.search(r"(?i)out of memory|can't allocate|"
-                                                          r"not enough memory", str(error))):
+                                                          r"not enough memory|storage size "
+                                                          r"calculation overflowed", str(error))):
         return BAD_INPUT_CODE, f"error: out of memory: {_allocation(error)}; lower the " \
                                "problem's or the optimizer's sizes"
     if isinstance(error, Diverged):
