@@ -136,6 +136,15 @@ def _quadratic(folder: Path, overrides: list[str]) -> tuple[dict, dict[str, floa
     return curves, curve_metrics(curves)
 
 
+def _mnist_quick(folder: Path, overrides: list[str]) -> tuple[dict, dict[str, float]]:
+    curves = quick_pipeline(folder, MNIST_CONFIG, "figure4b", [
+        "data.name=mnist", f"data.root={MNIST_ROOT}", "data.download=false",
+        "evaluate.reference=", "evaluate.panels=[{name: figure4b, title: MNIST, steps: 100}]",
+        *overrides,
+    ])
+    return curves, curve_metrics(curves)
+
+
 def shipped(weights: str, settings: tuple[str, ...] = ()) -> Measure:
     """The measure of the shipped phi ``weights`` on real MNIST (evaluated with ``settings``)."""
     def measure(folder: Path, overrides: list[str]) -> tuple[dict, dict[str, float]]:
@@ -160,6 +169,10 @@ CASES = {case.name: case for case in (
     Case("quadratic_quick", "experiments/quadratic.yaml, quick profile (fit, tune, evaluate), "
          "100 test quadratics, step 100", _quadratic, _threads(0, 1, 2, 3, 4),
          ("meta.seed=0", "trainer.threads=1"), draws=()),
+    Case("mnist_quick", "experiments/mnist.yaml on real MNIST, quick profile (1,000 "
+         "truncations, every baseline tuned on 4 validation problems), 20 test networks, "
+         "step 100", _mnist_quick, _threads(0, 1, 2), ("meta.seed=0", "trainer.threads=2"),
+         draws=()),
     Case("mnist_shipped", "repro/weights/mnist.pt on 20 real MNIST test networks, step 100, "
          "ADAM and NAG tuned in the quick profile", shipped("mnist"), THREADS, THREADS[1]),
     Case("official_dm_shipped", "repro/weights/official_dm.pt (p 5, output x 0.01) on 20 real "
