@@ -5,6 +5,10 @@ The C++ source is compiled on first use with the machine's C++ compiler (``$CXX`
 ``~/.cache/l2l-repro/kernels``) keyed by the source, the flags, the compiler and the CPU, and
 loaded with ctypes. Where it cannot be built, :func:`unavailable` says why and the LSTM keeps
 its PyTorch layer.
+
+``$REPRO_KERNEL_ISA`` picks the build: ``native`` (the default: every vector extension of this
+CPU, so AVX-512's 32 registers where it has them) or ``avx2`` (AVX-512 switched off, as on a
+CPU without it: the 16-register tiles).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ FLAGS = (
     "-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-fPIC",
     "-shared",
 )
+ISA_FLAGS = {"native": (), "avx2": ("-mno-avx512f",)}
 HIDDEN = 20
 MAX_FAN_IN = 64
 
@@ -43,14 +48,22 @@ def _cpu_id() -> str:
     return "\n".join(sorted(set(keep)))
 
 
-def _build() -> Path:
-    """The compiled library for this source, compiler and CPU, built if not cached."""
+def isa() -> str:
+    """The build ``$REPRO_KERNEL_ISA`` asks for (``native`` when unset)."""
+    chosen = os.environ.get("REPRO_KERNEL_ISA") or "native"
+    if chosen not in ISA_FLAGS:
+        raise ValueError(f"REPRO_KERNEL_ISA must be one of {sorted(ISA_FLAGS)}, got {chosen!r}")
+    return chosen
+
+
+def _build(flags: tuple[str, ...]) -> Path:
+    """The compiled library for this source, flags, compiler and CPU, built if not cached."""
     compiler = os.environ.get("CXX", "g++")
     version = subprocess.run(
         [compiler, "--version"], capture_output=True, text=True, check=True, timeout=30
     ).stdout
     key = hashlib.sha256(
-        "\0".join((SOURCE.read_text(), " ".join(FLAGS), version, _cpu_id())).encode()
+        "\0".join((SOURCE.read_text(), " ".join(flags), version, _cpu_id())).encode()
     ).hexdigest()[:16]
     folder = Path(os.environ.get("REPRO_KERNEL_CACHE", Path.home() / ".cache/l2l-repro/kernels"))
     target = folder / f"lstm_cpu_{key}.so"
@@ -60,7 +73,7 @@ def _build() -> Path:
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         staged = Path(tmp) / target.name
         done = subprocess.run(
-            [compiler, *FLAGS, "-o", str(staged), str(SOURCE)],
+            [compiler, *flags, "-o", str(staged), str(SOURCE)],
             check=False, capture_output=True, text=True, timeout=300,
         )
         if done.returncode != 0:
@@ -69,11 +82,15 @@ def _build() -> Path:
     return target
 
 
-@functools.cache
 def _library() -> ctypes.CDLL | str:
-    """The loaded kernel library, or the reason it is not available."""
+    """The loaded kernel library of the build :func:`isa` asks for, or why it is not available."""
+    return _load(isa())
+
+
+@functools.cache
+def _load(chosen: str) -> ctypes.CDLL | str:
     try:
-        library = ctypes.CDLL(str(_build()))
+        library = ctypes.CDLL(str(_build((*FLAGS, *ISA_FLAGS[chosen]))))
     except (OSError, RuntimeError, subprocess.SubprocessError) as error:
         reason = f"the fused CPU kernel could not be built ({error})"
         warnings.warn(f"{reason}; the LSTM runs its PyTorch layer", RuntimeWarning, stacklevel=2)
@@ -85,7 +102,15 @@ def _library() -> ctypes.CDLL | str:
         ctypes.c_int64, ctypes.c_int, *[_P] * 13, _P, _P, ctypes.c_float, _P, _P, ctypes.c_int
     ]
     library.lstm_backward.restype = None
+    library.lstm_registers.restype = ctypes.c_int
     return library
+
+
+def registers() -> int:
+    """The vector registers the loaded build's tiles were sized for: 32 (AVX-512) or 16."""
+    library = _library()
+    assert not isinstance(library, str), library
+    return library.lstm_registers()
 
 
 def unavailable() -> str | None:
@@ -136,7 +161,7 @@ def forward(
     x, h, c, weight, bias = (t.contiguous() for t in (x, h, c, weight, bias))
     rows, inputs = x.shape
     h_out, c_out = torch.empty_like(h), torch.empty_like(c)
-    act = x.new_empty((rows + 1) // 2, 8 * HIDDEN) if save else None
+    act = x.new_empty(rows, 4 * HIDDEN) if save else None
     tanh_c = torch.empty_like(c) if save else None
     update = x.new_empty(rows) if head is not None else None
     library.lstm_forward(

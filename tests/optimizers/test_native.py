@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -31,6 +32,33 @@ def _layer_inputs(rows: int, inputs: int, seed: int) -> list[torch.Tensor]:
 
 def test_the_kernel_builds_with_this_machines_compiler():
     assert native.unavailable() is None
+
+
+def _cpu_flags() -> set[str]:
+    info = Path("/proc/cpuinfo")
+    text = info.read_text() if info.is_file() else ""
+    return {flag for line in text.splitlines() if line.startswith("flags")
+            for flag in line.partition(":")[2].split()}
+
+
+# The kernel's width paths: (REPRO_KERNEL_ISA, the vector registers its tiles use, the CPU flags
+# it needs). A path this host cannot run is skipped, its name in the skip reason.
+WIDTH_PATHS = {
+    "avx512": ("native", 32, {"avx512f", "avx512vl"}),
+    "avx2": ("avx2", 16, {"avx2", "fma"}),
+}
+
+
+@pytest.fixture(params=list(WIDTH_PATHS))
+def width_path(request, monkeypatch):
+    """Each test using it runs once per width path of the kernel this host can run."""
+    isa, registers, needs = WIDTH_PATHS[request.param]
+    if missing := needs - _cpu_flags():
+        pytest.skip(f"the {request.param} path needs CPU flags {sorted(missing)}")
+    monkeypatch.setenv("REPRO_KERNEL_ISA", isa)
+    assert native.unavailable() is None
+    assert native.registers() == registers
+    return request.param
 
 
 _GATES = torch.cat((torch.arange(40), torch.arange(60, 80), torch.arange(40, 60)))
@@ -83,20 +111,21 @@ def _with_head(rows: int) -> list[torch.Tensor]:
 
 @pytest.mark.parametrize("inputs", [1, 2, 20])
 @pytest.mark.parametrize("rows", [1, 2, 7, 64, 131])
-def test_layer_matches_autograd_in_float64(rows, inputs):
+def test_layer_matches_autograd_in_float64(rows, inputs, width_path):
     outputs, grads = _kernel_and_autograd(_layer_inputs(rows, inputs, seed=rows * 100 + inputs))
     assert _mismatches(*outputs, OUTPUT_TOL) == [] and _mismatches(*grads, GRAD_TOL) == []
 
 
 @pytest.mark.parametrize("rows", [1, 6, 131])
-def test_last_layer_with_the_head_matches_autograd_in_float64(rows):
+def test_last_layer_with_the_head_matches_autograd_in_float64(rows, width_path):
     outputs, grads = _kernel_and_autograd(_with_head(rows))
     assert _mismatches(*outputs, OUTPUT_TOL) == [] and _mismatches(*grads, GRAD_TOL) == []
 
 
 @pytest.mark.parametrize("head", [False, True], ids=["layer", "with head"])
 @pytest.mark.parametrize("breakage", KERNEL_BREAKAGES)
-def test_control_the_autograd_comparison_catches_a_broken_kernel_input(breakage, head):
+def test_control_the_autograd_comparison_catches_a_broken_kernel_input(breakage, head,
+                                                                     width_path):
     tensors = _with_head(7) if head else _layer_inputs(7, 2, seed=702)
     outputs, grads = _kernel_and_autograd(tensors, breakage)
     assert _mismatches(*outputs, OUTPUT_TOL) == list(outputs[0])
@@ -129,7 +158,7 @@ def test_nan_in_the_gradient_reaches_the_update():
     assert torch.isnan(update[17]) and torch.isfinite(update[:17]).all()
 
 
-def test_two_threads_give_the_same_bits_every_time():
+def test_two_threads_give_the_same_bits_every_time(width_path):
     tensors = [t.requires_grad_() for t in _layer_inputs(2001, 20, seed=4)]
     threads = torch.get_num_threads()
     runs = []
@@ -144,7 +173,7 @@ def test_two_threads_give_the_same_bits_every_time():
         assert all(torch.equal(a, b) for a, b in zip(run, runs[0], strict=True))
 
 
-def test_one_and_two_threads_agree():
+def test_one_and_two_threads_agree(width_path):
     tensors = [t.requires_grad_() for t in _layer_inputs(1001, 2, seed=3)]
     threads = torch.get_num_threads()
     results = []
@@ -190,7 +219,7 @@ def _quadratics():
     return QuadraticFamily().sample("train", 0, 4)
 
 
-def test_meta_gradient_on_an_mlp_matches_the_torch_layer():
+def test_meta_gradient_on_an_mlp_matches_the_torch_layer(width_path):
     problem = _mlps()
     found = mismatches(_meta_gradient("native", problem, 8), _meta_gradient("torch", problem, 8),
                        **META_TOLERANCE)
@@ -267,7 +296,7 @@ def test_control_the_layer_count_sees_the_kernel_where_it_applies(monkeypatch):
 def test_a_failing_compiler_leaves_the_kernel_unavailable_with_the_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_KERNEL_CACHE", str(tmp_path))
     monkeypatch.setenv("CXX", shutil.which("false"))
-    native._library.cache_clear()
+    native._load.cache_clear()
     try:
         with pytest.warns(RuntimeWarning, match="runs its PyTorch layer"):
             reason = native.unavailable()
@@ -276,13 +305,47 @@ def test_a_failing_compiler_leaves_the_kernel_unavailable_with_the_reason(tmp_pa
         assert list(tmp_path.iterdir()) == []
     finally:
         monkeypatch.undo()
-        native._library.cache_clear()
+        native._load.cache_clear()
     assert native.unavailable() is None
 
 
 def test_the_build_is_cached_by_source_compiler_and_cpu(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_KERNEL_CACHE", str(tmp_path))
-    first = native._build()
+    first = native._build(native.FLAGS)
     stamp = first.stat().st_mtime_ns
-    assert native._build() == first and first.stat().st_mtime_ns == stamp
+    assert native._build(native.FLAGS) == first and first.stat().st_mtime_ns == stamp
     assert [p.name for p in tmp_path.iterdir()] == [first.name]
+
+
+def _broken_source(tmp_path: Path) -> Path:
+    """A copy of the kernel's source whose products all drop their first term."""
+    source = native.SOURCE.read_text()
+    loop = "for (int s = 0; s < S; ++s) {"
+    assert source.count(loop) == 1
+    broken = tmp_path / "lstm_cpu.cpp"
+    broken.write_text(source.replace(loop, loop.replace("s = 0", "s = 1")))
+    return broken
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rows", [7, 64])
+def test_control_the_parity_test_catches_a_broken_kernel_on_every_width_path(
+    rows, width_path, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("REPRO_KERNEL_CACHE", str(tmp_path))
+    monkeypatch.setattr(native, "SOURCE", _broken_source(tmp_path))
+    native._load.cache_clear()
+    try:
+        outputs, grads = _kernel_and_autograd(_with_head(rows))
+    finally:
+        monkeypatch.undo()
+        native._load.cache_clear()
+    assert _mismatches(*outputs, OUTPUT_TOL) == list(outputs[0])
+    assert {"x", "h", "weight"} <= set(_mismatches(*grads, GRAD_TOL))
+
+
+def test_the_kernel_build_is_checked():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REPRO_KERNEL_ISA", "avx1024")
+        with pytest.raises(ValueError, match="REPRO_KERNEL_ISA must be one of"):
+            native.unavailable()

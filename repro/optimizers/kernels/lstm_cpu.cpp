@@ -2,13 +2,23 @@
 // fused on the CPU.
 //
 // Row-major float32: x [N, I], h and c [N, 20], weight [I + 20, 80] with gate blocks
-// (i, f, o, g), bias [80]. Rows are taken two at a time, so that a gate block of a pair is 40
-// floats, five 8-wide vectors: the products accumulate in registers and the gate arithmetic
-// never leaves the core's cache. The forward saves the activations of a pair as
-// [i(40) f(40) o(40) g(40)] (``act``, [ceil(N/2), 160]) and tanh(c') ([N, 20]) for the backward,
-// which returns the gradients of x (optional), h, c, weight and bias. The last layer may carry
-// the optimizer's linear head (update = (h' . head_w + head_b) * scale, one value per row) and
-// its gradients. OpenMP splits the pairs over ``threads`` threads.
+// (i, f, o, g), bias [80]. The forward saves the activated gates (``act``, [N, 80]) and
+// tanh(c') ([N, 20]) for the backward, which returns the gradients of x (optional), h, c,
+// weight and bias. The last layer may carry the optimizer's linear head
+// (update = (h' . head_w + head_b) * scale, one value per row) and its gradients. OpenMP splits
+// blocks of rows over ``threads`` threads; every sum runs in a fixed order.
+//
+// Every product of the layer has one form, out[t] (+)= sum_s a(t, s) b[s] (``tile``), computed
+// in register tiles of T rows of out by M vectors of 8 floats: T * M accumulators, M vectors of
+// b and one broadcast of a live in registers, so that every loaded value feeds several
+// multiply-adds. The tiles are sized from the vector registers the build targets:
+//   - AVX-512 (its VL extension gives 8-float instructions 32 registers): T * M = 24, the most
+//     that leaves room for the M loads and the broadcast;
+//   - AVX2 or less (16 registers): T * M = 12.
+// The vectors stay 8 floats wide under AVX-512 too: AMD's Zen 4, the CPU of this project's
+// hosts, executes a 16-float instruction as two 8-float halves, so 16 floats would add no
+// arithmetic there, and 8 floats fit the layer's widths (80 gates, fan-ins 21-40) with less
+// padding. ``make bench`` times both register counts (its ``avx2`` cases force 16).
 #include <cstdint>
 #include <omp.h>
 
@@ -20,16 +30,24 @@ namespace {
 
 constexpr int H = 20;
 constexpr int G = 4 * H;
-constexpr int P = 2 * H;        // floats of one gate block of a pair of rows
-constexpr int V = P / 8;        // vectors in it
 constexpr int kMaxFanIn = 64;
-constexpr int64_t kPairsPerItem = 32;
-constexpr int kRowsPerItem = 2 * kPairsPerItem;
-constexpr int kTileRows = 6;       // rows of a register tile of the forward's product
-constexpr int kForwardRows = 60;   // rows per work item of the forward: ten tiles
+constexpr int kForwardRows = 60;  // rows per work item of the forward: whole gate tiles
+constexpr int kBlockRows = 64;    // rows per work item of the backward: whole d[x, h] tiles
+
+#if defined(__AVX512VL__)
+constexpr int kRegisters = 32;
+#else
+constexpr int kRegisters = 16;
+#endif
+// (T rows, M vectors) of each product's tiles: the forward's gates [rows, 80]; the backward's
+// d[x, h] [rows, fan-in]; its weight gradient [fan-in, 80], whose tile rows are weight rows.
+constexpr bool kWide = kRegisters == 32;
+constexpr int kGateRows = kWide ? 12 : 6, kGateVectors = 2;
+constexpr int kDxhRows = kWide ? 8 : 4, kDxhVectors = 3;
+constexpr int kDwRows = 6, kDwVectors = kWide ? 4 : 2;
+static_assert(kForwardRows % kGateRows == 0 && kBlockRows % kDxhRows == 0, "whole tiles");
 
 typedef float v8 __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
 
 inline v8 load(const float* p) {
   v8 v;
@@ -75,56 +93,46 @@ inline v8 tanh8(v8 x) {
   return p * reciprocal8(q);
 }
 
-// zb[r] = xhb[r] weight + bias ([80], the sigmoid blocks halved by the weights) for the rows,
-// in tiles of six rows by sixteen gates held in registers; xhb has a whole number of tiles.
-inline void block_gates(int fan_in, int rows, const float* xhb, const float* weight,
-                        const float* bias, float* zb) {
-  for (int r0 = 0; r0 < rows; r0 += kTileRows) {
-    for (int j0 = 0; j0 < G; j0 += 16) {
-      v8 acc[kTileRows][2];
-      const v8 b0 = load(bias + j0), b1 = load(bias + j0 + 8);
-      for (int r = 0; r < kTileRows; ++r) {
-        acc[r][0] = b0;
-        acc[r][1] = b1;
-      }
-      const float* x = xhb + r0 * fan_in;
-      for (int k = 0; k < fan_in; ++k) {
-        const v8 w0 = load(weight + k * G + j0), w1 = load(weight + k * G + j0 + 8);
-#pragma GCC unroll 6
-        for (int r = 0; r < kTileRows; ++r) {
-          const v8 v = splat(x[r * fan_in + k]);
-          acc[r][0] += v * w0;
-          acc[r][1] += v * w1;
-        }
-      }
-      for (int r = 0; r < kTileRows; ++r) {
-        store(zb + (r0 + r) * G + j0, acc[r][0]);
-        store(zb + (r0 + r) * G + j0 + 8, acc[r][1]);
-      }
+// One register tile: out[t][0, 8M) = init[t] + sum_{s < S} a[t * at + s * as] b[s * bs + (0, 8M)]
+// for t < T, in the order s = 0, 1, ...; init is zero when null (its rows ``is`` apart).
+template <int T, int M>
+inline void tile(int S, const float* a, int at, int as, const float* b, int bs,
+                 const float* init, int is, float* out, int os) {
+  v8 acc[T][M];
+  for (int t = 0; t < T; ++t)
+    for (int m = 0; m < M; ++m) acc[t][m] = init ? load(init + t * is + 8 * m) : splat(0.0f);
+  for (int s = 0; s < S; ++s) {
+    v8 bm[M];
+    for (int m = 0; m < M; ++m) bm[m] = load(b + s * bs + 8 * m);
+#pragma GCC unroll 12
+    for (int t = 0; t < T; ++t) {
+      const v8 v = splat(a[t * at + s * as]);
+#pragma GCC unroll 4
+      for (int m = 0; m < M; ++m) acc[t][m] += v * bm[m];
     }
+  }
+  for (int t = 0; t < T; ++t)
+    for (int m = 0; m < M; ++m) store(out + t * os + 8 * m, acc[t][m]);
+}
+
+// The same over ``vectors`` vectors of columns: tiles of M vectors, then the rest in narrower
+// ones.
+template <int T, int M>
+inline void tiles(int vectors, int S, const float* a, int at, int as, const float* b, int bs,
+                  const float* init, int is, float* out, int os) {
+  int m0 = 0;
+  for (; m0 + M <= vectors; m0 += M)
+    tile<T, M>(S, a, at, as, b + 8 * m0, bs, init ? init + 8 * m0 : nullptr, is, out + 8 * m0, os);
+  if constexpr (M > 1) {
+    if (m0 < vectors)
+      tiles<T, M - 1>(vectors - m0, S, a, at, as, b + 8 * m0, bs, init ? init + 8 * m0 : nullptr,
+                      is, out + 8 * m0, os);
   }
 }
 
-// The gate arithmetic of two rows whose pre-activations z are in pair layout
-// [i(40) f(40) o(40) g(40)]. c, h_out, c_out, tanh_c point at the pair's 40 contiguous floats.
-inline void pair_activate(float* z, const float* c, float* h_out, float* c_out, float* act,
-                          float* tanh_c) {
-  // sigma(z) = (tanh(z / 2) + 1) / 2: the sigmoid blocks' weights are halved.
-#pragma GCC unroll 5
-  for (int m = 0; m < 3 * V; ++m) store(z + 8 * m, tanh8(load(z + 8 * m)) * 0.5f + 0.5f);
-#pragma GCC unroll 5
-  for (int m = 3 * V; m < 4 * V; ++m) store(z + 8 * m, tanh8(load(z + 8 * m)));
-  for (int m = 0; m < V; ++m) {
-    const v8 i = load(z + 8 * m), f = load(z + P + 8 * m), o = load(z + 2 * P + 8 * m);
-    const v8 g = load(z + 3 * P + 8 * m);
-    const v8 cn = f * load(c + 8 * m) + i * g;
-    const v8 t = tanh8(cn);
-    store(c_out + 8 * m, cn);
-    store(h_out + 8 * m, o * t);
-    if (tanh_c != nullptr) store(tanh_c + 8 * m, t);
-  }
-  if (act != nullptr) std::memcpy(act, z, 4 * P * sizeof(float));
-}
+// A 20-float row block as three 8-float vectors at offsets 0, 8 and 12: the last two overlap
+// in floats 12-15, which both compute alike (and store the same value twice).
+constexpr int kPart[3] = {0, 8, 12};
 
 // Gathers a row's layer input [x, h] into xh.
 inline void gather(int inputs, const float* x, const float* h, float* xh) {
@@ -132,79 +140,61 @@ inline void gather(int inputs, const float* x, const float* h, float* xh) {
   for (int k = 0; k < H; ++k) xh[inputs + k] = h[k];
 }
 
-// out[r][0..8M) = dz[r] weight^T for R consecutive rows of dz ([R, 80]), wt = weight^T [80, 8M].
-template <int R, int M>
-inline void rows_times_wt(const float* dz, const float* wt, float (*out)[kMaxFanIn]) {
-  v8 s[R][M];
-  for (int r = 0; r < R; ++r)
-    for (int m = 0; m < M; ++m) s[r][m] = splat(0.0f);
-  for (int j = 0; j < G; ++j) {
-    const float* w = wt + j * 8 * M;
-    v8 wm[M];
-    for (int m = 0; m < M; ++m) wm[m] = load(w + 8 * m);
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      const v8 b = splat(dz[r * G + j]);
-#pragma GCC unroll 8
-      for (int m = 0; m < M; ++m) s[r][m] += b * wm[m];
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int m = 0; m < M; ++m) store(out[r] + 8 * m, s[r][m]);
-}
-
-inline void rows_times_wt_any(int width, const float* dz, const float* wt,
-                              float (*out)[kMaxFanIn]) {
-  for (int r = 0; r < 4; ++r) {
-    for (int k = 0; k < width; ++k) out[r][k] = 0.0f;
-    for (int j = 0; j < G; ++j)
-      for (int k = 0; k < width; ++k) out[r][k] += dz[r * G + j] * wt[j * width + k];
-  }
-}
-
 }  // namespace
 
 extern "C" {
+
+// The vector registers the tiles were sized for: 32 (AVX-512) or 16.
+int lstm_registers() { return kRegisters; }
 
 void lstm_forward(int64_t n, int inputs, const float* x, const float* h, const float* c,
                   const float* weight, const float* bias, float* h_out, float* c_out, float* act,
                   float* tanh_c, const float* head_w, const float* head_b, float scale,
                   float* update, int threads) {
   const int fan_in = inputs + H;
+  // sigma(z) = (tanh(z / 2) + 1) / 2: the sigmoid blocks' weights and biases are halved, and
+  // every gate is tanh(z) times slope plus offset, per column.
   std::vector<float> scaled(weight, weight + static_cast<int64_t>(fan_in) * G);
   std::vector<float> scaled_bias(bias, bias + G);
   for (int k = 0; k < fan_in; ++k)
     for (int j = 0; j < 3 * H; ++j) scaled[k * G + j] *= 0.5f;
   for (int j = 0; j < 3 * H; ++j) scaled_bias[j] *= 0.5f;
+  alignas(32) float slope[G], offset[G];
+  for (int j = 0; j < G; ++j) {
+    slope[j] = j < 3 * H ? 0.5f : 1.0f;
+    offset[j] = j < 3 * H ? 0.5f : 0.0f;
+  }
   const int64_t items = (n + kForwardRows - 1) / kForwardRows;
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t item = 0; item < items; ++item) {
     const int64_t first = item * kForwardRows;
     const int rows = static_cast<int>(n - first < kForwardRows ? n - first : kForwardRows);
-    const int tiled = (rows + kTileRows - 1) / kTileRows * kTileRows;
+    const int tiled = (rows + kGateRows - 1) / kGateRows * kGateRows;
     alignas(32) float xhb[kForwardRows * kMaxFanIn], zb[kForwardRows * G];
     for (int r = 0; r < rows; ++r)
       gather(inputs, x + (first + r) * inputs, h + (first + r) * H, xhb + r * fan_in);
     std::memset(xhb + rows * fan_in, 0, sizeof(float) * (tiled - rows) * fan_in);
-    block_gates(fan_in, tiled, xhb, scaled.data(), scaled_bias.data(), zb);
-    for (int q = 0; q < rows; q += 2) {
-      const int64_t r0 = first + q;
-      float* a = act == nullptr ? nullptr : act + (r0 / 2) * 4 * P;
-      alignas(32) float z[4 * P];
-      for (int b = 0; b < 4; ++b) {
-        std::memcpy(z + b * P, zb + q * G + b * H, H * sizeof(float));
-        std::memcpy(z + b * P + H, zb + (q + 1) * G + b * H, H * sizeof(float));
-      }
-      if (q + 1 < rows) {
-        pair_activate(z, c + r0 * H, h_out + r0 * H, c_out + r0 * H, a,
-                      tanh_c == nullptr ? nullptr : tanh_c + r0 * H);
-      } else {  // an odd last row: its partner's outputs are dropped
-        float c2[P] = {}, h2[P], c2_out[P], t2[P];
-        std::memcpy(c2, c + r0 * H, H * sizeof(float));
-        pair_activate(z, c2, h2, c2_out, a, t2);
-        std::memcpy(h_out + r0 * H, h2, H * sizeof(float));
-        std::memcpy(c_out + r0 * H, c2_out, H * sizeof(float));
-        if (tanh_c != nullptr) std::memcpy(tanh_c + r0 * H, t2, H * sizeof(float));
+    for (int r0 = 0; r0 < tiled; r0 += kGateRows)
+      tiles<kGateRows, kGateVectors>(G / 8, fan_in, xhb + r0 * fan_in, fan_in, 1,
+                                     scaled.data(), G, scaled_bias.data(), 0, zb + r0 * G, G);
+    float* gates = act == nullptr ? zb : act + first * G;  // the activated gates, [rows, 80]
+    for (int r = 0; r < rows; ++r) {
+#pragma GCC unroll 10
+      for (int m = 0; m < G / 8; ++m)
+        store(gates + r * G + 8 * m,
+              tanh8(load(zb + r * G + 8 * m)) * load(slope + 8 * m) + load(offset + 8 * m));
+    }
+    for (int r = 0; r < rows; ++r) {
+      const int64_t row = first + r;
+      const float* z = gates + r * G;
+      for (int part : kPart) {
+        const v8 i = load(z + part), f = load(z + H + part), o = load(z + 2 * H + part);
+        const v8 g = load(z + 3 * H + part);
+        const v8 cn = f * load(c + row * H + part) + i * g;
+        const v8 t = tanh8(cn);
+        store(c_out + row * H + part, cn);
+        store(h_out + row * H + part, o * t);
+        if (tanh_c != nullptr) store(tanh_c + row * H + part, t);
       }
     }
     if (head_w != nullptr) {  // the linear head: update = (h' . head_w + head_b) * scale
@@ -223,8 +213,8 @@ void lstm_backward(int64_t n, int inputs, const float* x, const float* h, const 
                    float* dweight, float* dbias, const float* head_w, const float* d_update,
                    float scale, float* d_head_w, float* d_head_b, int threads) {
   const int fan_in = inputs + H;
-  const int width = (fan_in + 7) / 8 * 8;   // weight^T rows, padded to whole vectors
-  const int padded = (fan_in + 5) / 6 * 6;  // [x, h] rows of a block, padded to k-tiles
+  const int width = (fan_in + 7) / 8 * 8;                     // weight^T rows, whole vectors
+  const int padded = (fan_in + kDwRows - 1) / kDwRows * kDwRows;  // [x, h] rows, whole tiles
   std::vector<float> wt(static_cast<size_t>(G) * width, 0.0f);
   for (int k = 0; k < fan_in; ++k)
     for (int j = 0; j < G; ++j) wt[j * width + k] = weight[k * G + j];
@@ -234,96 +224,67 @@ void lstm_backward(int64_t n, int inputs, const float* x, const float* h, const 
     std::memset(d_head_w, 0, sizeof(float) * H);
     d_head_b[0] = 0.0f;
   }
-  const int64_t pairs = (n + 1) / 2;
-  const int64_t items = (pairs + kPairsPerItem - 1) / kPairsPerItem;
+  const int64_t items = (n + kBlockRows - 1) / kBlockRows;
   const size_t slot_size = static_cast<size_t>(fan_in + 1) * G + H + 1;
   std::vector<float> partial(slot_size * threads, 0.0f);  // threads that get no work add zeros
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> dw(static_cast<size_t>(padded) * G, 0.0f);
     float dhw[H] = {}, dhb = 0.0f;
-    std::vector<float> dzb(kRowsPerItem * G), xhb(kRowsPerItem * padded);
+    alignas(32) float dzb[kBlockRows * G], xhb[kBlockRows * kMaxFanIn];
+    alignas(32) float out[kBlockRows * kMaxFanIn];
     v8 db[G / 8];
     for (auto& v : db) v = splat(0.0f);
 #pragma omp for schedule(static)
     for (int64_t item = 0; item < items; ++item) {
-      const int64_t first = item * kRowsPerItem;
-      const int rows = static_cast<int>(n - first < kRowsPerItem ? n - first : kRowsPerItem);
-      std::fill(dzb.begin(), dzb.end(), 0.0f);
-      std::fill(xhb.begin(), xhb.end(), 0.0f);
-      for (int q = 0; q < rows; q += 2) {
-        const int64_t r0 = first + q;
-        const int valid = q + 1 < rows ? P : H;
-        alignas(32) float cb[P] = {}, tb[P] = {}, ghb[P] = {}, gcb[P] = {}, dcb[P], dzp[4 * P];
-        std::memcpy(cb, c + r0 * H, valid * sizeof(float));
-        std::memcpy(tb, tanh_c + r0 * H, valid * sizeof(float));
-        std::memcpy(ghb, dh_out + r0 * H, valid * sizeof(float));
-        if (dc_out != nullptr) std::memcpy(gcb, dc_out + r0 * H, valid * sizeof(float));
-        const float* a = act + (r0 / 2) * 4 * P;
-        if (head_w != nullptr) {  // the head's share: dh' += d_update * scale * head_w
-          for (int r = 0; r < valid / H; ++r) {
-            const float du = d_update[r0 + r] * scale;
-            dhb += du;
-            for (int j = 0; j < H; ++j) {
-              ghb[r * H + j] += du * head_w[j];
-              dhw[j] += du * a[2 * P + r * H + j] * tb[r * H + j];
-            }
+      const int64_t first = item * kBlockRows;
+      const int rows = static_cast<int>(n - first < kBlockRows ? n - first : kBlockRows);
+      const int tiled = (rows + kDxhRows - 1) / kDxhRows * kDxhRows;
+      std::memset(dzb + rows * G, 0, sizeof(float) * (tiled - rows) * G);
+      for (int r = 0; r < rows; ++r) {
+        const int64_t row = first + r;
+        const float* a = act + row * G;
+        alignas(32) float gh[H];  // dh', with the head's share: d_update * scale * head_w
+        std::memcpy(gh, dh_out + row * H, sizeof gh);
+        if (head_w != nullptr) {
+          const float du = d_update[row] * scale;
+          dhb += du;
+          for (int j = 0; j < H; ++j) {
+            gh[j] += du * head_w[j];
+            dhw[j] += du * a[2 * H + j] * tanh_c[row * H + j];
           }
         }
-        for (int m = 0; m < V; ++m) {
-          const v8 i = load(a + 8 * m), f = load(a + P + 8 * m), o = load(a + 2 * P + 8 * m);
-          const v8 g = load(a + 3 * P + 8 * m), t = load(tb + 8 * m), gh = load(ghb + 8 * m);
-          const v8 d = gh * o * (1.0f - t * t) + load(gcb + 8 * m);
-          store(dzp + 8 * m, d * g * i * (1.0f - i));
-          store(dzp + P + 8 * m, d * load(cb + 8 * m) * f * (1.0f - f));
-          store(dzp + 2 * P + 8 * m, gh * t * o * (1.0f - o));
-          store(dzp + 3 * P + 8 * m, d * i * (1.0f - g * g));
-          store(dcb + 8 * m, d * f);
+        float* z = dzb + r * G;
+        for (int part : kPart) {
+          const v8 i = load(a + part), f = load(a + H + part), o = load(a + 2 * H + part);
+          const v8 g = load(a + 3 * H + part), t = load(tanh_c + row * H + part);
+          const v8 ghv = load(gh + part);
+          const v8 gc = dc_out == nullptr ? splat(0.0f) : load(dc_out + row * H + part);
+          const v8 d = ghv * o * (1.0f - t * t) + gc;
+          store(z + part, d * g * i * (1.0f - i));
+          store(z + H + part, d * load(c + row * H + part) * f * (1.0f - f));
+          store(z + 2 * H + part, ghv * t * o * (1.0f - o));
+          store(z + 3 * H + part, d * i * (1.0f - g * g));
+          store(dc + row * H + part, d * f);
         }
-        std::memcpy(dc + r0 * H, dcb, valid * sizeof(float));
-        for (int r = 0; r < valid / H; ++r) {
-          float* z = dzb.data() + (q + r) * G;
-          for (int b = 0; b < 4; ++b) std::memcpy(z + b * H, dzp + b * P + r * H, H * sizeof(float));
-          gather(inputs, x + (r0 + r) * inputs, h + (r0 + r) * H, xhb.data() + (q + r) * padded);
-        }
+        gather(inputs, x + row * inputs, h + row * H, xhb + r * padded);
+        std::memset(xhb + r * padded + fan_in, 0, sizeof(float) * (padded - fan_in));
       }
-      // d[x, h] = dz weight^T, row by row of the block.
-      float out[4][kMaxFanIn];
-      for (int q = 0; q < rows; q += 4) {
-        if (width == 24) rows_times_wt<4, 3>(dzb.data() + q * G, wt.data(), out);
-        else if (width == 32) rows_times_wt<3, 4>(dzb.data() + q * G, wt.data(), out),
-             rows_times_wt<1, 4>(dzb.data() + (q + 3) * G, wt.data(), out + 3);
-        else if (width == 40) rows_times_wt<2, 5>(dzb.data() + q * G, wt.data(), out),
-             rows_times_wt<2, 5>(dzb.data() + (q + 2) * G, wt.data(), out + 2);
-        else rows_times_wt_any(width, dzb.data() + q * G, wt.data(), out);
-        for (int r = 0; r < 4 && q + r < rows; ++r) {
-          const int64_t row = first + q + r;
-          if (dx != nullptr) std::memcpy(dx + row * inputs, out[r], inputs * sizeof(float));
-          std::memcpy(dh + row * H, out[r] + inputs, H * sizeof(float));
-        }
+      // d[x, h] = dz weight^T.
+      for (int r0 = 0; r0 < tiled; r0 += kDxhRows)
+        tiles<kDxhRows, kDxhVectors>(width / 8, G, dzb + r0 * G, G, 1, wt.data(), width,
+                                     nullptr, 0, out + r0 * kMaxFanIn, kMaxFanIn);
+      for (int r = 0; r < rows; ++r) {
+        if (dx != nullptr) std::memcpy(dx + (first + r) * inputs, out + r * kMaxFanIn,
+                                       inputs * sizeof(float));
+        std::memcpy(dh + (first + r) * H, out + r * kMaxFanIn + inputs, H * sizeof(float));
       }
-      // weight gradient += [x, h]^T dz over the block: 6 x 16 tiles held in registers.
-      for (int k0 = 0; k0 < padded; k0 += 6) {
-        for (int j0 = 0; j0 < G; j0 += 16) {
-          v8 acc[6][2];
-          for (int kk = 0; kk < 6; ++kk)
-            for (int l = 0; l < 2; ++l) acc[kk][l] = load(dw.data() + (k0 + kk) * G + j0 + 8 * l);
-          for (int r = 0; r < rows; ++r) {
-            const v8 a0 = load(dzb.data() + r * G + j0), a1 = load(dzb.data() + r * G + j0 + 8);
-            const float* xr = xhb.data() + r * padded + k0;
-#pragma GCC unroll 6
-            for (int kk = 0; kk < 6; ++kk) {
-              const v8 b = splat(xr[kk]);
-              acc[kk][0] += b * a0;
-              acc[kk][1] += b * a1;
-            }
-          }
-          for (int kk = 0; kk < 6; ++kk)
-            for (int l = 0; l < 2; ++l) store(dw.data() + (k0 + kk) * G + j0 + 8 * l, acc[kk][l]);
-        }
-      }
+      // weight gradient += [x, h]^T dz over the block's rows, in their order.
+      for (int k0 = 0; k0 < padded; k0 += kDwRows)
+        tiles<kDwRows, kDwVectors>(G / 8, rows, xhb + k0, 1, padded, dzb, G,
+                                   dw.data() + k0 * G, G, dw.data() + k0 * G, G);
       for (int r = 0; r < rows; ++r)
-        for (int m = 0; m < G / 8; ++m) db[m] += load(dzb.data() + r * G + 8 * m);
+        for (int m = 0; m < G / 8; ++m) db[m] += load(dzb + r * G + 8 * m);
     }
     // Each thread's sums go to its own slot; the slots are added in thread order below, so
     // the result does not depend on which thread finishes first.
