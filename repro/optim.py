@@ -174,8 +174,8 @@ class LearnedOptimizer(torch.optim.Optimizer):
             key: _join([self.state[p][key] for p in params]).to(compute)
             for key in self.state[params[0]]
         }
-        finite = torch.isfinite(grad)
-        if finite.all():
+        # one pass over grad first; only a sum that is not finite (or overflowed) looks closer
+        if grad.sum().isfinite() or (finite := torch.isfinite(grad)).all():
             update, new_state = rule.step(grad, state)
         else:
             self._warn_nonfinite(finite)

@@ -21,8 +21,6 @@ there to catch.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -33,7 +31,6 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
 from repro.checks import FLOOR, curve_metrics, reference
@@ -42,6 +39,7 @@ from repro.commands.fit import fit
 from repro.commands.runs import Paths, set_threads
 from repro.commands.tune import tune
 from repro.config import Config, load
+from repro.host import describe
 from repro.io import atomic_write, commit
 from repro.meta.evaluate import travel
 from repro.meta.experiments import make_source
@@ -189,21 +187,6 @@ def references(name: str) -> dict[str, dict[str, Any]]:
     return yaml.safe_load(BASELINES_FILE.read_text())["cases"][name]["metrics"]
 
 
-def host() -> dict[str, Any]:
-    """The CPU the references were measured on: model, vector extensions, torch's version."""
-    model, flags = platform.processor() or platform.machine(), []
-    info = Path("/proc/cpuinfo")
-    for line in info.read_text().splitlines() if info.is_file() else []:
-        key, _, value = (part.strip() for part in line.partition(":"))
-        if key == "model name":
-            model = value
-        elif key in ("flags", "Features"):  # x86, ARM
-            flags = sorted(f for f in value.split()
-                           if f.startswith(("avx", "fma", "sse4", "asimd", "sve", "neon")))
-    return {"cpu": model, "vector_extensions": flags, "cores": os.cpu_count(),
-            "torch": str(torch.__version__)}
-
-
 def _runs(case: Case) -> Iterator[tuple[list[str], dict[str, float]]]:
     for overrides in [list(o) for o in case.grid] + [[f"seed={d}"] for d in case.draws]:
         with tempfile.TemporaryDirectory() as tmp:
@@ -235,7 +218,7 @@ def main(names: list[str]) -> None:
               "calibrate\n# (tests/regression_cases.py says how); do not edit by hand.\n")
     for name in names or list(CASES):
         cases[name] = {**calibrate(CASES[name]), "commit": made,
-                       "date": datetime.now(UTC).strftime("%Y-%m-%d"), "host": host()}
+                       "date": datetime.now(UTC).strftime("%Y-%m-%d"), "host": describe()}
         text = yaml.safe_dump({"floor": FLOOR, "cases": dict(sorted(cases.items()))},
                               sort_keys=False)
         atomic_write(BASELINES_FILE, lambda tmp, t=header + text: tmp.write_text(t))

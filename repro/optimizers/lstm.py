@@ -228,6 +228,8 @@ class LSTMOptimizer(nn.Module):
         """Propose an update for every coordinate of ``grad`` in one pass."""
         x = preprocess(grad.reshape(-1), self.preprocessing, self.p)
         layer_fn = self._layer(x)
+        if layer_fn is _native_layer and not _recording(x, *self.parameters(), *state.values()):
+            return self._native_step(x, state, grad.shape)
         new_state: State = {}
         update = None
         for layer in range(self.layers):
@@ -244,6 +246,18 @@ class LSTMOptimizer(nn.Module):
         if update is None:
             update = torch.addmm(self.head_bias, x, self.head_weight) * self.output_scale
         return update.reshape(grad.shape), new_state
+
+    def _native_step(self, x: Tensor, state: State, shape: torch.Size) -> tuple[Tensor, State]:
+        """:meth:`step` in one call of the kernel for every layer and the head (no gradient)."""
+        layers = range(self.layers)
+        head = native.Head(self.head_weight.view(-1), self.head_bias, self.output_scale)
+        h, c, update = native.step(x, [state[f"h{k}"] for k in layers],
+                                   [state[f"c{k}"] for k in layers], list(self.weights),
+                                   list(self.biases), head)
+        new_state: State = {}
+        for k in layers:
+            new_state[f"h{k}"], new_state[f"c{k}"] = h[k], c[k]
+        return update.reshape(shape), new_state
 
     def _layer(self, x: Tensor) -> Callable[..., tuple[Tensor, Tensor]]:
         """The layer implementation for this input: compiled, plain, native kernel or fused."""

@@ -19,7 +19,10 @@ import hashlib
 import os
 import subprocess
 import tempfile
+import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +39,30 @@ HIDDEN = 20
 MAX_FAN_IN = 64
 
 _P = ctypes.c_void_p
+_TIMINGS: list[tuple[dict[str, float], Callable[[], float]]] = []  # innermost block last
+
+
+@contextmanager
+def timing(clock: Callable[[], float] = time.perf_counter) -> Iterator[dict[str, float]]:
+    """Within the block, the seconds (by ``clock``) of every kernel call, summed by kind and
+    layer input width (``kernel forward, layer input width 2``, ...), in the dict it yields."""
+    _TIMINGS.append(({}, clock))
+    try:
+        yield _TIMINGS[-1][0]
+    finally:
+        _TIMINGS.pop()
+
+
+@contextmanager
+def _timed(kind: str, width: int) -> Iterator[None]:
+    if not _TIMINGS:
+        yield
+        return
+    record, clock = _TIMINGS[-1]
+    began = clock()
+    yield
+    key = f"kernel {kind}, layer input width {width}"
+    record[key] = record.get(key, 0.0) + clock() - began
 
 
 def _cpu_id() -> str:
@@ -103,6 +130,10 @@ def _load(chosen: str) -> ctypes.CDLL | str:
     ]
     library.lstm_backward.restype = None
     library.lstm_registers.restype = ctypes.c_int
+    library.lstm_step.argtypes = [
+        ctypes.c_int64, ctypes.c_int, ctypes.c_int, *[_P] * 7, *head, ctypes.c_int
+    ]
+    library.lstm_step.restype = None
     return library
 
 
@@ -164,11 +195,13 @@ def forward(
     act = x.new_empty(rows, 4 * HIDDEN) if save else None
     tanh_c = torch.empty_like(c) if save else None
     update = x.new_empty(rows) if head is not None else None
-    library.lstm_forward(
-        rows, inputs, *map(_ptr, (x, h, c, weight, bias, h_out, c_out, act, tanh_c)),
-        *((None, None, 1.0) if head is None else (_ptr(head.weight), _ptr(head.bias), head.scale)),
-        _ptr(update), torch.get_num_threads(),
-    )
+    with _timed("forward", inputs):
+        library.lstm_forward(
+            rows, inputs, *map(_ptr, (x, h, c, weight, bias, h_out, c_out, act, tanh_c)),
+            *((None, None, 1.0) if head is None
+              else (_ptr(head.weight), _ptr(head.bias), head.scale)),
+            _ptr(update), torch.get_num_threads(),
+        )
     return h_out, c_out, act, tanh_c, update
 
 
@@ -191,11 +224,42 @@ def backward(
     if head is not None:
         d_update = d_update.contiguous()
         d_head_w, d_head_b = torch.empty_like(head.weight), torch.empty_like(head.bias)
-    library.lstm_backward(
-        rows, inputs,
-        *map(_ptr, (x, h, c, weight, act, tanh_c, dh_out, dc_out, dx, dh, dc, dweight, dbias)),
-        _ptr(None if head is None else head.weight), _ptr(d_update),
-        1.0 if head is None else head.scale, _ptr(d_head_w), _ptr(d_head_b),
-        torch.get_num_threads(),
-    )
+    with _timed("backward", inputs):
+        library.lstm_backward(
+            rows, inputs,
+            *map(_ptr, (x, h, c, weight, act, tanh_c, dh_out, dc_out, dx, dh, dc, dweight,
+                        dbias)),
+            _ptr(None if head is None else head.weight), _ptr(d_update),
+            1.0 if head is None else head.scale, _ptr(d_head_w), _ptr(d_head_b),
+            torch.get_num_threads(),
+        )
     return dx, dh, dc, dweight, dbias, d_head_w, d_head_b
+
+
+def _pointers(tensors: list[Tensor]) -> ctypes.Array:
+    return (_P * len(tensors))(*(t.data_ptr() for t in tensors))
+
+
+def step(
+    x: Tensor, h: list[Tensor], c: list[Tensor], weights: list[Tensor], biases: list[Tensor],
+    head: Head,
+) -> tuple[list[Tensor], list[Tensor], Tensor]:
+    """``(h', c', update)`` of every layer (one tensor per layer in h' and c') and the head, in
+    one kernel call that saves nothing for a backward: the same numbers as :func:`forward` layer
+    by layer."""
+    library = _library()
+    assert not isinstance(library, str), library
+    tensors = [t.contiguous() for t in (x, *h, *c, *weights, *biases)]
+    x, layers = tensors[0], len(h)
+    h, c = tensors[1:1 + layers], tensors[1 + layers:1 + 2 * layers]
+    weights, biases = tensors[1 + 2 * layers:1 + 3 * layers], tensors[1 + 3 * layers:]
+    h_out, c_out = [torch.empty_like(t) for t in h], [torch.empty_like(t) for t in c]
+    update = x.new_empty(len(x))
+    with _timed("step (every layer)", x.shape[1]):
+        library.lstm_step(
+            x.shape[0], layers, x.shape[1], x.data_ptr(),
+            *map(_pointers, (h, c, weights, biases)), _pointers(h_out), _pointers(c_out),
+            head.weight.data_ptr(), head.bias.data_ptr(), head.scale, update.data_ptr(),
+            torch.get_num_threads(),
+        )
+    return h_out, c_out, update

@@ -140,6 +140,74 @@ inline void gather(int inputs, const float* x, const float* h, float* xh) {
   for (int k = 0; k < H; ++k) xh[inputs + k] = h[k];
 }
 
+// The slope and offset that make gate vector m (of 10) tanh(z) times slope plus offset: the
+// sigmoid columns 0-59 (their pre-activations halved) and the tanh columns 60-79.
+inline v8 gate_slope(int m) {
+  return m < 7 ? splat(0.5f) : m > 7 ? splat(1.0f) : v8{0.5f, 0.5f, 0.5f, 0.5f, 1, 1, 1, 1};
+}
+inline v8 gate_offset(int m) {
+  return m < 7 ? splat(0.5f) : m > 7 ? splat(0.0f) : v8{0.5f, 0.5f, 0.5f, 0.5f, 0, 0, 0, 0};
+}
+
+// A layer's weight and bias as the forward uses them: the sigmoid blocks halved, since
+// sigma(z) = (tanh(z / 2) + 1) / 2.
+struct Layer {
+  int inputs;
+  std::vector<float> weight, bias;
+
+  Layer(int inputs, const float* w, const float* b)
+      : inputs(inputs), weight(w, w + static_cast<int64_t>(inputs + H) * G), bias(b, b + G) {
+    for (int k = 0; k < inputs + H; ++k)
+      for (int j = 0; j < 3 * H; ++j) weight[k * G + j] *= 0.5f;
+    for (int j = 0; j < 3 * H; ++j) bias[j] *= 0.5f;
+  }
+};
+
+// The forward of rows [first, first + rows) (rows <= kForwardRows) of one layer; act and tanh_c
+// (what the backward needs) are written when not null.
+void forward_rows(const Layer& layer, int64_t first, int rows, const float* x, const float* h,
+                  const float* c, float* h_out, float* c_out, float* act, float* tanh_c) {
+  const int inputs = layer.inputs, fan_in = inputs + H;
+  const int tiled = (rows + kGateRows - 1) / kGateRows * kGateRows;
+  alignas(32) float xhb[kForwardRows * kMaxFanIn], zb[kForwardRows * G];
+  for (int r = 0; r < rows; ++r)
+    gather(inputs, x + (first + r) * inputs, h + (first + r) * H, xhb + r * fan_in);
+  std::memset(xhb + rows * fan_in, 0, sizeof(float) * (tiled - rows) * fan_in);
+  for (int r0 = 0; r0 < tiled; r0 += kGateRows)
+    tiles<kGateRows, kGateVectors>(G / 8, fan_in, xhb + r0 * fan_in, fan_in, 1,
+                                   layer.weight.data(), G, layer.bias.data(), 0, zb + r0 * G, G);
+  float* gates = act == nullptr ? zb : act + first * G;  // the activated gates, [rows, 80]
+  for (int r = 0; r < rows; ++r) {
+#pragma GCC unroll 10
+    for (int m = 0; m < G / 8; ++m)
+      store(gates + r * G + 8 * m,
+            tanh8(load(zb + r * G + 8 * m)) * gate_slope(m) + gate_offset(m));
+  }
+  for (int r = 0; r < rows; ++r) {
+    const int64_t row = first + r;
+    const float* z = gates + r * G;
+    for (int part : kPart) {
+      const v8 i = load(z + part), f = load(z + H + part), o = load(z + 2 * H + part);
+      const v8 g = load(z + 3 * H + part);
+      const v8 cn = f * load(c + row * H + part) + i * g;
+      const v8 t = tanh8(cn);
+      store(c_out + row * H + part, cn);
+      store(h_out + row * H + part, o * t);
+      if (tanh_c != nullptr) store(tanh_c + row * H + part, t);
+    }
+  }
+}
+
+// The linear head on rows [first, first + rows): update = (h' . head_w + head_b) * scale.
+void head_rows(int64_t first, int rows, const float* h_out, const float* head_w,
+               const float* head_b, float scale, float* update) {
+  for (int64_t row = first; row < first + rows; ++row) {
+    float sum = head_b[0];
+    for (int j = 0; j < H; ++j) sum += h_out[row * H + j] * head_w[j];
+    update[row] = sum * scale;
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -151,59 +219,37 @@ void lstm_forward(int64_t n, int inputs, const float* x, const float* h, const f
                   const float* weight, const float* bias, float* h_out, float* c_out, float* act,
                   float* tanh_c, const float* head_w, const float* head_b, float scale,
                   float* update, int threads) {
-  const int fan_in = inputs + H;
-  // sigma(z) = (tanh(z / 2) + 1) / 2: the sigmoid blocks' weights and biases are halved, and
-  // every gate is tanh(z) times slope plus offset, per column.
-  std::vector<float> scaled(weight, weight + static_cast<int64_t>(fan_in) * G);
-  std::vector<float> scaled_bias(bias, bias + G);
-  for (int k = 0; k < fan_in; ++k)
-    for (int j = 0; j < 3 * H; ++j) scaled[k * G + j] *= 0.5f;
-  for (int j = 0; j < 3 * H; ++j) scaled_bias[j] *= 0.5f;
-  alignas(32) float slope[G], offset[G];
-  for (int j = 0; j < G; ++j) {
-    slope[j] = j < 3 * H ? 0.5f : 1.0f;
-    offset[j] = j < 3 * H ? 0.5f : 0.0f;
-  }
+  const Layer layer(inputs, weight, bias);
   const int64_t items = (n + kForwardRows - 1) / kForwardRows;
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t item = 0; item < items; ++item) {
     const int64_t first = item * kForwardRows;
     const int rows = static_cast<int>(n - first < kForwardRows ? n - first : kForwardRows);
-    const int tiled = (rows + kGateRows - 1) / kGateRows * kGateRows;
-    alignas(32) float xhb[kForwardRows * kMaxFanIn], zb[kForwardRows * G];
-    for (int r = 0; r < rows; ++r)
-      gather(inputs, x + (first + r) * inputs, h + (first + r) * H, xhb + r * fan_in);
-    std::memset(xhb + rows * fan_in, 0, sizeof(float) * (tiled - rows) * fan_in);
-    for (int r0 = 0; r0 < tiled; r0 += kGateRows)
-      tiles<kGateRows, kGateVectors>(G / 8, fan_in, xhb + r0 * fan_in, fan_in, 1,
-                                     scaled.data(), G, scaled_bias.data(), 0, zb + r0 * G, G);
-    float* gates = act == nullptr ? zb : act + first * G;  // the activated gates, [rows, 80]
-    for (int r = 0; r < rows; ++r) {
-#pragma GCC unroll 10
-      for (int m = 0; m < G / 8; ++m)
-        store(gates + r * G + 8 * m,
-              tanh8(load(zb + r * G + 8 * m)) * load(slope + 8 * m) + load(offset + 8 * m));
-    }
-    for (int r = 0; r < rows; ++r) {
-      const int64_t row = first + r;
-      const float* z = gates + r * G;
-      for (int part : kPart) {
-        const v8 i = load(z + part), f = load(z + H + part), o = load(z + 2 * H + part);
-        const v8 g = load(z + 3 * H + part);
-        const v8 cn = f * load(c + row * H + part) + i * g;
-        const v8 t = tanh8(cn);
-        store(c_out + row * H + part, cn);
-        store(h_out + row * H + part, o * t);
-        if (tanh_c != nullptr) store(tanh_c + row * H + part, t);
-      }
-    }
-    if (head_w != nullptr) {  // the linear head: update = (h' . head_w + head_b) * scale
-      for (int64_t row = first; row < first + rows; ++row) {
-        float sum = head_b[0];
-        for (int j = 0; j < H; ++j) sum += h_out[row * H + j] * head_w[j];
-        update[row] = sum * scale;
-      }
-    }
+    forward_rows(layer, first, rows, x, h, c, h_out, c_out, act, tanh_c);
+    if (head_w != nullptr) head_rows(first, rows, h_out, head_w, head_b, scale, update);
+  }
+}
+
+// Every layer of one step and the head, saving nothing for a backward (the drop-in optimizer's
+// step): block by block of rows, so that a layer's output is still in cache when the next
+// layer reads it. x [N, inputs] feeds the first layer; h, c, h_out and c_out hold one [N, 20]
+// array per layer, weight and bias one per layer ([fan-in, 80] and [80]). The same numbers as
+// lstm_forward layer by layer.
+void lstm_step(int64_t n, int layers, int inputs, const float* x, const float* const* h,
+               const float* const* c, const float* const* weight, const float* const* bias,
+               float* const* h_out, float* const* c_out, const float* head_w,
+               const float* head_b, float scale, float* update, int threads) {
+  std::vector<Layer> prepared;
+  for (int l = 0; l < layers; ++l) prepared.emplace_back(l == 0 ? inputs : H, weight[l], bias[l]);
+  const int64_t items = (n + kForwardRows - 1) / kForwardRows;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t first = item * kForwardRows;
+    const int rows = static_cast<int>(n - first < kForwardRows ? n - first : kForwardRows);
+    for (int l = 0; l < layers; ++l)
+      forward_rows(prepared[l], first, rows, l == 0 ? x : h_out[l - 1], h[l], c[l], h_out[l],
+                   c_out[l], nullptr, nullptr);
+    head_rows(first, rows, h_out[layers - 1], head_w, head_b, scale, update);
   }
 }
 
