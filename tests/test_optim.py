@@ -6,6 +6,7 @@ import dataclasses
 import io
 import math
 import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -456,6 +457,15 @@ def test_a_non_finite_gradient_coordinate_is_skipped_and_the_others_step_as_with
     assert torch.equal(params[others], expected[others])
     assert torch.equal(states[:, others], expected_states[:, others])
     assert torch.isfinite(states).all() and not torch.equal(params[others], before[others])
+
+
+def test_finite_gradients_whose_sum_overflows_step_without_a_warning():
+    huge = torch.full((10,), 3e38)  # every coordinate finite, their float32 sum is not
+    assert not torch.isfinite(huge.sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        params, states = _run([huge], torch.float32)
+    assert torch.isfinite(states).all() and torch.isfinite(params).all()
 
 
 @pytest.mark.parametrize(

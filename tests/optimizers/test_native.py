@@ -141,6 +141,44 @@ def test_without_gradients_the_forward_saves_nothing_and_agrees():
     assert torch.equal(saved[0], bare[0]) and torch.equal(saved[1], bare[1])
 
 
+@pytest.mark.parametrize("rows", [1, 7, 61, 200])
+def test_one_call_for_every_layer_gives_the_bits_of_one_call_per_layer(rows, width_path):
+    layers = [_layer_inputs(rows, 2, seed=5), _layer_inputs(rows, 20, seed=6)]
+    head = native.Head(*(t.contiguous() for t in _with_head(rows)[5:]), 0.1)
+    x = layers[0][0]
+    expected = []
+    for k, (_, h, c, w, b) in enumerate(layers):
+        out = native.forward(x, h, c, w, b, save=False, head=head if k == 1 else None)
+        expected.append(out)
+        x = out[0]
+    h_new, c_new, update = native.step(layers[0][0], [t[1] for t in layers],
+                                       [t[2] for t in layers], [t[3] for t in layers],
+                                       [t[4] for t in layers], head)
+    for k in range(2):
+        assert torch.equal(h_new[k], expected[k][0]) and torch.equal(c_new[k], expected[k][1])
+    assert torch.equal(update, expected[1][4])
+
+
+def test_the_lstm_step_without_gradients_takes_one_kernel_call_with_the_same_bits(monkeypatch):
+    torch.manual_seed(0)
+    opt = LSTMOptimizer(preprocessing="logsign", output_scale=0.1)
+    grad = torch.randn(300)
+    state = opt.init_state(grad)
+    update, new_state = opt.step(grad, state)  # recording: one call per layer, with autograd
+    calls, step = [], native.step
+
+    def counted(*args):
+        calls.append(args)
+        return step(*args)
+
+    monkeypatch.setattr(native, "step", counted)
+    with torch.no_grad():
+        bare_update, bare_state = opt.step(grad, state)
+    assert len(calls) == 1 and torch.equal(bare_update, update.detach())
+    assert list(bare_state) == list(new_state)
+    assert all(torch.equal(bare_state[k], new_state[k].detach()) for k in new_state)
+
+
 def test_input_gradient_is_skipped_when_not_needed():
     x, h, c, w, b = _layer_inputs(9, 2, seed=2)
     h_new, c_new, act, tanh_c, _ = native.forward(x, h, c, w, b, save=True)
