@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -238,3 +240,37 @@ def test_make_claims_command_exit_codes(figures_root, capsys, accept):
     assert "✓" in out and "✗" in out
     assert ("ARGS=--accept" in out) != accept
     assert cli.main(["claims", "--figures-dir", str(figures_root), "--bogus"]) == 2
+
+
+NEW_BASELINE = """
+import shutil, sys, tempfile
+from pathlib import Path
+import repro.optimizers.hand as hand
+hand.BASELINES["AdaGrad"] = hand.BASELINES["ADAM"]  # a baseline added to the suite
+from repro.report import model, terminal
+root = Path(sys.argv[1])
+with tempfile.TemporaryDirectory() as tmp:
+    record = Path(tmp) / "claims.json"
+    shutil.copy(root / "claims.json", record)
+    text, code = terminal.gate(model.build(root, profile=None), record)
+print(text)
+sys.exit(code)
+"""
+
+
+def test_a_new_baseline_leaves_the_verdicts_on_the_committed_data_unchanged():
+    done = subprocess.run([sys.executable, "-c", NEW_BASELINE, str(REPO / "paper_figures")],
+                          check=False, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "REGRESSED" not in done.stdout, done.stdout[-2000:]
+
+
+def test_a_registered_baseline_the_panel_was_evaluated_with_is_compared(monkeypatch):
+    from repro.report import claims
+
+    monkeypatch.setitem(claims.BASELINES, "AdaGrad", object)
+    beaten = {**baselines(), "LSTM": LSTM_WINS, "AdaGrad": [0.001] * 100}
+    outcome = check(_claim("4a-lowest-at-100"), panel("figure4a", beaten, "paper", "synthetic"))
+    assert (outcome.status, outcome.detail) == (FAILS, "step 100: LSTM 0.01027 ≥ AdaGrad 0.001")
+    unregistered = {**baselines(), "LSTM": LSTM_WINS, "a reference LSTM": [0.001] * 100}
+    data = panel("figure4a", unregistered, "paper", "synthetic")
+    assert check(_claim("4a-lowest-at-100"), data).status == HOLDS
