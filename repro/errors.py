@@ -10,3 +10,8 @@ class Diverged(RuntimeError):
 
 class Preempted(RuntimeError):
     """Meta-training stopped on SIGTERM after writing its last checkpoint (exit code 143)."""
+
+
+class MissingInputError(FileNotFoundError):
+    """An input a command needs (checkpoint, tuned rates, curves) is missing or is not what it
+    should be; one line."""

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from repro.errors import MissingInputError
+
 
 class OutputError(OSError):
     """An output could not be written; the message is one line naming the path."""
@@ -148,3 +150,28 @@ def provenance(config_path: str | Path | None, seed: int, **extra: Any) -> dict[
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         **extra,
     }
+
+
+def read_data(path: Path, name: str, hint: str) -> dict[str, Any]:
+    """The data of figure or panel ``name`` at ``path``; a one-line
+    :class:`MissingInputError` (with ``hint``) when it is missing, unreadable or not ``name``'s
+    data (:func:`repro.figures.check_data`)."""
+    from repro.figures import check_data
+
+    data = read_json(path, hint)
+    try:
+        check_data(name, data)
+    except ValueError as error:
+        raise MissingInputError(f"{path} is not {name}'s data: {error}") from None
+    return data
+
+
+def read_json(path: Path, hint: str) -> dict[str, Any]:
+    """The JSON record at ``path``; a one-line :class:`MissingInputError` (with ``hint``) when
+    it is missing or unreadable."""
+    if not path.is_file():
+        raise MissingInputError(f"{path} does not exist; {hint}")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise MissingInputError(f"{path} is unreadable ({brief(error)}); {hint}") from None

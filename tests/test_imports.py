@@ -81,6 +81,40 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def package_graph(graph: dict[str, set[str]], depth: int = 2) -> dict[str, set[str]]:
+    """``graph`` between packages: every module counted as its dotted name's first ``depth``
+    parts (``repro.meta.unroll`` as ``repro.meta``)."""
+    def package(module: str) -> str:
+        return ".".join(module.split(".")[:depth])
+
+    out: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        out.setdefault(package(module), set()).update(
+            package(t) for t in targets if package(t) != package(module))
+    return out
+
+
+def test_no_two_subpackages_import_each_other_even_through_other_modules():
+    graph = package_graph(import_graph(ROOT / "repro"))
+    assert "repro.optimizees" in graph["repro.meta"]
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_the_package_level_checker_finds_a_cycle_no_module_cycle_shows(tmp_path):
+    package = tmp_path / "pkg"
+    for sub in ("a", "b"):
+        (package / sub).mkdir(parents=True)
+        (package / sub / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "a" / "x.py").write_text("from pkg.b import y\n")
+    (package / "b" / "y.py").write_text("")
+    (package / "b" / "z.py").write_text("def f():\n    from pkg.a import w\n")
+    (package / "a" / "w.py").write_text("")
+    graph = import_graph(package)
+    assert find_cycle(graph) is None
+    assert find_cycle(package_graph(graph)) == ["pkg.a", "pkg.b", "pkg.a"]
+
+
 def test_the_package_has_no_import_cycle():
     graph = import_graph(ROOT / "repro")
     assert "repro.optimizers.checkpoint" in graph["repro.meta.learned"]

@@ -14,10 +14,11 @@ from repro import tracking
 from repro.commands import records, runs
 from repro.commands.runs import Paths
 from repro.config import Config, EvaluateConfig
-from repro.io import provenance
+from repro.errors import MissingInputError
+from repro.io import provenance, read_json
 from repro.meta.evaluate import evaluate as evaluate_rules
 from repro.meta.evaluate import rules_at
-from repro.meta.experiments import make_source
+from repro.meta.experiments import experiment_of, make_source
 from repro.meta.grid import architecture_grid
 from repro.meta.learned import load_learned, note_differences
 from repro.optim import load_rule, resolve_weights
@@ -33,7 +34,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     lstm = load_learned(stored, config)
     extra, reference = reference_rules(ev)
     hint = "run 'python -m repro tune' first"
-    tuned = None if grid else runs.read_json(paths.tuned(config), hint)
+    tuned = None if grid else read_json(paths.tuned(config), hint)
     runs.ensure_writable(paths.data)
     runs.set_threads(config)
     device = runs.device_for(config)
@@ -71,12 +72,13 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
                for panel in ev.panels]
     written += [records.trace(config, paths, problem, lstm, meta)] if ev.trace else []
     title = records.title(ev.panels[0].title, config) if ev.panels else ""
-    return written + family.outputs(config, paths.data, problem, rules, meta, title)
+    return written + experiment_of(config).outputs(config, paths.data, problem, rules, meta,
+                                                   title)
 
 
 def tuned_rates(tuned: Any, names: list[str], path: Path) -> dict[str, float]:
     """The learning rate of each baseline of ``names`` in the tuning record ``tuned`` (read
-    from ``path``); a one-line :class:`~repro.commands.runs.MissingInputError` naming the first
+    from ``path``); a one-line :class:`~repro.errors.MissingInputError` naming the first
     baseline without a finite rate >= 0."""
     entries = tuned.get("optimizers") if isinstance(tuned, dict) else None
     rates = {}
@@ -85,7 +87,7 @@ def tuned_rates(tuned: Any, names: list[str], path: Path) -> dict[str, float]:
         lr = entry.get("lr") if isinstance(entry, dict) else None
         if not (isinstance(lr, int | float) and not isinstance(lr, bool) and math.isfinite(lr)
                 and lr >= 0):
-            raise runs.MissingInputError(f"{path} has no learning rate for {name}; run 'python "
+            raise MissingInputError(f"{path} has no learning rate for {name}; run 'python "
                                          "-m repro tune' again")
         rates[name] = float(lr)
     return rates
@@ -94,13 +96,13 @@ def tuned_rates(tuned: Any, names: list[str], path: Path) -> dict[str, float]:
 def reference_rules(ev: EvaluateConfig) -> tuple[dict[str, torch.nn.Module], dict[str, Any]]:
     """The reference optimizer of ``evaluate.reference`` by its label (empty when none is
     named) and the provenance to record (``{"reference": ...}``); a one-line
-    :class:`~repro.commands.runs.MissingInputError` when it names nothing known."""
+    :class:`~repro.errors.MissingInputError` when it names nothing known."""
     if not ev.reference:
         return {}, {}
     try:
         rule = load_rule(ev.reference)
     except ValueError as error:
-        raise runs.MissingInputError(f"evaluate.reference: {error}") from None
+        raise MissingInputError(f"evaluate.reference: {error}") from None
     stored = Checkpoint.read(resolve_weights(ev.reference)).meta
     keys = ("source", "repository", "licence", "trained")
     record = {"label": ev.reference_label, "weights": ev.reference,

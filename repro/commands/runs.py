@@ -4,7 +4,6 @@ inputs it reads."""
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -16,16 +15,11 @@ import torch
 
 from repro.config import Config, ConfigError
 from repro.data.errors import DatasetError
-from repro.errors import Diverged
-from repro.io import OutputError, brief, run_lock
+from repro.errors import Diverged, MissingInputError
+from repro.io import OutputError, run_lock
 from repro.optimizers.checkpoint import CheckpointError
 
 T = TypeVar("T")
-
-
-class MissingInputError(FileNotFoundError):
-    """An input a command needs (checkpoint, tuned rates, curves) is missing or is not what it
-    should be; one line."""
 
 
 BAD_INPUT = (ConfigError, OutputError, CheckpointError, DatasetError, MissingInputError)
@@ -146,28 +140,3 @@ def _remove(run_dir: Path, made: list[Path]) -> None:
             folder.rmdir()
         except OSError:
             return  # not empty: another run's folder lives in it
-
-
-def read_data(path: Path, name: str, hint: str) -> dict[str, Any]:
-    """The data of figure or panel ``name`` at ``path``; a one-line
-    :class:`MissingInputError` (with ``hint``) when it is missing, unreadable or not ``name``'s
-    data (:func:`repro.figures.check_data`)."""
-    from repro.figures import check_data
-
-    data = read_json(path, hint)
-    try:
-        check_data(name, data)
-    except ValueError as error:
-        raise MissingInputError(f"{path} is not {name}'s data: {error}") from None
-    return data
-
-
-def read_json(path: Path, hint: str) -> dict[str, Any]:
-    """The JSON record at ``path``; a one-line :class:`MissingInputError` (with ``hint``) when
-    it is missing or unreadable."""
-    if not path.is_file():
-        raise MissingInputError(f"{path} does not exist; {hint}")
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise MissingInputError(f"{path} is unreadable ({brief(error)}); {hint}") from None

@@ -9,14 +9,19 @@ problems from :func:`make_source`, which prepares and sets up the data module it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from repro.config import Config
 from repro.data.cifar import CIFARDataModule
 from repro.data.mnist import MNISTDataModule
 from repro.data.problems import ProblemData
+from repro.meta import art
 from repro.meta.learner import MetaLearner, problem_source
 from repro.optimizees import Family, make_family
+from repro.optimizees.base import Problem
 
 
 class QuadraticLearner(MetaLearner):
@@ -57,6 +62,20 @@ class NeuralArtLearner(MetaLearner):
     """Neural Art (paper §3.5): styling crops of the ``art`` section's photographs (the family
     holds them and the style image, so its data module is the default one)."""
 
+    @staticmethod
+    def outputs(
+        config: Config, folder: Path, problem: Problem,
+        rules: Mapping[str, tuple[Any, float | None]], meta: Mapping[str, Any], title: str,
+    ) -> list[Path]:
+        """Figure 9's image triple and the update-rule views (Figures 10-13), as ``config.art``
+        asks (:mod:`repro.meta.art`)."""
+        written = []
+        if config.art.images:
+            written += art.write_images(config, folder, problem, rules["LSTM"][0], meta, title)
+        if config.art.update_views:
+            written += art.write_update_views(config, folder, problem, rules, meta)
+        return written
+
 
 EXPERIMENTS: dict[str, type[MetaLearner]] = {
     "quadratic": QuadraticLearner,
@@ -67,16 +86,21 @@ EXPERIMENTS: dict[str, type[MetaLearner]] = {
 """The experiment of each ``problem.family``."""
 
 
+def experiment_of(config: Config) -> type[MetaLearner]:
+    """The experiment of ``config``'s problem family."""
+    return EXPERIMENTS[config.problem.family]
+
+
 def make_experiment(config: Config) -> tuple[MetaLearner, ProblemData]:
     """``config``'s experiment and its data module, as a fit hands them to ``Trainer.fit``."""
-    experiment = EXPERIMENTS[config.problem.family]
+    experiment = experiment_of(config)
     return experiment(config), experiment.datamodule(config)
 
 
 def make_source(config: Config) -> Family:
     """The problems of ``config``'s experiment outside a Trainer: its data module prepared
     (``prepare_data``, which may download) and set up (every split) here."""
-    data = EXPERIMENTS[config.problem.family].datamodule(config)
+    data = experiment_of(config).datamodule(config)
     data.prepare_data()
     data.setup(None)
     return problem_source(config, make_family(config), data)

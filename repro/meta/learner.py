@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -24,6 +25,7 @@ from repro.meta.evaluate import diverged_as_inf
 from repro.meta.learned import make_learned
 from repro.meta.unroll import Carry, meta_loss, rollout, start, truncate, unroll
 from repro.optimizees import Dataset, Family, make_family
+from repro.optimizees.base import Problem
 
 
 class MetaTrainingDiverged(Diverged):
@@ -46,6 +48,15 @@ class MetaLearner(L.LightningModule):
     received, once it is set up (:meth:`setup`). Each experiment's subclass names that data
     module (:meth:`datamodule`).
     """
+
+    @staticmethod
+    def outputs(
+        config: Config, folder: Path, problem: Problem,
+        rules: Mapping[str, tuple[Any, float | None]], meta: Mapping[str, Any], title: str,
+    ) -> list[Path]:
+        """Data files beyond the curves that ``repro evaluate`` writes into ``folder`` for this
+        experiment (none by default)."""
+        return []
 
     def __init__(self, config: Config, source: Family | None = None) -> None:
         super().__init__()

@@ -1,10 +1,9 @@
-"""What every optimizee family offers: problem batches by (split, index), its parameter groups,
-what it is made of, and any outputs beyond the curves (in the spirit of learned_optimization's
-TaskFamily).
+"""What every optimizee family offers: problem batches by (split, index), its parameter groups
+and what it is made of (in the spirit of learned_optimization's TaskFamily).
 
 A family holds everything a problem is drawn from (its seed and, for data-driven families,
 its dataset), so ``sample(split, index, count, device)`` is the same call for every family.
-Subclassing :class:`Family` gives the defaults: one group, synthetic data, no extra outputs.
+Subclassing :class:`Family` gives the defaults: one group, synthetic data.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import torch
@@ -22,7 +20,7 @@ from torch import Tensor
 from repro.optimizees.base import SPLITS, Problem, generator
 
 if TYPE_CHECKING:
-    from repro.config import Config
+    pass
 
 
 class Family(Protocol):
@@ -52,13 +50,6 @@ class Family(Protocol):
     def with_seed(self, seed: int) -> Self:
         """The same family with problem streams drawn from ``seed``."""
         return dataclasses.replace(self, seed=seed)
-
-    def outputs(
-        self, config: Config, folder: Path, problem: Problem,
-        rules: Mapping[str, tuple[Any, float | None]], meta: Mapping[str, Any], title: str,
-    ) -> list[Path]:
-        """Data files beyond the curves that ``repro evaluate`` writes into ``folder``."""
-        return []
 
 
 @dataclass(eq=False)

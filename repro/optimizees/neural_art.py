@@ -17,10 +17,8 @@ coordinate, drawn from the instance's seed. theta is ``[B, 3 * size * size]`` (c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -31,7 +29,7 @@ from repro.optimizees.encoder import Encoder
 from repro.optimizees.family import Family
 
 if TYPE_CHECKING:
-    from repro.config import ArtConfig, Config
+    from repro.config import ArtConfig
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -92,21 +90,6 @@ class NeuralArtFamily(Family):
     def describe(self) -> dict[str, str]:
         """Photographs styled through the encoder ``encoder.description``."""
         return {"dataset": "images", "encoder": self.encoder.description}
-
-    def outputs(
-        self, config: Config, folder: Path, problem: NeuralArtProblems,
-        rules: Mapping[str, tuple[Any, float | None]], meta: Mapping[str, Any], title: str,
-    ) -> list[Path]:
-        """Figure 9's image triple and the update-rule views (Figures 10-13), as ``config.art``
-        asks (:mod:`repro.art`)."""
-        from repro import art
-
-        written = []
-        if config.art.images:
-            written += art.write_images(config, folder, problem, rules["LSTM"][0], meta, title)
-        if config.art.update_views:
-            written += art.write_update_views(config, folder, problem, rules, meta)
-        return written
 
     def sample(
         self, split: str, index: int, count: int, device: torch.device | str = "cpu"

@@ -39,7 +39,7 @@ class Source:
     def data(self, panel: str) -> dict[str, Any] | None:
         """The data of ``panel``, or None when absent; a one-line error when it is there but
         not ``panel``'s data (a gate reading it must not pass over it)."""
-        from repro.commands.runs import read_data
+        from repro.io import read_data
 
         path = self.folder / "data" / f"{panel}.json"
         if not path.is_file():

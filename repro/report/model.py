@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repro.commands.runs import MissingInputError
 from repro.config import PROFILES, ConfigError
+from repro.errors import MissingInputError
 from repro.figures.registry import BY_NAME, FIGURES, Figure
 from repro.io import is_dirty
 from repro.report import reference, state

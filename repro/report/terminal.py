@@ -6,7 +6,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
-from repro.commands.runs import MissingInputError
+from repro.errors import MissingInputError
 from repro.figures.registry import BY_NAME
 from repro.report import state
 from repro.report.claims import CLAIMS, FAILS, HOLDS, NO_DATA
@@ -52,7 +52,7 @@ def gate(report: Report, record_file: Path, accept: bool = False) -> tuple[str, 
     """The claims table and a summary; exit code 1 when a claim that held before now fails.
 
     Updates ``record_file`` by the ratchet rule of :mod:`repro.report.state`. A one-line
-    :class:`~repro.commands.runs.MissingInputError` when no claim has data and none held before.
+    :class:`~repro.errors.MissingInputError` when no claim has data and none held before.
     """
     record = state.load(record_file)
     checked = [(r.source.id, r) for r in report.claims if r.source is not None]
