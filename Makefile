@@ -92,8 +92,8 @@ endif
 # writes the phi selected on validation to repro/weights/$(SHIPPED).pt (mnist.pt on real MNIST,
 # mnist_<dataset>.pt on another).
 SHIPPED = mnist$(if $(filter mnist,$(DATASET)),,_$(DATASET))
-SWEEP = $(PY) scripts/sweep.py experiments/sweeps/mnist.yaml --figures-dir $(MFIG) \
-	--data.name $(DATASET) --data.root $(DATA_ROOT) $(ARGS)
+SWEEP = $(REPRO) sweep experiments/sweeps/mnist.yaml --figures-dir $(MFIG) $(ARGS) \
+	--set data.name=$(DATASET) data.root=$(DATA_ROOT)
 sweep: $(MDATA)/tuned_lr_mnist.json
 	$(SWEEP) --part sweep
 seeds: $(MDATA)/tuned_lr_mnist.json

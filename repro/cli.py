@@ -1,5 +1,6 @@
 """Command line: ``python -m repro {fit,tune,evaluate,figure} --config FILE [--section.key VALUE]``
-(``--print_config`` shows every setting, as a config that runs), and ``python -m repro
+(``--print_config`` shows every setting, as a config that runs), ``python -m repro sweep PLAN``
+(a recorded meta-training sweep or seed study) and ``python -m repro
 {report,claims,wandb-report}`` over the figures folder. Parsed by jsonargparse from the typed
 :class:`~repro.config.Config`."""
 
@@ -32,6 +33,9 @@ EXPERIMENT_COMMANDS = {
     "evaluate": "roll every optimizer over the test problems into curves",
     "figure": "draw a figure from its curves data",
 }
+STUDY_COMMANDS = {
+    "sweep": "meta-train a recorded sweep's points, or its seeds, and write its record",
+}
 REPORT_COMMANDS = {
     "report": "write the HTML report of the figures folder",
     "claims": "check the paper's claims against the figures' data",
@@ -46,11 +50,20 @@ def _parser() -> tuple[ArgumentParser, dict[str, ArgumentParser]]:
         description="Learning to learn by gradient descent by gradient descent: reproduction.",
     )
     commands, subs = parser.add_subcommands(dest="command"), {}
-    for name, text in {**EXPERIMENT_COMMANDS, **REPORT_COMMANDS}.items():
+    for name, text in {**EXPERIMENT_COMMANDS, **STUDY_COMMANDS, **REPORT_COMMANDS}.items():
         sub = subs[name] = ArgumentParser(exit_on_error=False, description=text)
         sub.add_argument("--figures-dir", type=str | None, help="default paper_figures[/<profile>]")
         sub.add_argument("--runs-dir", type=str | None, help="default runs/<profile>")
-        if name in EXPERIMENT_COMMANDS:
+        if name in STUDY_COMMANDS:
+            sub.add_argument("plan", help="the sweep's plan, e.g. experiments/sweeps/mnist.yaml")
+            sub.add_argument("--part", type=str, default="sweep", help="sweep or seeds")
+            sub.add_argument("--set", nargs="*", default=[],
+                             help="config overrides for every fit: key=value ...")
+            sub.add_argument("--weights", type=str | None,
+                             help="'seeds': write the selected phi here")
+            sub.add_argument("--out", type=str | None,
+                             help="the record (<figures>/data/<part>_<experiment>.json)")
+        elif name in EXPERIMENT_COMMANDS:
             if name == "figure":
                 sub.add_argument("name", help="figure name, e.g. figure4a")
             settings.add_arguments(sub)
@@ -100,6 +113,19 @@ def _report(command: str, args: object, root: Path) -> int:
     return wandb_report.publish(model.build(root), Path(args.runs_dir or "runs"), args.entity)
 
 
+def _sweep(args: object) -> int:
+    """``sweep`` of the plan ``args.plan``: fits in ``<runs-dir>`` (default runs/sweep)."""
+    from repro.commands import runs, sweep
+
+    paths = runs.Paths(runs=Path(args.runs_dir or "runs/sweep"),
+                       figures=Path(args.figures_dir or "paper_figures"))
+    out = sweep.sweep(Path(args.plan), args.part, list(args.set), paths,
+                      Path(args.weights) if args.weights else None,
+                      Path(args.out) if args.out else None)
+    print(f"record written to {out}")
+    return 0
+
+
 def _experiment(command: str, args: object, config: settings.Config | None, file: Path | None
                 ) -> None:
     """``fit``, ``tune``, ``evaluate`` or ``figure`` of ``config``."""
@@ -138,6 +164,8 @@ def _run(argv: list[str]) -> int:
     command, args = parsed.command, parsed[parsed.command]
     if command in REPORT_COMMANDS:
         return _report(command, args, Path(args.figures_dir or "paper_figures"))
+    if command in STUDY_COMMANDS:
+        return _sweep(args)
     if not files and command != "figure":
         raise ConfigError(f"'{command}' needs --config, e.g. experiments/quadratic.yaml")
     config = settings.build(subs[command], args) if files else None
@@ -145,7 +173,8 @@ def _run(argv: list[str]) -> int:
     return 0
 
 
-_CHOOSE = (f"choose a command: {', '.join({**EXPERIMENT_COMMANDS, **REPORT_COMMANDS})}; "
+_CHOOSE = (f"choose a command: "
+           f"{', '.join({**EXPERIMENT_COMMANDS, **STUDY_COMMANDS, **REPORT_COMMANDS})}; "
            "e.g. python -m repro fit --config experiments/quadratic.yaml")
 
 

@@ -156,6 +156,14 @@ def test_mnist_check_fails_for_an_untrained_lstm(tmp_path):
 
 @pytest.mark.figure
 @needs_mnist
+def test_quick_meta_training_on_real_mnist_within_the_references(tmp_path):
+    """The slow tier (make test-slow): the MNIST pipeline's quick profile on real MNIST (fit,
+    tune every baseline, evaluate)."""
+    _check("mnist_quick", tmp_path)
+
+
+@pytest.mark.figure
+@needs_mnist
 def test_figure4b_regenerated_on_real_mnist_within_the_references(tmp_path):
     """The slow tier (make test-slow): Figure 4b's data made afresh, paper profile."""
     _check("figure4b_paper", tmp_path)

@@ -1,10 +1,11 @@
 """Recorded meta-training sweeps: what each fit's validation history says about its recipe.
 
 A sweep is a plan of named points, each a set of config overrides, meta-trained one after the
-other by ``python -m repro fit`` (see ``scripts/sweep.py``). This module turns a finished fit's
-run folder into one record: its validation curve, whether and when it left the ln 10 plateau
-(the loss of a classifier that predicts every class equally), its best validation loss and
-where it was reached, and whether that beats the tuned baselines on the same validation problems.
+other by ``python -m repro fit`` (``python -m repro sweep``: :mod:`repro.commands.sweep`). This
+module turns a finished fit's run folder into one record: its validation curve, whether and
+when it left the ln 10 plateau (the loss of a classifier that predicts every class equally), its
+best validation loss and where it was reached, and whether that beats the tuned baselines on the
+same validation problems.
 """
 
 from __future__ import annotations
