@@ -9,6 +9,7 @@ from torch import nn
 
 from repro.optimizees.convnet import BN_EPS, ConvNetFamily
 from repro.optimizees.family import Dataset
+from tests.optimizees.contract import check_family
 
 N = 64
 
@@ -148,3 +149,8 @@ def test_linearised_loss_gives_autograds_meta_gradient(data, second_order):
     torch.testing.assert_close(first, losses.detach(), rtol=1e-6, atol=1e-6)
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-6)
+
+
+def test_the_family_contract(data):
+    family = ConvNetFamily(batch_size=8, data=Dataset.one(*data))
+    check_family(family, count=2)

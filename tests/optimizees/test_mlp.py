@@ -8,6 +8,7 @@ from torch.func import functional_call
 
 from repro.optimizees.family import Dataset
 from repro.optimizees.mlp import MLPFamily, hash32, hash32_int, minibatch_indices
+from tests.optimizees.contract import check_family
 
 N = 96
 
@@ -209,3 +210,8 @@ def test_float64_theta_works():
     _, ref = replace(problems, analytic=False).loss_and_grad(theta, 1)
     assert loss.dtype == grad.dtype == torch.float64
     torch.testing.assert_close(grad, ref)
+
+
+def test_the_family_contract():
+    images, labels = _data()
+    check_family(MLPFamily(hidden=(8,), batch_size=16, data=Dataset.one(images, labels)))

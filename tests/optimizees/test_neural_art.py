@@ -5,6 +5,7 @@ import torch
 
 from repro.config import ArtConfig
 from repro.optimizees.neural_art import build_family, gram, relative_error, total_variation
+from tests.optimizees.contract import check_family
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +83,7 @@ def test_bad_art_settings_stop_with_one_line(override, message):
     config = Path(__file__).resolve().parents[2] / "experiments" / "neural_art.yaml"
     with pytest.raises(ConfigError, match=message):
         load(config, "quick", [override])
+
+
+def test_the_family_contract(family):
+    check_family(family, count=2)

@@ -2,6 +2,7 @@ import torch
 
 from repro.optimizees.base import autograd_loss_and_grad, instance_seed
 from repro.optimizees.quadratic import QuadraticFamily
+from tests.optimizees.contract import check_family
 
 
 def test_analytic_gradient_matches_autograd_for_both_scales():
@@ -39,3 +40,7 @@ def test_second_order_gradient_keeps_graph():
     assert grad.requires_grad
     _, detached = problem.loss_and_grad(theta)
     assert not detached.requires_grad
+
+
+def test_the_family_contract():
+    check_family(QuadraticFamily(seed=3))
