@@ -139,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             rows[case.name] = {**_in_subprocess(case, args.device, args.threads),
                                "batch": case.batch}
-        except subprocess.CalledProcessError as error:  # a baseline that cannot run here
-            print(f"  {case.name} failed: {error.stderr.strip()[-300:]}", flush=True)
+        except subprocess.SubprocessError as error:  # a baseline that cannot run here
+            stderr = getattr(error, "stderr", None) or b""
+            text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
+            print(f"  {case.name} failed: {error}: {text.strip()[-300:]}", flush=True)
     limits = {name: limit_flops / lstm_flops_per_coordinate_step(inputs)
               for name, inputs in (("quadratic", 1), ("mnist", 2))}
     summary = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -283,7 +284,7 @@ def baseline(case: Case, device: torch.device, threads: int, root: Path = ROOT) 
             if case.isa == "avx2":
                 compiler = Path(tmp) / "cxx"
                 cxx = os.environ.get("CXX", "g++")
-                compiler.write_text(f'#!/bin/sh\nexec {cxx} "$@" -mno-avx512f\n')
+                compiler.write_text(f'#!/bin/sh\nexec {shlex.quote(cxx)} "$@" -mno-avx512f\n')
                 compiler.chmod(0o755)
                 env["CXX"] = str(compiler)
             done = subprocess.run([sys.executable, "-c", BASELINE_SCRIPT, json.dumps(spec)],
@@ -292,6 +293,8 @@ def baseline(case: Case, device: torch.device, threads: int, root: Path = ROOT) 
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=root,
                            check=False, capture_output=True, timeout=120)
+            subprocess.run(["git", "worktree", "prune"], cwd=root, check=False,
+                           capture_output=True, timeout=120)
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "commit": case.commit}
 
 

@@ -8,7 +8,7 @@ its PyTorch layer.
 
 ``$REPRO_KERNEL_ISA`` picks the build: ``native`` (the default: every vector extension of this
 CPU, so AVX-512's 32 registers where it has them) or ``avx2`` (AVX-512 switched off, as on a
-CPU without it: the 16-register tiles).
+CPU without it: the 16-register tiles); any other value is refused with a ValueError.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ _TIMINGS: list[tuple[dict[str, float], Callable[[], float]]] = []  # innermost b
 @contextmanager
 def timing(clock: Callable[[], float] = time.perf_counter) -> Iterator[dict[str, float]]:
     """Within the block, the seconds (by ``clock``) of every kernel call, summed by kind and
-    layer input width (``kernel forward, layer input width 2``, ...), in the dict it yields."""
+    layer input width (``kernel forward, layer input width 2``, ...), in the dict it yields;
+    of nested blocks, the innermost records."""
     _TIMINGS.append(({}, clock))
     try:
         yield _TIMINGS[-1][0]
@@ -249,6 +250,7 @@ def step(
     by layer."""
     library = _library()
     assert not isinstance(library, str), library
+    assert len(h) == len(c) == len(weights) == len(biases) >= 1, "one state per layer"
     tensors = [t.contiguous() for t in (x, *h, *c, *weights, *biases)]
     x, layers = tensors[0], len(h)
     h, c = tensors[1:1 + layers], tensors[1 + layers:1 + 2 * layers]

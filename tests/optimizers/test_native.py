@@ -109,7 +109,7 @@ def _with_head(rows: int) -> list[torch.Tensor]:
     return _layer_inputs(rows, 20, seed=rows) + head
 
 
-@pytest.mark.parametrize("inputs", [1, 2, 20])
+@pytest.mark.parametrize("inputs", [1, 2, 20, 44])  # 44: the largest fan-in, 64
 @pytest.mark.parametrize("rows", [1, 2, 7, 64, 131])
 def test_layer_matches_autograd_in_float64(rows, inputs, width_path):
     outputs, grads = _kernel_and_autograd(_layer_inputs(rows, inputs, seed=rows * 100 + inputs))

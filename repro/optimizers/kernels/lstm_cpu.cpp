@@ -22,7 +22,6 @@
 #include <cstdint>
 #include <omp.h>
 
-#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -46,8 +45,11 @@ constexpr int kGateRows = kWide ? 12 : 6, kGateVectors = 2;
 constexpr int kDxhRows = kWide ? 8 : 4, kDxhVectors = 3;
 constexpr int kDwRows = 6, kDwVectors = kWide ? 4 : 2;
 static_assert(kForwardRows % kGateRows == 0 && kBlockRows % kDxhRows == 0, "whole tiles");
+// [x, h] rows of the backward's weight-gradient tiles: the largest fan-in, padded to whole tiles
+constexpr int kPaddedFanIn = (kMaxFanIn + kDwRows - 1) / kDwRows * kDwRows;
 
 typedef float v8 __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
 
 inline v8 load(const float* p) {
   v8 v;
@@ -131,7 +133,9 @@ inline void tiles(int vectors, int S, const float* a, int at, int as, const floa
 }
 
 // A 20-float row block as three 8-float vectors at offsets 0, 8 and 12: the last two overlap
-// in floats 12-15, which both compute alike (and store the same value twice).
+// in floats 12-15, which both compute alike (and store the same value twice). So no output
+// array may alias an input one (the offset-8 store would overwrite floats 12-15 before the
+// offset-12 vector reads them); and no sum is taken over these vectors.
 constexpr int kPart[3] = {0, 8, 12};
 
 // Gathers a row's layer input [x, h] into xh.
@@ -140,13 +144,13 @@ inline void gather(int inputs, const float* x, const float* h, float* xh) {
   for (int k = 0; k < H; ++k) xh[inputs + k] = h[k];
 }
 
-// The slope and offset that make gate vector m (of 10) tanh(z) times slope plus offset: the
-// sigmoid columns 0-59 (their pre-activations halved) and the tanh columns 60-79.
-inline v8 gate_slope(int m) {
-  return m < 7 ? splat(0.5f) : m > 7 ? splat(1.0f) : v8{0.5f, 0.5f, 0.5f, 0.5f, 1, 1, 1, 1};
-}
-inline v8 gate_offset(int m) {
-  return m < 7 ? splat(0.5f) : m > 7 ? splat(0.0f) : v8{0.5f, 0.5f, 0.5f, 0.5f, 0, 0, 0, 0};
+// Gate vector m (of 10) activated from its pre-activations z: the sigmoid columns 0-59 as
+// (tanh(z) + 1) / 2 (their pre-activations halved), the tanh columns 60-79 as tanh(z) itself.
+inline v8 activate(int m, v8 z) {
+  const v8 t = tanh8(z), sigmoid = t * 0.5f + 0.5f;
+  if (m != 7) return m < 7 ? sigmoid : t;
+  const v8i first_four = {-1, -1, -1, -1, 0, 0, 0, 0};  // columns 56-59 of 56-63
+  return first_four ? sigmoid : t;
 }
 
 // A layer's weight and bias as the forward uses them: the sigmoid blocks halved, since
@@ -180,8 +184,7 @@ void forward_rows(const Layer& layer, int64_t first, int rows, const float* x, c
   for (int r = 0; r < rows; ++r) {
 #pragma GCC unroll 10
     for (int m = 0; m < G / 8; ++m)
-      store(gates + r * G + 8 * m,
-            tanh8(load(zb + r * G + 8 * m)) * gate_slope(m) + gate_offset(m));
+      store(gates + r * G + 8 * m, activate(m, load(zb + r * G + 8 * m)));
   }
   for (int r = 0; r < rows; ++r) {
     const int64_t row = first + r;
@@ -233,8 +236,8 @@ void lstm_forward(int64_t n, int inputs, const float* x, const float* h, const f
 // Every layer of one step and the head, saving nothing for a backward (the drop-in optimizer's
 // step): block by block of rows, so that a layer's output is still in cache when the next
 // layer reads it. x [N, inputs] feeds the first layer; h, c, h_out and c_out hold one [N, 20]
-// array per layer, weight and bias one per layer ([fan-in, 80] and [80]). The same numbers as
-// lstm_forward layer by layer.
+// array per layer, weight and bias one per layer ([fan-in, 80] and [80]); layers >= 1 and the
+// head is required. The same numbers as lstm_forward layer by layer.
 void lstm_step(int64_t n, int layers, int inputs, const float* x, const float* const* h,
                const float* const* c, const float* const* weight, const float* const* bias,
                float* const* h_out, float* const* c_out, const float* head_w,
@@ -277,7 +280,7 @@ void lstm_backward(int64_t n, int inputs, const float* x, const float* h, const 
   {
     std::vector<float> dw(static_cast<size_t>(padded) * G, 0.0f);
     float dhw[H] = {}, dhb = 0.0f;
-    alignas(32) float dzb[kBlockRows * G], xhb[kBlockRows * kMaxFanIn];
+    alignas(32) float dzb[kBlockRows * G], xhb[kBlockRows * kPaddedFanIn];
     alignas(32) float out[kBlockRows * kMaxFanIn];
     v8 db[G / 8];
     for (auto& v : db) v = splat(0.0f);
