@@ -21,6 +21,7 @@ from jsonargparse import ArgumentParser
 
 from repro import config as settings
 from repro.config import ConfigError
+from repro.paths import FIGURES_ROOT, RUNS_ROOT, SWEEP_RUNS, Paths, errors_folder
 
 DIVERGED, BAD_INPUT_CODE, BUG, INTERRUPTED = 1, 2, 70, 130
 FILE_ERRORS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR,
@@ -110,15 +111,15 @@ def _report(command: str, args: object, root: Path) -> int:
         return code
     from repro.report import wandb_report
 
-    return wandb_report.publish(model.build(root), Path(args.runs_dir or "runs"), args.entity)
+    return wandb_report.publish(model.build(root), Path(args.runs_dir or RUNS_ROOT), args.entity)
 
 
 def _sweep(args: object) -> int:
     """``sweep`` of the plan ``args.plan``: fits in ``<runs-dir>`` (default runs/sweep)."""
-    from repro.commands import runs, sweep
+    from repro.commands import sweep
 
-    paths = runs.Paths(runs=Path(args.runs_dir or "runs/sweep"),
-                       figures=Path(args.figures_dir or "paper_figures"))
+    paths = Paths(runs=Path(args.runs_dir or SWEEP_RUNS),
+                  figures=Path(args.figures_dir or FIGURES_ROOT))
     out = sweep.sweep(Path(args.plan), args.part, list(args.set), paths,
                       Path(args.weights) if args.weights else None,
                       Path(args.out) if args.out else None)
@@ -129,11 +130,11 @@ def _sweep(args: object) -> int:
 def _experiment(command: str, args: object, config: settings.Config | None, file: Path | None
                 ) -> None:
     """``fit``, ``tune``, ``evaluate`` or ``figure`` of ``config``."""
-    from repro.commands import evaluate, figure, fit, runs, tune
+    from repro.commands import evaluate, figure, fit, tune
 
     profile = config.profile if config else os.environ.get("PROFILE") or "paper"
-    paths = runs.default_paths(profile, config_file=file)
-    paths = runs.Paths(
+    paths = Paths.default(profile, config_file=file)
+    paths = Paths(
         runs=Path(args.runs_dir) if args.runs_dir else paths.runs,
         figures=Path(args.figures_dir) if args.figures_dir else paths.figures, config_file=file,
     )
@@ -163,7 +164,7 @@ def _run(argv: list[str]) -> int:
         raise ConfigError(_CHOOSE if '"command"' in text else text) from None
     command, args = parsed.command, parsed[parsed.command]
     if command in REPORT_COMMANDS:
-        return _report(command, args, Path(args.figures_dir or "paper_figures"))
+        return _report(command, args, Path(args.figures_dir or FIGURES_ROOT))
     if command in STUDY_COMMANDS:
         return _sweep(args)
     if not files and command != "figure":
@@ -239,7 +240,7 @@ def _crash_log(error: BaseException, log_dir: Path) -> Path:
 
 def _log_dir(argv: list[str]) -> Path:
     """Where a bug's traceback goes: ``<--runs-dir>/errors`` (default ``runs/errors``)."""
-    return Path(_option(argv, "--runs-dir") or "runs") / "errors"
+    return errors_folder(_option(argv, "--runs-dir"))
 
 
 def _option(argv: list[str], name: str) -> str | None:

@@ -36,7 +36,7 @@ import yaml
 from repro.checks import FLOOR, curve_metrics, reference
 from repro.commands.evaluate import evaluate
 from repro.commands.fit import fit
-from repro.commands.runs import Paths, set_threads
+from repro.commands.runs import set_threads
 from repro.commands.tune import tune
 from repro.config import Config, load
 from repro.host import describe
@@ -44,6 +44,7 @@ from repro.io import atomic_write, commit
 from repro.meta.evaluate import travel
 from repro.meta.experiments import make_source
 from repro.meta.learned import load_learned
+from repro.paths import Paths
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES_FILE = ROOT / "tests" / "baselines.yaml"

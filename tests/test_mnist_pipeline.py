@@ -19,10 +19,10 @@ from repro.commands.evaluate import evaluate
 from repro.commands.figure import figure
 from repro.commands.fit import fit
 from repro.commands.records import paper_values
-from repro.commands.runs import Paths
 from repro.commands.tune import tune
 from repro.config import load
 from repro.data.idx import write_idx
+from repro.paths import Paths
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFICIAL = "LSTM (official code's φ)"

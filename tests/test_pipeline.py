@@ -11,10 +11,10 @@ from repro import tracking
 from repro.commands.evaluate import evaluate
 from repro.commands.figure import figure
 from repro.commands.fit import fit
-from repro.commands.runs import Paths
 from repro.commands.tune import tune
 from repro.config import load
 from repro.optimizers.checkpoint import Checkpoint, CheckpointError, load_optimizer
+from repro.paths import Paths
 from tests import run_records
 
 QUADRATIC = Path(__file__).resolve().parents[1] / "experiments" / "quadratic.yaml"

@@ -12,7 +12,6 @@ import torch
 
 from repro import tracking
 from repro.commands import records, runs
-from repro.commands.runs import Paths
 from repro.config import Config, EvaluateConfig
 from repro.errors import MissingInputError
 from repro.io import provenance, read_json
@@ -23,6 +22,7 @@ from repro.meta.grid import architecture_grid
 from repro.meta.learned import load_learned, note_differences
 from repro.optim import load_rule, resolve_weights
 from repro.optimizers.checkpoint import Checkpoint
+from repro.paths import Paths
 
 
 @runs.holding_run_folder("evaluate")

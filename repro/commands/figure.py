@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from repro import tracking
-from repro.commands.runs import Paths, ensure_writable
+from repro.commands.runs import ensure_writable
 from repro.config import Config
 from repro.errors import MissingInputError
 from repro.io import read_data
+from repro.paths import Paths
 
 
 def figure(name: str, paths: Paths, config: Config | None = None) -> list[Path]:

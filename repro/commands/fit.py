@@ -9,12 +9,13 @@ import warnings
 from pathlib import Path
 
 from repro import tracking
-from repro.commands.runs import Paths, device_for, holding_run_folder, set_threads
+from repro.commands.runs import device_for, holding_run_folder, set_threads
 from repro.config import Config
 from repro.errors import Preempted
 from repro.io import provenance
 from repro.meta.checkpoint import resume_from, resumed_step
 from repro.meta.experiments import make_experiment
+from repro.paths import Paths
 
 
 @holding_run_folder("fit")

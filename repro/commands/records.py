@@ -10,16 +10,15 @@ from typing import Any
 from lightning.pytorch.loggers import Logger
 
 from repro import tracking
-from repro.commands.runs import Paths
 from repro.config import Config, PanelConfig
 from repro.io import write_json
 from repro.meta.evaluate import trace as lstm_trace
 from repro.optimizees.base import Problem
 from repro.optimizers.checkpoint import Checkpoint
 from repro.optimizers.lstm import LSTMOptimizer
+from repro.paths import REFERENCE_FILE, Paths
 from repro.report import reference
 
-REFERENCE_FILE = Path(__file__).resolve().parents[2] / "paper_figures" / "reference.yaml"
 """The paper's values read off its plots (absent from an installed package: no markers then)."""
 
 

@@ -7,7 +7,6 @@ import functools
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,44 +17,13 @@ from repro.data.errors import DatasetError
 from repro.errors import Diverged, MissingInputError
 from repro.io import OutputError, run_lock
 from repro.optimizers.checkpoint import CheckpointError
+from repro.paths import Paths
 
 T = TypeVar("T")
 
 
 BAD_INPUT = (ConfigError, OutputError, CheckpointError, DatasetError, MissingInputError)
 """The errors of a bad input: the command line prints their one line and exits with 2."""
-
-
-@dataclass(frozen=True)
-class Paths:
-    """Where one experiment's runs and figures go."""
-
-    runs: Path
-    figures: Path
-    config_file: Path | None = None
-
-    @property
-    def data(self) -> Path:
-        """Folder of the figures' JSON data."""
-        return self.figures / "data"
-
-    def run_dir(self, config: Config, command: str) -> Path:
-        """The run folder of ``command`` for ``config``."""
-        return self.runs / config.experiment / command
-
-    def checkpoint(self, experiment: str) -> Path:
-        """The exported best optimizer of ``experiment``'s meta-training."""
-        return self.runs / experiment / "optimizer.ckpt"
-
-    def tuned(self, config: Config) -> Path:
-        """The recorded learning-rate search of ``config``'s baselines."""
-        return self.data / f"tuned_lr_{config.experiment}.json"
-
-
-def default_paths(profile: str, root: Path = Path("."), config_file: Path | None = None) -> Paths:
-    """``runs/<profile>`` and ``paper_figures`` (``paper_figures/quick`` for the quick profile)."""
-    figures = root / "paper_figures" if profile == "paper" else root / "paper_figures" / profile
-    return Paths(runs=root / "runs" / profile, figures=figures, config_file=config_file)
 
 
 def set_threads(config: Config) -> None:

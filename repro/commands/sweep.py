@@ -23,7 +23,7 @@ from typing import Any
 import torch
 import yaml
 
-from repro.commands.runs import Paths, set_threads
+from repro.commands.runs import set_threads
 from repro.config import Config, ConfigError, load
 from repro.errors import MissingInputError
 from repro.figures.sweep import draw_sweep
@@ -35,6 +35,7 @@ from repro.meta.sweep import (
     tuned_validation_losses,
 )
 from repro.meta.sweep import validation_history as history_of
+from repro.paths import Paths
 from repro.weights import ship
 
 PARTS = ("sweep", "seeds")

@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 
 from repro import tracking
-from repro.commands.runs import Paths, device_for, ensure_writable, holding_run_folder, set_threads
+from repro.commands.runs import device_for, ensure_writable, holding_run_folder, set_threads
 from repro.config import Config
 from repro.io import provenance, write_json
 from repro.meta.experiments import make_source
 from repro.meta.tune import search
+from repro.paths import Paths
 
 
 @holding_run_folder("tune")

@@ -13,6 +13,7 @@ from typing import Any
 
 from repro.config import PROFILES
 from repro.figures.registry import FIGURES, Figure
+from repro.paths import figures_folder
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,7 @@ class Source:
 def source_of(root: Path, source_id: str) -> Source:
     """The source called ``source_id`` (see :attr:`Source.id`) under ``root``, present or not."""
     profile, _, dataset = source_id.partition("/")
-    base = Path(root) if profile == "paper" else Path(root) / profile
-    return Source(base / dataset if dataset else base, profile, dataset or "mnist")
+    return Source(figures_folder(root, profile, dataset), profile, dataset or "mnist")
 
 
 def sources(root: Path) -> list[Source]:

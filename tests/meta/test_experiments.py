@@ -8,7 +8,6 @@ import lightning as L
 import pytest
 
 from repro.commands import fit as fit_command
-from repro.commands.runs import Paths
 from repro.config import ProblemConfig, load
 from repro.data.cifar import CIFARDataModule
 from repro.data.mnist import MNISTDataModule
@@ -21,6 +20,7 @@ from repro.meta.experiments import (
     QuadraticLearner,
     make_source,
 )
+from repro.paths import Paths
 from tests.data.cifar_files import write_cifar
 from tests.test_mnist_pipeline import _dataset as write_mnist
 
