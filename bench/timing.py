@@ -66,6 +66,7 @@ def build(case: Case, device: torch.device):
     from repro.config import load
     from repro.meta.learned import make_learned
     from repro.optimizees import make_family
+    from repro.optimizers import make_lstm
 
     overrides = [f"problem.batch={case.batch}",
                  f"optimizer.kernel={'auto' if case.layer == 'kernel' else 'torch'}",
@@ -75,9 +76,8 @@ def build(case: Case, device: torch.device):
     data = _stand_in_data(family)
     if data is not None:
         family = replace(family, data=data)
-    rule = make_learned(config).to(device)
-    if case.layer == "plain":
-        rule.fused = False
+    rule = (make_lstm(config.optimizer, fused=False) if case.layer == "plain"
+            else make_learned(config)).to(device)
     return family.sample("train", 0, case.batch, device), rule
 
 

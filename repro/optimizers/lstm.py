@@ -155,6 +155,74 @@ def _trunc_normal(shape: tuple[int, ...], fan_in: int) -> Tensor:
     return nn.init.trunc_normal_(torch.empty(shape), std=std, a=-2 * std, b=2 * std)
 
 
+class TorchLayers:
+    """Every layer through one PyTorch layer function (the hand-written backward, plain autograd
+    ops or torch.compile), then the linear head."""
+
+    def __init__(self, layer: Callable[..., tuple[Tensor, Tensor]]) -> None:
+        self.layer = layer
+
+    def step(self, opt: LSTMOptimizer, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """The update ``[N]`` of every coordinate (layer inputs ``x``) and the new state."""
+        new_state: State = {}
+        for k in range(opt.layers):
+            x, c = self.layer(x, state[f"h{k}"], state[f"c{k}"], opt.weights[k], opt.biases[k])
+            new_state[f"h{k}"], new_state[f"c{k}"] = x, c
+        return torch.addmm(opt.head_bias, x, opt.head_weight) * opt.output_scale, new_state
+
+
+class KernelLayers:
+    """The fused CPU kernel wherever it applies (float32 CPU tensors, hidden size 20): without a
+    gradient to record, one call for every layer and the head; with one, a call per layer, the
+    last with the head. Elsewhere ``fallback`` runs (None: refused, for ``kernel: native``)."""
+
+    def __init__(self, fallback: TorchLayers | None) -> None:
+        self.fallback = fallback
+
+    def step(self, opt: LSTMOptimizer, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """The update ``[N]`` of every coordinate (layer inputs ``x``) and the new state."""
+        if not native.supports(x, opt.hidden, opt.weights[0]):
+            if self.fallback is None:
+                raise RuntimeError("optimizer.kernel native runs float32 CPU tensors only; "
+                                   f"got {x.dtype} on {x.device}")
+            return self.fallback.step(opt, x, state)
+        head = native.Head(opt.head_weight.view(-1), opt.head_bias, opt.output_scale)
+        layers = range(opt.layers)
+        if not _recording(x, *opt.parameters(), *state.values()):
+            h, c, update = native.step(x, [state[f"h{k}"] for k in layers],
+                                       [state[f"c{k}"] for k in layers], list(opt.weights),
+                                       list(opt.biases), head)
+        else:
+            h, c = [], []
+            for k in layers:
+                args = (x, state[f"h{k}"], state[f"c{k}"], opt.weights[k], opt.biases[k])
+                if k == opt.layers - 1:
+                    x, c_k, update = _native_head_layer(*args, head)
+                else:
+                    x, c_k = _native_layer(*args)
+                h.append(x)
+                c.append(c_k)
+        new_state: State = {}
+        for k in layers:
+            new_state[f"h{k}"], new_state[f"c{k}"] = h[k], c[k]
+        return update, new_state
+
+
+def resolve(fused: bool, compiled: bool, kernel: str) -> TorchLayers | KernelLayers:
+    """The layers an :class:`LSTMOptimizer` runs: torch.compile'd plain ops (``compiled``),
+    plain autograd ops (not ``fused``), else the fused kernel where it applies with the
+    hand-written PyTorch layer elsewhere (``kernel`` "auto"), the kernel only ("native") or the
+    PyTorch layer only ("torch")."""
+    if compiled:
+        return TorchLayers(_compiled_layer())
+    if not fused:
+        return TorchLayers(_lstm_layer_reference)
+    hand_written = TorchLayers(_LSTMLayer.apply)
+    if kernel == "torch":
+        return hand_written
+    return KernelLayers(None if kernel == "native" else hand_written)
+
+
 class LSTMOptimizer(nn.Module):
     """Coordinatewise stacked LSTM: every scalar coordinate is one batch row sharing phi.
 
@@ -197,9 +265,7 @@ class LSTMOptimizer(nn.Module):
                 "optimizer.kernel native: the fused kernel is built for hidden size "
                 f"{native.HIDDEN}, not {hidden}"
             )
-        self.kernel = kernel
-        self.fused = fused
-        self.compiled = compiled
+        self.implementation = resolve(fused, compiled, kernel)
         self.hidden = hidden
         self.layers = layers
         self.preprocessing = preprocessing
@@ -227,49 +293,5 @@ class LSTMOptimizer(nn.Module):
     def step(self, grad: Tensor, state: State) -> tuple[Tensor, State]:
         """Propose an update for every coordinate of ``grad`` in one pass."""
         x = preprocess(grad.reshape(-1), self.preprocessing, self.p)
-        layer_fn = self._layer(x)
-        if layer_fn is _native_layer and not _recording(x, *self.parameters(), *state.values()):
-            return self._native_step(x, state, grad.shape)
-        new_state: State = {}
-        update = None
-        for layer in range(self.layers):
-            args = (x, state[f"h{layer}"], state[f"c{layer}"], self.weights[layer],
-                    self.biases[layer])
-            if layer_fn is _native_layer and layer == self.layers - 1:
-                head = native.Head(self.head_weight.view(-1), self.head_bias, self.output_scale)
-                h, c, update = _native_head_layer(*args, head)
-            else:
-                h, c = layer_fn(*args)
-            new_state[f"h{layer}"] = h
-            new_state[f"c{layer}"] = c
-            x = h
-        if update is None:
-            update = torch.addmm(self.head_bias, x, self.head_weight) * self.output_scale
+        update, new_state = self.implementation.step(self, x, state)
         return update.reshape(grad.shape), new_state
-
-    def _native_step(self, x: Tensor, state: State, shape: torch.Size) -> tuple[Tensor, State]:
-        """:meth:`step` in one call of the kernel for every layer and the head (no gradient)."""
-        layers = range(self.layers)
-        head = native.Head(self.head_weight.view(-1), self.head_bias, self.output_scale)
-        h, c, update = native.step(x, [state[f"h{k}"] for k in layers],
-                                   [state[f"c{k}"] for k in layers], list(self.weights),
-                                   list(self.biases), head)
-        new_state: State = {}
-        for k in layers:
-            new_state[f"h{k}"], new_state[f"c{k}"] = h[k], c[k]
-        return update.reshape(shape), new_state
-
-    def _layer(self, x: Tensor) -> Callable[..., tuple[Tensor, Tensor]]:
-        """The layer implementation for this input: compiled, plain, native kernel or fused."""
-        if self.compiled:
-            return _compiled_layer()
-        if not self.fused:
-            return _lstm_layer_reference
-        if self.kernel != "torch" and native.supports(x, self.hidden, self.weights[0]):
-            return _native_layer
-        if self.kernel == "native":
-            raise RuntimeError(
-                "optimizer.kernel native runs float32 CPU tensors only; "
-                f"got {x.dtype} on {x.device}"
-            )
-        return _LSTMLayer.apply

@@ -209,3 +209,22 @@ def test_control_the_compiled_comparison_catches_a_broken_compiled_path():
     broken = _unrolled(4, 5, 4, "wrong gate order", fused=False, compiled=True)
     found = _unroll_mismatches(broken, _unrolled(4, 5, 4, fused=False), **COMPILED)
     assert found.keys() == broken[0].keys() | broken[1].keys()
+
+
+def test_the_layer_implementation_is_resolved_once_from_the_three_settings():
+    from repro.optimizers.lstm import (
+        KernelLayers,
+        TorchLayers,
+        _lstm_layer_reference,
+        _LSTMLayer,
+        resolve,
+    )
+
+    plain = resolve(fused=False, compiled=False, kernel="auto")
+    assert isinstance(plain, TorchLayers) and plain.layer is _lstm_layer_reference
+    hand = resolve(fused=True, compiled=False, kernel="torch")
+    assert isinstance(hand, TorchLayers) and hand.layer is _LSTMLayer.apply
+    auto = resolve(fused=True, compiled=False, kernel="auto")
+    assert isinstance(auto, KernelLayers) and auto.fallback.layer is _LSTMLayer.apply
+    assert resolve(fused=True, compiled=False, kernel="native").fallback is None
+    assert LSTMOptimizer(kernel="torch").implementation.layer is _LSTMLayer.apply
