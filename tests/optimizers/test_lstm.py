@@ -223,8 +223,8 @@ def test_the_layer_implementation_is_resolved_once_from_the_three_settings():
     plain = resolve(fused=False, compiled=False, kernel="auto")
     assert isinstance(plain, TorchLayers) and plain.layer is _lstm_layer_reference
     hand = resolve(fused=True, compiled=False, kernel="torch")
-    assert isinstance(hand, TorchLayers) and hand.layer is _LSTMLayer.apply
+    assert isinstance(hand, TorchLayers) and hand.layer == _LSTMLayer.apply
     auto = resolve(fused=True, compiled=False, kernel="auto")
-    assert isinstance(auto, KernelLayers) and auto.fallback.layer is _LSTMLayer.apply
+    assert isinstance(auto, KernelLayers) and auto.fallback.layer == _LSTMLayer.apply
     assert resolve(fused=True, compiled=False, kernel="native").fallback is None
-    assert LSTMOptimizer(kernel="torch").implementation.layer is _LSTMLayer.apply
+    assert LSTMOptimizer(kernel="torch").implementation.layer == _LSTMLayer.apply
