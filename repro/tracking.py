@@ -133,6 +133,23 @@ def make_loggers(
         _write_history(csv_logger, *history)
 
     mode = wandb_mode()
+    run = None
+    if rank_zero_only.rank == 0:
+        # Started here, not by WandbLogger: it passes wandb.init anonymous=None, which wandb 0.31
+        # warns about on every init. Started now, so it exists (with its config) even if unused.
+        run = wandb.init(
+            name=name, project=project, dir=str(run_dir), resume="allow", config=dict(config),
+            mode=mode, settings=wandb.Settings(**_wandb_settings(mode)), group=_group(run_dir),
+        )
+        run.define_metric(STEP_KEY)  # the axes WandbLogger defines on the runs it starts
+        run.define_metric("*", step_metric=STEP_KEY, step_sync=True)
+    wandb_logger = WandbLogger(name=name, save_dir=run_dir, project=project, experiment=run)
+    return [csv_logger, wandb_logger]
+
+
+def _wandb_settings(mode: str) -> dict[str, Any]:
+    """The W&B settings of every run: no console capture, quiet (silent offline), and this
+    repository's commit recorded even when the run folder lies outside it."""
     settings: dict[str, Any] = {
         "console": "off",  # no stdout/stderr capture (keeps progress bars out of the run)
         "quiet": True,  # online: only the run name/URL, warnings and errors are printed
@@ -141,20 +158,8 @@ def make_loggers(
         # wandb 0.31 prints a 3-line offline banner unless fully silent
         settings["silent"] = True
     if (_REPO_ROOT / ".git").exists():
-        # record this repo's commit even when run_dir lies outside it
         settings["git_root"] = str(_REPO_ROOT)
-    run = None
-    if rank_zero_only.rank == 0:
-        # Started here, not by WandbLogger: it passes wandb.init anonymous=None, which wandb 0.31
-        # warns about on every init. Started now, so it exists (with its config) even if unused.
-        run = wandb.init(
-            name=name, project=project, dir=str(run_dir), resume="allow", config=dict(config),
-            mode=mode, settings=wandb.Settings(**settings), group=_group(run_dir),
-        )
-        run.define_metric(STEP_KEY)  # the axes WandbLogger defines on the runs it starts
-        run.define_metric("*", step_metric=STEP_KEY, step_sync=True)
-    wandb_logger = WandbLogger(name=name, save_dir=run_dir, project=project, experiment=run)
-    return [csv_logger, wandb_logger]
+    return settings
 
 
 def _group(run_dir: Path) -> str:

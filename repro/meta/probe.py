@@ -81,22 +81,9 @@ def update_histories(
         theta = theta + applied
         loss, grad = problem.loss_and_grad(theta, t)
         losses.append(float(loss[0]))
-    responses: dict[int, list[dict[str, Any]]] = {i: [] for i in coordinates}
-    for i in coordinates:
-        scale = 3 * max(*(abs(g) for g in grads[i]), 1e-12)
-        grid = torch.linspace(-scale, scale, response_points, dtype=theta.dtype).to(theta.device)
-        for t in response_steps:
-            seen = held_grad[t][0, i]
-            x, order = torch.sort(torch.cat((grid, seen.reshape(1))))
-            proposals = {}
-            for name, rule in rules.items():
-                state = _coordinate_state(held[t][name], theta.shape, i, len(x))
-                update, _ = rule.step(x.unsqueeze(0), state)
-                proposals[name] = update.reshape(-1).tolist()
-            responses[i].append(
-                {"step": t, "grad": float(seen), "seen_at": int((order == len(grid)).nonzero()),
-                 "x": x.tolist(), "updates": proposals}
-            )
+    responses = {i: [_response(rules, held[t], held_grad[t], theta.shape, i, t,
+                               3 * max(*(abs(g) for g in grads[i]), 1e-12), response_points)
+                     for t in response_steps] for i in coordinates}
     return {
         "steps": list(range(1, steps + 1)),
         "loss": losses,
@@ -104,6 +91,24 @@ def update_histories(
         "updates": updates,
         "responses": responses,
     }
+
+
+def _response(
+    rules: Mapping[str, UpdateRule], states: Mapping[str, State], grad: Tensor,
+    shape: torch.Size, i: int, step: int, scale: float, points: int,
+) -> dict[str, Any]:
+    """Each rule's update of coordinate ``i`` from its ``states`` at ``step``, over ``points``
+    gradients spanning +-``scale`` and the gradient ``grad`` seen there."""
+    grid = torch.linspace(-scale, scale, points, dtype=grad.dtype).to(grad.device)
+    seen = grad[0, i]
+    x, order = torch.sort(torch.cat((grid, seen.reshape(1))))
+    proposals = {}
+    for name, rule in rules.items():
+        state = _coordinate_state(states[name], shape, i, len(x))
+        update, _ = rule.step(x.unsqueeze(0), state)
+        proposals[name] = update.reshape(-1).tolist()
+    return {"step": step, "grad": float(seen), "seen_at": int((order == len(grid)).nonzero()),
+            "x": x.tolist(), "updates": proposals}
 
 
 def final_params(problem: Problem, rule: UpdateRule, steps: int) -> Tensor:
