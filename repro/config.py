@@ -318,7 +318,7 @@ class GridConfig:
         _name(self.figure, "grid.figure")
         _require(
             bool(self.layers) == bool(self.widths),
-            "grid: set both grid.layers and grid.widths, for an mlp problem",
+            "grid: set both grid.layers and grid.widths, or neither",
         )
 
 
@@ -413,7 +413,7 @@ class Config:
         )
         _require(
             not self.grid.layers or family == "mlp",
-            "grid: set both grid.layers and grid.widths, for an mlp problem",
+            f"grid: the architecture grid needs problem.family mlp, got {family!r}",
         )
         _require(family != "neural_art" or self.art.size >= 16,
                  f"art.size: must be 16 or more (the encoder pools 4 times), got {self.art.size}")
