@@ -141,10 +141,22 @@ def is_dirty(recorded: str) -> bool:
     return recorded.endswith("+dirty")
 
 
+def portable(path: str | Path) -> str:
+    """``path`` as the repository names it: relative to the checkout of this suite that holds
+    it (a clone or worktree anywhere), else as given."""
+    path = Path(path)
+    if path.is_absolute():
+        for parent in path.parents:
+            if (parent / "repro" / "__init__.py").is_file():
+                return path.relative_to(parent).as_posix()
+    return str(path)
+
+
 def provenance(config_path: str | Path | None, seed: int, **extra: Any) -> dict[str, Any]:
-    """The ``meta`` block of a data file: config, seed, commit and creation time."""
+    """The ``meta`` block of a data file: config (:func:`portable`), seed, commit and creation
+    time."""
     return {
-        "config": str(config_path) if config_path else None,
+        "config": portable(config_path) if config_path else None,
         "seed": seed,
         "commit": commit(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

@@ -167,3 +167,24 @@ def test_a_fit_is_shipped_as_a_weights_file_that_loads_and_evaluates(outputs, tm
         assert torch.equal(a, b)
     with pytest.raises(FileNotFoundError, match="no shipped optimizer 'nope'; available: "):
         weights.path_of("nope")
+
+
+def test_no_shipped_weights_file_records_a_path_of_the_machine_that_made_it():
+    from repro.weights import available, path_of
+
+    for name in available():
+        config = torch.load(path_of(name), weights_only=True)["meta"].get("config")
+        assert config is None or not Path(config).is_absolute(), (name, config)
+
+
+def test_a_config_inside_a_checkout_is_recorded_relative_to_it(tmp_path):
+    from repro.io import portable, provenance
+
+    checkout = tmp_path / "elsewhere" / "clone"
+    (checkout / "repro").mkdir(parents=True)
+    (checkout / "repro" / "__init__.py").write_text("")
+    assert portable(checkout / "experiments" / "mnist.yaml") == "experiments/mnist.yaml"
+    assert provenance(checkout / "experiments" / "mnist.yaml", 0)["config"] == (
+        "experiments/mnist.yaml")
+    assert portable(tmp_path / "mine.yaml") == str(tmp_path / "mine.yaml")
+    assert portable("experiments/quadratic.yaml") == "experiments/quadratic.yaml"

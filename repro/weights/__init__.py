@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from repro.io import save_torch
+from repro.io import portable, save_torch
 
 FOLDER = Path(__file__).resolve().parent
 
@@ -47,7 +47,7 @@ def ship(checkpoint: Path, out: Path, dataset: str, selected: dict[str, Any]) ->
         "optimizer": exported["optimizer"],
         "meta": {
             "experiment": exported["experiment"], "dataset": dataset,
-            "config": exported["meta"]["config"], "seed": selected["seed"],
+            "config": portable(exported["meta"]["config"]), "seed": selected["seed"],
             "commit": exported["meta"]["commit"], "truncation": selected["truncation"],
             "val_loss": selected["val_loss"], "selected": selected["criterion"],
         },
