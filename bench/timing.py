@@ -63,7 +63,7 @@ def _stand_in_data(family: Any) -> Any:
 def build(case: Case, device: torch.device):
     """The case's problem batch and a fresh learned optimizer, as its experiment's config sets
     them up (``case.batch`` problems; the layer ``case.layer``)."""
-    from repro.config import load
+    from repro.config_loading import load
     from repro.meta.learned import make_learned
     from repro.optimizees import make_family
     from repro.optimizers import make_lstm

@@ -19,8 +19,8 @@ from pathlib import Path
 import yaml
 from jsonargparse import ArgumentParser
 
-from repro import config as settings
-from repro.config import ConfigError
+from repro import config_loading as settings
+from repro.config import Config, ConfigError
 from repro.paths import FIGURES_ROOT, RUNS_ROOT, SWEEP_RUNS, Paths, errors_folder
 
 DIVERGED, BAD_INPUT_CODE, BUG, INTERRUPTED = 1, 2, 70, 130
@@ -127,7 +127,7 @@ def _sweep(args: object) -> int:
     return 0
 
 
-def _experiment(command: str, args: object, config: settings.Config | None, file: Path | None
+def _experiment(command: str, args: object, config: Config | None, file: Path | None
                 ) -> None:
     """``fit``, ``tune``, ``evaluate`` or ``figure`` of ``config``."""
     from repro.commands import evaluate, figure, fit, tune

@@ -38,7 +38,8 @@ from repro.commands.evaluate import evaluate
 from repro.commands.fit import fit
 from repro.commands.runs import set_threads
 from repro.commands.tune import tune
-from repro.config import Config, load
+from repro.config import Config
+from repro.config_loading import load
 from repro.host import describe
 from repro.io import atomic_write, commit
 from repro.meta.evaluate import travel

@@ -11,7 +11,7 @@ from repro.commands.evaluate import evaluate
 from repro.commands.figure import figure
 from repro.commands.fit import fit
 from repro.commands.tune import tune
-from repro.config import load
+from repro.config_loading import load
 from repro.paths import Paths
 
 pytestmark = pytest.mark.slow  # about 30 s on 2 cores

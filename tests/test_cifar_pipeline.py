@@ -13,7 +13,8 @@ from repro.commands.evaluate import evaluate
 from repro.commands.figure import figure
 from repro.commands.fit import fit
 from repro.commands.tune import tune
-from repro.config import ConfigError, load
+from repro.config import ConfigError
+from repro.config_loading import load
 from repro.meta.learned import load_learned, make_learned
 from repro.optimizers.grouped import GroupedRule
 from repro.optimizers.lstm import LSTMOptimizer

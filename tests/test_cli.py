@@ -100,7 +100,7 @@ def test_print_config_prints_a_config_that_runs_as_it_is(tmp_path, capsys):
     assert capsys.readouterr().out == printed.read_text()
     import yaml
 
-    from repro.config import from_dict, load
+    from repro.config_loading import from_dict, load
 
     settings = yaml.safe_load(printed.read_text())
     assert {"runs_dir", "figures_dir", "checkpoint"} <= set(settings)  # the command's own

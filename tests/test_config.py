@@ -3,7 +3,8 @@ from typing import get_args
 
 import pytest
 
-from repro.config import Baseline, Config, ConfigError, from_dict, load
+from repro.config import Baseline, Config, ConfigError
+from repro.config_loading import from_dict, load
 from repro.optimizers.hand import BASELINES
 
 QUADRATIC = Path(__file__).resolve().parents[1] / "experiments" / "quadratic.yaml"

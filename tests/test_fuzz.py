@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from repro import cli
-from repro.config import _sections
+from repro.config_loading import _sections
 
 BUDGET_S = 8.0  # a run still going after this is stopped (a valid config may be a long one)
 BASE: dict[str, Any] = {

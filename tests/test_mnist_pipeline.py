@@ -20,7 +20,7 @@ from repro.commands.figure import figure
 from repro.commands.fit import fit
 from repro.commands.records import paper_values
 from repro.commands.tune import tune
-from repro.config import load
+from repro.config_loading import load
 from repro.data.idx import write_idx
 from repro.paths import Paths
 

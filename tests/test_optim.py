@@ -299,7 +299,7 @@ def test_a_state_saved_under_another_phi_is_refused():
 
 def test_weights_may_be_the_checkpoint_a_fit_exported(tmp_path):
     from repro.commands.fit import fit
-    from repro.config import load
+    from repro.config_loading import load
     from repro.optimizers.checkpoint import load_optimizer
     from repro.paths import Paths
 

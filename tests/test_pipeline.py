@@ -12,7 +12,7 @@ from repro.commands.evaluate import evaluate
 from repro.commands.figure import figure
 from repro.commands.fit import fit
 from repro.commands.tune import tune
-from repro.config import load
+from repro.config_loading import load
 from repro.optimizers.checkpoint import Checkpoint, CheckpointError, load_optimizer
 from repro.optimizers.lstm import TorchLayers
 from repro.paths import Paths

@@ -1,13 +1,13 @@
 """Size limits of the package: no function outside repro/figures over 60 lines, no module over
-300 lines. Two modules are still over (the config hub, waiting to be split into family units,
-and the MNIST data module); they may not grow."""
+300 lines. Two modules are still over (the config dataclasses, waiting to be split into family
+units, and the MNIST data module); they may not grow."""
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_LINES, MODULE_LINES = 60, 300
-STILL_OVER = {"repro/config.py": 635, "repro/data/mnist.py": 384}
+STILL_OVER = {"repro/config.py": 436, "repro/data/mnist.py": 384}
 
 
 def _modules():

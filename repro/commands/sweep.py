@@ -24,7 +24,8 @@ import torch
 import yaml
 
 from repro.commands.runs import set_threads
-from repro.config import Config, ConfigError, load
+from repro.config import Config, ConfigError
+from repro.config_loading import load
 from repro.errors import MissingInputError
 from repro.figures.sweep import draw_sweep
 from repro.io import provenance, write_json

@@ -12,7 +12,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from repro.config import load
+from repro.config_loading import load
 from repro.data.problems import ProblemData
 from repro.meta.experiments import make_source
 from repro.meta.learner import MetaLearner

@@ -8,7 +8,8 @@ import lightning as L
 import pytest
 
 from repro.commands import fit as fit_command
-from repro.config import ProblemConfig, load
+from repro.config import ProblemConfig
+from repro.config_loading import load
 from repro.data.cifar import CIFARDataModule
 from repro.data.mnist import MNISTDataModule
 from repro.data.problems import ProblemData

@@ -4,7 +4,8 @@ import lightning as L
 import pytest
 import torch
 
-from repro.config import MetaConfig, load
+from repro.config import MetaConfig
+from repro.config_loading import load
 from repro.data.problems import ProblemData
 from repro.meta.experiments import make_source
 from repro.meta.learner import MetaLearner, lr_factor

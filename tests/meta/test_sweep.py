@@ -52,7 +52,7 @@ def test_revalidate_compares_on_validation_problems_no_fit_has_seen():
     stream 0): red if it reuses the fit's own validation problems or another split."""
     from pathlib import Path
 
-    from repro.config import load
+    from repro.config_loading import load
     from repro.meta.evaluate import final_loss
     from repro.meta.experiments import make_source
     from repro.meta.learned import load_learned

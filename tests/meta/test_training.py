@@ -7,7 +7,7 @@ import lightning as L
 import pytest
 import torch
 
-from repro.config import load
+from repro.config_loading import load
 from repro.data.problems import ProblemData
 from repro.meta.checkpoint import resume_from
 from repro.meta.evaluate import evaluate

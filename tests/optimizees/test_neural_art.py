@@ -78,7 +78,8 @@ def test_instances_follow_their_seed_and_split(family):
 def test_bad_art_settings_stop_with_one_line(override, message):
     from pathlib import Path
 
-    from repro.config import ConfigError, load
+    from repro.config import ConfigError
+    from repro.config_loading import load
 
     config = Path(__file__).resolve().parents[2] / "experiments" / "neural_art.yaml"
     with pytest.raises(ConfigError, match=message):
