@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from bench.cases import RATIOS, Case, Ratio, cases
+from bench.timing import sync
 from repro.io import commit, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -55,19 +56,14 @@ def matmul_flops_per_second(device: torch.device, rows: int = 16384, seconds: fl
     out = torch.empty(rows, 80, device=device)
     for _ in range(5):
         torch.mm(a, b, out=out)
-    _sync(device)
+    sync(device)
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         for _ in range(20):
             torch.mm(a, b, out=out)
         count += 20
-        _sync(device)
+        sync(device)
     return count * 2 * rows * 40 * 80 / (time.perf_counter() - start)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def _case(case: Case, device: str, threads: int) -> dict[str, Any]:
@@ -143,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             stderr = getattr(error, "stderr", None) or b""
             text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
             print(f"  {case.name} failed: {error}: {text.strip()[-300:]}", flush=True)
-    limits = {name: limit_flops / lstm_flops_per_coordinate_step(inputs)
-              for name, inputs in (("quadratic", 1), ("mnist", 2))}
+    flops = {name: lstm_flops_per_coordinate_step(inputs)
+             for name, inputs in (("quadratic", 1), ("mnist", 2))}
+    limits = {name: limit_flops / per_step for name, per_step in flops.items()}
     summary = {
         "host": {**describe(), "device": str(device), "threads": args.threads,
                  "kernel": kernel_build()},
@@ -153,10 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "seconds": time.perf_counter() - began,
         "matmul_gflops": limit_flops / 1e9,
-        "lstm_flops_per_coordinate_step": {
-            "quadratic": lstm_flops_per_coordinate_step(inputs=1),
-            "mnist": lstm_flops_per_coordinate_step(inputs=2),
-        },
+        "lstm_flops_per_coordinate_step": flops,
         "limit_coord_steps_per_s": limits,
         "cases": rows,
         "ratios": ratios(RATIOS, rows, limits),

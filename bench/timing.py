@@ -31,7 +31,8 @@ STAND_IN_EXAMPLES = 10_000
 on pixel values)."""
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA); nothing on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize()
 
@@ -104,14 +105,14 @@ def _truncations(one: Callable[[], None], case: Case, device: torch.device,
     """Times ``case.truncations`` calls of ``one`` after ``case.warmup``: the throughput row."""
     for _ in range(case.warmup):
         one()
-    _sync(device)
+    sync(device)
     rss = []
     began = clock()
     for _ in range(case.truncations):
         one()
         if device.type == "cpu":
             rss.append(_rss_mib())
-    _sync(device)
+    sync(device)
     seconds = clock() - began
     return {
         "seconds_per_truncation": seconds / case.truncations,
@@ -207,10 +208,10 @@ def evaluate(case: Case, device: torch.device, clock: Clock = time.perf_counter)
     problem, rule = build(case, device)
     coordinates = problem.initial_params().numel()
     rollout(problem, rule, 5)
-    _sync(device)
+    sync(device)
     began = clock()
     rollout(problem, rule, case.steps)
-    _sync(device)
+    sync(device)
     seconds = clock() - began
     return {"steps_per_s": case.steps / seconds,
             "coord_steps_per_s": coordinates * case.steps / seconds,
@@ -244,11 +245,11 @@ def optimizer_step(case: Case, device: torch.device, clock: Clock = time.perf_co
     seconds = dict.fromkeys(optimizers, float("inf"))
     for _ in range(case.rounds):
         for name, (optimizer, steps) in optimizers.items():
-            _sync(device)
+            sync(device)
             began = clock()
             for _ in range(steps):
                 optimizer.step()
-            _sync(device)
+            sync(device)
             seconds[name] = min(seconds[name], (clock() - began) / steps)
     return {
         "seconds_per_step": seconds["learned"],

@@ -26,9 +26,8 @@ import yaml
 from repro.commands.runs import set_threads
 from repro.config import Config, ConfigError
 from repro.config_loading import load
-from repro.errors import MissingInputError
 from repro.figures.sweep import draw_sweep
-from repro.io import provenance, write_json
+from repro.io import provenance, read_json, write_json
 from repro.meta.sweep import (
     SELECTION_STREAM,
     revalidate,
@@ -58,11 +57,11 @@ def _as_arguments(overrides: dict[str, Any]) -> list[str]:
             for key, value in overrides.items()]
 
 
-def _fit(config_file: Path, run_root: Path, arguments: list[str], log: Path) -> float:
-    """Meta-train one point (resuming if interrupted); its wall seconds in this call."""
+def _fit(config_file: Path, point: Paths, arguments: list[str], log: Path) -> float:
+    """Meta-train one point into ``point`` (resuming if interrupted); its wall seconds in this
+    call."""
     command = [sys.executable, "-m", "repro", "fit", "--config", str(config_file),
-               "--runs-dir", str(run_root), "--figures-dir", str(run_root / "figures"),
-               *arguments]
+               "--runs-dir", str(point.runs), "--figures-dir", str(point.figures), *arguments]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         filter(None, (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH"))))}
     started = time.perf_counter()
@@ -81,9 +80,7 @@ def _baselines(config: Config, paths: Paths) -> tuple[Path, dict[str, float]]:
     """The tuned-rates file of ``config`` and each baseline's validation loss in it; a
     one-line error when it is missing or was tuned on other validation problems."""
     tuned_file = paths.tuned(config)
-    if not tuned_file.is_file():
-        raise MissingInputError(f"{tuned_file} does not exist; run 'python -m repro tune' first")
-    tuned = json.loads(tuned_file.read_text())
+    tuned = read_json(tuned_file, "run 'python -m repro tune' first")
     if tuned["problems"] != config.meta.val_problems:
         raise ConfigError(
             f"baselines tuned on {tuned['problems']} validation problems, fits validate on "
@@ -109,16 +106,16 @@ def _point(study: Study, name: str, overrides: dict[str, Any], run_root: Path,
            earlier: dict[str, Any]) -> dict[str, Any]:
     """Fit one point where it has no exported phi yet; its record (``earlier``: the records
     of the last run, whose selection loss is kept for an unchanged checkpoint)."""
-    experiment = study.config.experiment
-    ckpt = run_root / experiment / "optimizer.ckpt"
+    point = Paths(runs=run_root, figures=run_root / "figures")
+    ckpt = point.checkpoint(study.config.experiment)
     seconds = None
     if not ckpt.is_file():
         arguments = [f"--{item}" for item in study.overrides] + _as_arguments(overrides)
-        seconds = _fit(study.config_file, run_root, arguments, run_root / "fit.log")
+        seconds = _fit(study.config_file, point, arguments, run_root / "fit.log")
     exported = torch.load(ckpt, map_location="cpu", weights_only=False)
     record = {
         "name": name, "overrides": overrides,
-        **summarise(history_of(run_root / experiment / "fit"), study.baselines),
+        **summarise(history_of(point.run_dir(study.config, "fit")), study.baselines),
         "truncations": exported["meta_steps"], "seconds": exported.get("seconds", seconds),
         "checkpoint": str(ckpt), "selected": exported["selected"],
         "fit_commit": exported["meta"]["commit"], "checkpoint_sha256": _sha256(ckpt),
@@ -131,10 +128,10 @@ def _point(study: Study, name: str, overrides: dict[str, Any], run_root: Path,
                 before.get("selection_loss") is not None):  # measured already
             record["selection_loss"] = before["selection_loss"]
         else:
-            point = load(study.config_file, "paper", [
+            config = load(study.config_file, "paper", [
                 *study.overrides, *(f"{k}={v}" for k, v in overrides.items())])
-            set_threads(point)
-            record["selection_loss"] = revalidate(point, ckpt, problems)
+            set_threads(config)
+            record["selection_loss"] = revalidate(config, ckpt, problems)
     return record
 
 

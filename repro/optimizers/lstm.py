@@ -188,7 +188,8 @@ class KernelLayers:
             return self.fallback.step(opt, x, state)
         head = native.Head(opt.head_weight.view(-1), opt.head_bias, opt.output_scale)
         layers = range(opt.layers)
-        if not _recording(x, *opt.parameters(), *state.values()):
+        if not _recording(x, *opt.weights, *opt.biases, opt.head_weight, opt.head_bias,
+                          *state.values()):
             h, c, update = native.step(x, [state[f"h{k}"] for k in layers],
                                        [state[f"c{k}"] for k in layers], list(opt.weights),
                                        list(opt.biases), head)
@@ -197,9 +198,10 @@ class KernelLayers:
             for k in layers:
                 args = (x, state[f"h{k}"], state[f"c{k}"], opt.weights[k], opt.biases[k])
                 if k == opt.layers - 1:
-                    x, c_k, update = _native_head_layer(*args, head)
+                    x, c_k, update = _NativeHeadLayer.apply(*args, head.weight, head.bias,
+                                                            head.scale)
                 else:
-                    x, c_k = _native_layer(*args)
+                    x, c_k = _NativeLSTMLayer.apply(*args)
                 h.append(x)
                 c.append(c_k)
         new_state: State = {}

@@ -251,10 +251,8 @@ def step(
     library = _library()
     assert not isinstance(library, str), library
     assert len(h) == len(c) == len(weights) == len(biases) >= 1, "one state per layer"
-    tensors = [t.contiguous() for t in (x, *h, *c, *weights, *biases)]
-    x, layers = tensors[0], len(h)
-    h, c = tensors[1:1 + layers], tensors[1 + layers:1 + 2 * layers]
-    weights, biases = tensors[1 + 2 * layers:1 + 3 * layers], tensors[1 + 3 * layers:]
+    x, layers = x.contiguous(), len(h)
+    h, c, weights, biases = ([t.contiguous() for t in group] for group in (h, c, weights, biases))
     h_out, c_out = [torch.empty_like(t) for t in h], [torch.empty_like(t) for t in c]
     update = x.new_empty(len(x))
     with _timed("step (every layer)", x.shape[1]):

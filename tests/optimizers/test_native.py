@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from repro.host import describe
 from repro.optimizers import native
 from repro.optimizers.lstm import (
     LSTMOptimizer,
@@ -34,13 +35,6 @@ def test_the_kernel_builds_with_this_machines_compiler():
     assert native.unavailable() is None
 
 
-def _cpu_flags() -> set[str]:
-    info = Path("/proc/cpuinfo")
-    text = info.read_text() if info.is_file() else ""
-    return {flag for line in text.splitlines() if line.startswith("flags")
-            for flag in line.partition(":")[2].split()}
-
-
 # The kernel's width paths: (REPRO_KERNEL_ISA, the vector registers its tiles use, the CPU flags
 # it needs). A path this host cannot run is skipped, its name in the skip reason.
 WIDTH_PATHS = {
@@ -53,7 +47,7 @@ WIDTH_PATHS = {
 def width_path(request, monkeypatch):
     """Each test using it runs once per width path of the kernel this host can run."""
     isa, registers, needs = WIDTH_PATHS[request.param]
-    if missing := needs - _cpu_flags():
+    if missing := needs - set(describe()["vector_extensions"]):
         pytest.skip(f"the {request.param} path needs CPU flags {sorted(missing)}")
     monkeypatch.setenv("REPRO_KERNEL_ISA", isa)
     assert native.unavailable() is None
