@@ -66,14 +66,13 @@ def build(case: Case, device: torch.device):
     them up (``case.batch`` problems; the layer ``case.layer``)."""
     from repro.config_loading import load
     from repro.meta.learned import make_learned
-    from repro.optimizees import make_family
     from repro.optimizers import make_lstm
 
     overrides = [f"problem.batch={case.batch}",
                  f"optimizer.kernel={'auto' if case.layer == 'kernel' else 'torch'}",
                  f"optimizer.compile={str(case.layer == 'compiled').lower()}"]
     config = load(EXPERIMENTS / f"{case.experiment}.yaml", case.profile, overrides)
-    family = make_family(config)
+    family = config.problem.build(config)
     data = _stand_in_data(family)
     if data is not None:
         family = replace(family, data=data)

@@ -20,8 +20,9 @@ import yaml
 from jsonargparse import ArgumentParser
 
 from repro import config_loading as settings
-from repro.config import Config, ConfigError
+from repro.config import Config
 from repro.paths import FIGURES_ROOT, RUNS_ROOT, SWEEP_RUNS, Paths, errors_folder
+from repro.settings import ConfigError, ProblemSettings
 
 DIVERGED, BAD_INPUT_CODE, BUG, INTERRUPTED = 1, 2, 70, 130
 FILE_ERRORS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR,
@@ -44,8 +45,8 @@ REPORT_COMMANDS = {
 }
 
 
-def _parser() -> tuple[ArgumentParser, dict[str, ArgumentParser]]:
-    """The command line's parser, and each command's own."""
+def _parser(family: type[ProblemSettings]) -> tuple[ArgumentParser, dict[str, ArgumentParser]]:
+    """The command line's parser, and each command's own (the problem section ``family``'s)."""
     parser = ArgumentParser(
         prog="python -m repro", exit_on_error=False,
         description="Learning to learn by gradient descent by gradient descent: reproduction.",
@@ -67,7 +68,7 @@ def _parser() -> tuple[ArgumentParser, dict[str, ArgumentParser]]:
         elif name in EXPERIMENT_COMMANDS:
             if name == "figure":
                 sub.add_argument("name", help="figure name, e.g. figure4a")
-            settings.add_arguments(sub)
+            settings.add_arguments(sub, family)
             sub.add_argument("--checkpoint", type=str | None, help="'evaluate': optimizer file")
         else:
             sub.add_argument("--profile", type=str | None, help="default: every profile")
@@ -154,13 +155,14 @@ def _experiment(command: str, args: object, config: Config | None, file: Path | 
 def _run(argv: list[str]) -> int:
     """Parse ``argv`` and run its command; every failure is left to :func:`main`."""
     argv, files = _expand(argv)
-    parser, subs = _parser()
+    family = settings.family_named(argv)
+    parser, subs = _parser(family)
     if not argv:
         raise ConfigError(_CHOOSE)
     try:
         parsed = parser.parse_args(argv)
     except ArgumentError as error:
-        text = settings.one_line(error)
+        text = settings.one_line(error, family)
         raise ConfigError(_CHOOSE if '"command"' in text else text) from None
     command, args = parsed.command, parsed[parsed.command]
     if command in REPORT_COMMANDS:

@@ -2,160 +2,51 @@
 jsonargparse from YAML (with a ``profiles:`` block) and ``--section.key VALUE`` overrides
 (:mod:`repro.config_loading`).
 
-Every error is a :class:`ConfigError` whose message is one line naming the bad key or value
-and what is allowed. The ``Literal`` choices below are the one source of each module's
-constants (``ACTIVATIONS``, ``KERNELS``, ...).
+The ``problem:`` section is the settings class of one optimizee family, registered by its unit
+under :mod:`repro.families`; the other sections are the same for every family. Every error is a
+:class:`~repro.settings.ConfigError` whose message is one line naming the bad key or value and
+what is allowed. The ``Literal`` choices below are the one source of each module's constants
+(``KERNELS``, ...).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
-import typing
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, Literal, get_args
 
 from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
-T = TypeVar("T")
+from repro.settings import (
+    FAMILIES,
+    ProblemSettings,
+    check_name,
+    families_with,
+    non_empty,
+    require,
+    section,
+)
+
 Profile = Literal["paper", "quick"]
 PROFILES: tuple[str, ...] = get_args(Profile)
-Activation = Literal["sigmoid", "relu", "tanh"]
-Scale = Literal["mean", "sum"]
 Preprocessing = Literal["none", "logsign"]
 Kernel = Literal["auto", "native", "torch"]
 HeadInit = Literal["sonnet", "zero"]
-Encoder = Literal["auto", "vgg19", "random"]
-FamilyName = Literal["quadratic", "mlp", "convnet", "neural_art"]
 Baseline = Literal["ADAM", "RMSprop", "SGD", "NAG"]
-DatasetName = Literal["none", "mnist", "fashion_mnist", "cifar10"]
-DATASETS: dict[str, tuple[str, ...]] = {
-    "quadratic": ("none",), "mlp": ("mnist", "fashion_mnist"), "convnet": ("cifar10",),
-    "neural_art": ("none",),
-}
-"""The datasets each family's problems can be drawn from."""
-
-
-class ConfigError(ValueError):
-    """A bad configuration value; the message is one line."""
-
-
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
-
-
-NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
-"""What a name that becomes a file or folder name may be: never a path."""
-
-
-def _name(value: str, key: str, optional: bool = False) -> None:
-    """Refuse ``value`` for ``key`` unless it is a name (or, when ``optional``, empty)."""
-    _require(
-        (optional and value == "") or (isinstance(value, str) and NAME.fullmatch(value)),
-        f"{key}: {value!r} is not a name; use letters, digits, _ and - (it names files and "
-        "folders)",
-    )
-
-
-def section(prefix: str) -> Callable[[type[T]], type[T]]:
-    """Make every instance of the decorated settings class refuse, before its own checks, a null
-    where a setting's type has none and a number that is not finite, naming the key
-    (``prefix.key``; the top level's with an empty ``prefix``). Applied below ``@dataclass``, so
-    that the ``__init__`` it generates calls the check."""
-
-    def decorate(kind: type[T]) -> type[T]:
-        own = getattr(kind, "__post_init__", None)
-
-        def __post_init__(self: T) -> None:
-            _fields(self, prefix)
-            if own is not None:
-                own(self)
-
-        kind.__post_init__ = __post_init__
-        return kind
-
-    return decorate
-
-
-def _fields(settings: Any, prefix: str) -> None:
-    """Check each field of the dataclass ``settings`` with :func:`_value`."""
-    hints = typing.get_type_hints(type(settings))
-    for f in dataclasses.fields(settings):
-        _value(getattr(settings, f.name), f"{prefix}.{f.name}" if prefix else f.name,
-               type(None) in get_args(hints[f.name]))
-
-
-def _value(value: Any, key: str, nullable: bool = False) -> None:
-    """Refuse ``value`` of ``key`` when it is (or a list in it holds) a null, unless
-    ``nullable``, or a number that is not finite."""
-    _require(value is not None or nullable, f"{key}: expected a value, got null")
-    if isinstance(value, list):
-        for item in value:
-            _value(item, key)
-    elif isinstance(value, float):
-        _require(math.isfinite(value), f"{key}: must be a finite number, got {value}")
-
-
-def _non_empty(section: Any, prefix: str, *names: str) -> None:
-    for name in names:
-        _require(bool(getattr(section, name)), f"{prefix}.{name}: expected a non-empty list")
-
-
-@dataclass(frozen=True)
-@section("problem")
-class ProblemConfig:
-    """The optimizee family and the size of one meta-training problem.
-
-    ``train_hidden`` (MLPs; off when empty, as in the paper) lists the hidden layers of the
-    networks meta-training cycles through, one per problem (e.g. ``[[20], [20, 20]]``);
-    validation and evaluation keep ``hidden``.
-    """
-
-    family: FamilyName = "quadratic"
-    dim: PositiveInt = 10
-    scale: Scale = "mean"
-    init_std: NonNegativeFloat = 0.01
-    batch: PositiveInt = 128
-    hidden: list[PositiveInt] = field(default_factory=lambda: [20])
-    activation: Activation = "sigmoid"
-    minibatch: PositiveInt = 128
-    channels: list[PositiveInt] = field(default_factory=lambda: [16, 16, 16])
-    kernel: PositiveInt = 5
-    train_hidden: list[list[PositiveInt]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        _non_empty(self, "problem", "hidden", "channels")
-        _require(
-            all(self.train_hidden) and (not self.train_hidden or self.family == "mlp"),
-            f"problem.train_hidden: {self.train_hidden!r} needs problem.family mlp and non-empty "
-            "lists of positive widths, e.g. [[20], [20, 20]]",
-        )
 
 
 @dataclass(frozen=True)
 @section("data")
 class DataConfig:
-    """The dataset an MLP or conv-net optimizee trains on (``none`` for quadratics).
+    """The dataset the optimizee family draws its problems from (``none``: synthetic, or
+    data the family holds itself); ``classes`` keeps only those labels, renumbered in that order
+    (empty: all), where the family takes label subsets."""
 
-    ``classes`` keeps only those CIFAR-10 labels, renumbered in that order (empty: all ten).
-    """
-
-    name: DatasetName = "none"
+    name: str = "none"
     root: str = "data"
     download: bool = True
     val_size: NonNegativeInt = 5000
     classes: list[NonNegativeInt] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        classes = self.classes
-        _require(
-            not classes or (len(set(classes)) == len(classes) >= 2 and max(classes) <= 9),
-            f"data.classes: {classes!r} must be two or more distinct CIFAR-10 labels (0..9), "
-            "for data.name cifar10",
-        )
 
 
 @dataclass(frozen=True)
@@ -210,12 +101,12 @@ class MetaConfig:
     seed: int = -1
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             self.unroll <= self.horizon,
             f"meta.unroll ({self.unroll}) is longer than meta.horizon ({self.horizon}); "
             "the unroll must fit in the horizon",
         )
-        _require(
+        require(
             self.horizon % self.unroll == 0,
             f"meta.horizon ({self.horizon}) is not a multiple of meta.unroll ({self.unroll})",
         )
@@ -240,7 +131,7 @@ class TuneConfig:
     )
 
     def __post_init__(self) -> None:
-        _non_empty(self, "tune", "grid", "optimizers")
+        non_empty(self, "tune", "grid", "optimizers")
 
 
 @dataclass(frozen=True)
@@ -277,22 +168,22 @@ class EvaluateConfig:
     reference_label: str = "LSTM (official code's φ)"
 
     def __post_init__(self) -> None:
-        _non_empty(self, "evaluate", "panels")
+        non_empty(self, "evaluate", "panels")
         names = [panel.name for panel in self.panels]
         for name in names:
-            _name(name, "evaluate.panels.name")
-            _require(names.count(name) == 1, f"evaluate.panels: the name {name!r} appears twice; "
+            check_name(name, "evaluate.panels.name")
+            require(names.count(name) == 1, f"evaluate.panels: the name {name!r} appears twice; "
                      "each panel writes <name>.json")
         for key in ("optimizer_from", "trace", "lstm_sub_from"):
-            _name(getattr(self, key), f"evaluate.{key}", optional=True)
+            check_name(getattr(self, key), f"evaluate.{key}", optional=True)
         taken = ("LSTM", "LSTM-sub", *get_args(Baseline))
-        _require(
+        require(
             self.reference_label.strip() != "" and self.reference_label not in taken,
             f"evaluate.reference_label: {self.reference_label!r} must be a new curve name, "
             f"not empty nor one of {', '.join(taken)}",
         )
         steps = max(panel.steps for panel in self.panels)
-        _require(
+        require(
             not self.trace or self.trace_step < steps,
             f"evaluate.trace_step ({self.trace_step}) must be below the longest panel's steps "
             f"({steps})",
@@ -313,48 +204,11 @@ class GridConfig:
     widths: list[PositiveInt] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        _name(self.figure, "grid.figure")
-        _require(
+        check_name(self.figure, "grid.figure")
+        require(
             bool(self.layers) == bool(self.widths),
             "grid: set both grid.layers and grid.widths, or neither",
         )
-
-
-@dataclass(frozen=True)
-@section("art")
-class ArtConfig:
-    """Neural Art: encoder, images, loss weights, and the extra outputs of its evaluation.
-
-    ``encoder``: ``vgg19`` (torchvision's pretrained weights at ``weights``, or the torch hub
-    cache when empty), ``random`` (VGG-19-shaped, He-normal from ``encoder_seed``, channels x
-    ``width``) or ``auto`` (vgg19 when its weights file exists, else random). Images are
-    scikit-image data names, files or folders. ``images`` names the data of the image triples
-    (e.g. ``figure9a``); ``update_views`` writes the appendix's figure10-figure13 data.
-    """
-
-    encoder: Encoder = "auto"
-    weights: str = ""
-    encoder_seed: NonNegativeInt = 0
-    width: PositiveFloat = 1.0
-    size: PositiveInt = 64
-    style: str = "ihc"
-    train_contents: list[str] = field(
-        default_factory=lambda: [
-            "astronaut", "camera", "coins", "motorcycle_left", "motorcycle_right",
-        ]
-    )
-    val_contents: list[str] = field(default_factory=lambda: ["rocket"])
-    test_contents: list[str] = field(default_factory=lambda: ["chelsea", "coffee"])
-    content_weight: NonNegativeFloat = 1.0
-    style_weight: NonNegativeFloat = 1.0
-    tv_weight: NonNegativeFloat = 0.0
-    init_noise: NonNegativeFloat = 0.0
-    images: str = ""
-    update_views: bool = False
-
-    def __post_init__(self) -> None:
-        _non_empty(self, "art", "train_contents", "val_contents", "test_contents")
-        _name(self.images, "art.images", optional=True)
 
 
 @dataclass(frozen=True)
@@ -377,7 +231,7 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         devices = self.devices
-        _require(devices == "auto" or (isinstance(devices, int) and devices > 0),
+        require(devices == "auto" or (isinstance(devices, int) and devices > 0),
                  f"trainer.devices: expected a positive integer or auto, got {devices!r}")
 
 
@@ -388,43 +242,42 @@ class Config:
 
     experiment: str = "quadratic"
     seed: NonNegativeInt = 0
-    problem: ProblemConfig = field(default_factory=ProblemConfig)
+    problem: ProblemSettings = field(kw_only=True)
     data: DataConfig = field(default_factory=DataConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     meta: MetaConfig = field(default_factory=MetaConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     grid: GridConfig = field(default_factory=GridConfig)
-    art: ArtConfig = field(default_factory=ArtConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     profile: Profile = "paper"
 
     def __post_init__(self) -> None:
         """Refuse an experiment name that is not a name, and sections' settings that
-        disagree with each other."""
-        _name(self.experiment, "experiment")
-        family, data = self.problem.family, self.data
-        _require(
-            data.name in DATASETS[family],
+        disagree with the problem family (its own checks last)."""
+        check_name(self.experiment, "experiment")
+        problem, data = self.problem, self.data
+        family = problem.family
+        require(
+            data.name in problem.datasets,
             f"problem.family {family!r} needs data.name "
-            f"{' or '.join(DATASETS[family])}, got {data.name!r}",
+            f"{' or '.join(problem.datasets)}, got {data.name!r}",
         )
-        _require(
-            not self.grid.layers or family == "mlp",
-            f"grid: the architecture grid needs problem.family mlp, got {family!r}",
+        require(
+            not self.grid.layers or problem.architecture_grid,
+            f"grid: the architecture grid needs problem.family "
+            f"{' or '.join(families_with('architecture_grid'))}, got {family!r}",
         )
-        _require(family != "neural_art" or self.art.size >= 16,
-                 f"art.size: must be 16 or more (the encoder pools 4 times), got {self.art.size}")
-        ev = self.evaluate
-        _require(
-            not (ev.trace and family == "quadratic" and ev.trace_coordinates > self.problem.dim),
-            f"evaluate.trace_coordinates ({ev.trace_coordinates}) exceeds problem.dim "
-            f"({self.problem.dim})",
-        )
-        _require(not data.classes or family == "convnet",
-                 "data.classes: only for data.name cifar10 (the convnet family)")
-        _require(not self.optimizer.groups or family == "convnet",
-                 "optimizer.groups: only the convnet family has parameter groups (conv, fc)")
+        subsets = families_with("label_subsets")
+        require(not data.classes or problem.label_subsets,
+                f"data.classes: only for data.name "
+                f"{' or '.join(d for name in subsets for d in FAMILIES[name].datasets)} "
+                f"(the {' or '.join(subsets)} family)")
+        grouped = families_with("parameter_groups")
+        require(not self.optimizer.groups or bool(problem.parameter_groups),
+                f"optimizer.groups: only the {' or '.join(grouped)} family has parameter groups "
+                f"({', '.join(g for name in grouped for g in FAMILIES[name].parameter_groups)})")
+        problem.check(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (for logging and checkpoints)."""

@@ -1,10 +1,16 @@
 """Reading an experiment's configuration (:mod:`repro.config`): YAML files and their
 ``profiles:`` block, ``--section.key VALUE`` and ``key=value`` overrides through jsonargparse,
-and jsonargparse's errors reworded into one line that names the bad key."""
+and jsonargparse's errors reworded into one line that names the bad key.
+
+The ``problem:`` section is read in two passes: its ``family`` tag (last given wins) picks the
+family's settings class (:func:`repro.settings.settings_of`), and jsonargparse then reads the
+section with that class's fields alone.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import typing
 from argparse import ArgumentError
@@ -13,7 +19,10 @@ from typing import Any
 
 import yaml
 
-from repro.config import PROFILES, Config, ConfigError, _require
+import repro.families  # noqa: F401 - registers every family's settings
+from repro.config import PROFILES, Config
+from repro.settings import ConfigError, ProblemSettings, settings_of
+from repro.settings import require as _require
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -96,14 +105,39 @@ def read(path: Path | str, profile: str | None = None) -> dict:
     return with_profile(data, profile)
 
 
-def add_arguments(parser: Any) -> None:
-    """Every setting of :class:`Config` as ``--section.key`` on a jsonargparse ``parser``, with
-    ``--config`` (a file, or YAML text, of those settings; several compose) and
-    ``--print_config``."""
+def family_named(argv: list[str]) -> type[ProblemSettings]:
+    """The settings class of the family that command-line tokens ``argv`` name: the last
+    ``problem.family`` of a ``--config`` YAML text or a ``--problem.family`` option."""
+    family, tokens = None, iter(argv)
+    for token in tokens:
+        name, _, value = token.partition("=")
+        if name in ("--config", "--problem.family") and not value:
+            value = next(tokens, "")
+        if name == "--problem.family":
+            family = yaml.safe_load(value)
+        elif name == "--config":
+            text = yaml.safe_load(value)
+            problem = text.get("problem") if isinstance(text, dict) else None
+            family = problem.get("family", family) if isinstance(problem, dict) else family
+    return settings_of(family)
+
+
+@functools.cache
+def config_class(family: type[ProblemSettings]) -> type[Config]:
+    """:class:`Config` with its ``problem`` section typed as ``family``'s settings (what
+    jsonargparse reads); :func:`build` returns a plain :class:`Config`."""
+    problem = ("problem", family, dataclasses.field(default_factory=family))
+    return dataclasses.make_dataclass("Config", [problem], bases=(Config,), frozen=True)
+
+
+def add_arguments(parser: Any, family: type[ProblemSettings]) -> None:
+    """Every setting of :class:`Config`, its problem section ``family``'s, as ``--section.key``
+    on a jsonargparse ``parser``, with ``--config`` (a file, or YAML text, of those settings;
+    several compose) and ``--print_config``."""
     from jsonargparse import ActionConfigFile
 
     parser.add_argument("--config", action=ActionConfigFile, help="experiment YAML")
-    parser.add_class_arguments(Config, nested_key=None, fail_untyped=True)
+    parser.add_class_arguments(config_class(family), nested_key=None, fail_untyped=True)
 
 
 def build(parser: Any, namespace: Any) -> Config:
@@ -116,13 +150,14 @@ def parse(data: dict, overrides: list[str] = ()) -> Config:
     """The Config of the settings ``data`` and ``key=value`` ``overrides`` (values as YAML)."""
     from jsonargparse import ArgumentParser
 
-    parser = ArgumentParser(exit_on_error=False)
-    add_arguments(parser)
     args = ["--config", yaml.safe_dump(data), *(f"--{text}" for text in overrides)]
+    family = family_named(args)
+    parser = ArgumentParser(exit_on_error=False)
+    add_arguments(parser, family)
     try:
         return build(parser, parser.parse_args(args))
     except ArgumentError as error:
-        raise ConfigError(one_line(error)) from None
+        raise ConfigError(one_line(error, family)) from None
 
 
 def from_dict(data: dict, profile: str | None = None, overrides: list[str] = ()) -> Config:
@@ -152,8 +187,10 @@ _KINDS = {"str": "a string", "list": "a list", "dict": "a mapping", "bool": "tru
           "int": "an integer", "float": "a number"}
 
 
-def one_line(error: Exception) -> str:
-    """jsonargparse's message for ``error`` on one line, led by the key it names."""
+def one_line(error: Exception, family: type[ProblemSettings] | None = None) -> str:
+    """jsonargparse's message for ``error`` on one line, led by the key it names (the
+    ``problem`` section's keys those of ``family``'s settings, the default family's if None)."""
+    config = config_class(family or settings_of(None))
     text = " ".join(str(error).split())
     if found := re.fullmatch(r"unrecognized arguments: (?!--)(\S+).*", text):
         return f"unexpected argument {found[1]!r}; settings look like --meta.lr 0.01"
@@ -164,13 +201,13 @@ def one_line(error: Exception) -> str:
     )
     if found:
         section, key = found.groups()
-        names = [f.name for f in dataclasses.fields(_sections().get(section, Config))]
+        names = [f.name for f in dataclasses.fields(_sections(config).get(section, Config))]
         where = f"{section}." if section else ""
         return (f"unknown key '{where}{key}'; allowed under {section or 'the top level'}: "
                 f"{', '.join(names)}")
     if found := re.fullmatch(r'Parser key "(\w+\.\w+)": Problem with given class_path '
                              r"'([\w.]+)': Option '(\w+)' is not accepted.*", text):
-        kind = next((hint for hint in _section_types()
+        kind = next((hint for hint in _section_types(config)
                      if hint.__name__ == found[2].split(".")[-1]), None)
         if kind is not None:
             names = ", ".join(f.name for f in dataclasses.fields(kind))
@@ -181,15 +218,15 @@ def one_line(error: Exception) -> str:
     return f"{found[1]}: {found[2]}" if found else text
 
 
-def _sections() -> dict[str, type]:
-    """Config's sections (``problem``, ``meta``, ...) and their dataclasses."""
-    hints = typing.get_type_hints(Config)
+def _sections(config: type = Config) -> dict[str, type]:
+    """``config``'s sections (``problem``, ``meta``, ...) and their dataclasses."""
+    hints = typing.get_type_hints(config)
     return {name: hint for name, hint in hints.items() if dataclasses.is_dataclass(hint)}
 
 
-def _section_types() -> list[type]:
-    """Every dataclass a config holds, nested ones (``PanelConfig``) included."""
-    kinds, todo = [], [Config]
+def _section_types(config: type) -> list[type]:
+    """Every dataclass a ``config`` holds, nested ones (``PanelConfig``) included."""
+    kinds, todo = [], [config]
     while todo:
         kind = todo.pop()
         kinds.append(kind)

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from repro.config import load  # noqa: E402
+from repro.config_loading import load  # noqa: E402
 from repro.io import provenance, write_json  # noqa: E402
 from repro.meta.experiments import make_source  # noqa: E402
 from repro.meta.learned import load_learned, make_learned  # noqa: E402

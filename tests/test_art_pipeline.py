@@ -18,7 +18,8 @@ pytestmark = pytest.mark.slow  # about 30 s on 2 cores
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 TINY = [
-    "art.size=16", "art.encoder=random", "art.width=0.125", "meta.steps=2", "meta.val_every=2",
+    "problem.size=16", "problem.encoder=random", "problem.width=0.125", "meta.steps=2",
+    "meta.val_every=2",
     "meta.val_problems=1", "meta.horizon=8", "meta.unroll=4", "tune.problems=1",
     "tune.grid=[0.1]", "evaluate.problems=2", "trainer.log_every=1",
 ]

@@ -13,12 +13,12 @@ from repro.commands.evaluate import evaluate
 from repro.commands.figure import figure
 from repro.commands.fit import fit
 from repro.commands.tune import tune
-from repro.config import ConfigError
 from repro.config_loading import load
 from repro.meta.learned import load_learned, make_learned
 from repro.optimizers.grouped import GroupedRule
 from repro.optimizers.lstm import LSTMOptimizer
 from repro.paths import Paths
+from repro.settings import ConfigError
 from tests.data.cifar_files import write_cifar
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,9 +3,10 @@ from typing import get_args
 
 import pytest
 
-from repro.config import Baseline, Config, ConfigError
+from repro.config import Baseline
 from repro.config_loading import from_dict, load
 from repro.optimizers.hand import BASELINES
+from repro.settings import ConfigError
 
 QUADRATIC = Path(__file__).resolve().parents[1] / "experiments" / "quadratic.yaml"
 
@@ -45,7 +46,13 @@ def test_quick_profile_overrides_and_command_line_overrides():
         ({"trainer": {"devices": 0}}, "trainer.devices: expected a positive integer or auto"),
         ({"evaluate": {"panels": []}}, "evaluate.panels: expected a non-empty list"),
         ({"problem": {"family": "mlp"}}, "problem.family 'mlp' needs data.name mnist or"),
-        ({"data": {"classes": [1, 1]}}, "data.classes: [1, 1] must be two or more distinct"),
+        ({"problem": {"family": "convnet"}, "data": {"name": "cifar10", "classes": [1, 1]}},
+         "data.classes: [1, 1] must be two or more distinct"),
+        ({"data": {"classes": [1, 2]}},
+         "data.classes: only for data.name cifar10 (the convnet family)"),
+        ({"problem": {"family": "mlp", "dim": 3}, "data": {"name": "mnist"}},
+         "unknown key 'problem.dim'; allowed under problem: family, batch, hidden, "),
+        ({"problem": {"family": "cubic"}}, "problem.family: 'cubic' is not allowed; choose"),
         ({"grid": {"layers": [1]}}, "grid: set both grid.layers and grid.widths, or neither"),
         ({"grid": {"layers": [1], "widths": [20]}},
          "grid: the architecture grid needs problem.family mlp, got 'quadratic'"),
@@ -84,7 +91,7 @@ def test_meta_seed_varies_phi_and_training_problems_only():
 def test_bounds_live_on_the_fields_and_values_stay_plain_numbers():
     config = load(QUADRATIC, overrides=["meta.steps=7", "tune.grid=[0.5, 2]"])
     assert type(config.meta.steps) is int and type(config.tune.grid[0]) is float
-    assert config.tune.grid == [0.5, 2.0] and Config().problem.dim == 10
+    assert config.tune.grid == [0.5, 2.0] and config.problem.dim == 10
 
 
 def test_every_baseline_the_config_allows_is_a_hand_written_rule():

@@ -17,7 +17,7 @@ from repro.errors import MissingInputError
 from repro.io import provenance, read_json
 from repro.meta.evaluate import evaluate as evaluate_rules
 from repro.meta.evaluate import rules_at
-from repro.meta.experiments import experiment_of, make_source
+from repro.meta.experiments import make_source
 from repro.meta.grid import architecture_grid
 from repro.meta.learned import load_learned, note_differences
 from repro.optim import load_rule, resolve_weights
@@ -72,8 +72,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
                for panel in ev.panels]
     written += [records.trace(config, paths, problem, lstm, meta)] if ev.trace else []
     title = records.title(ev.panels[0].title, config) if ev.panels else ""
-    return written + experiment_of(config).outputs(config, paths.data, problem, rules, meta,
-                                                   title)
+    return written + config.problem.outputs(config, paths.data, problem, rules, meta, title)
 
 
 def tuned_rates(tuned: Any, names: list[str], path: Path) -> dict[str, float]:

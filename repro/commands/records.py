@@ -3,6 +3,7 @@ architecture grid."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -80,8 +81,10 @@ def wall_seconds(
 
 
 def title(text: str, config: Config) -> str:
-    """A panel's title, naming Fashion-MNIST where it replaces MNIST; ``{size}``: art.size."""
-    text = text.replace("{size}", str(config.art.size))
+    """A panel's title, naming Fashion-MNIST where it replaces MNIST; ``{key}`` in it: the
+    ``problem`` section's setting ``key`` (e.g. Neural Art's ``{size}``)."""
+    for key, value in dataclasses.asdict(config.problem).items():
+        text = text.replace(f"{{{key}}}", str(value))
     return text.replace("MNIST", "Fashion-MNIST") if config.data.name == "fashion_mnist" else text
 
 

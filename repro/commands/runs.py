@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 
 import torch
 
-from repro.config import Config, ConfigError
+from repro.config import Config
 from repro.data.errors import DatasetError
 from repro.errors import Diverged, MissingInputError
 from repro.io import OutputError, run_lock
 from repro.optimizers.checkpoint import CheckpointError
 from repro.paths import Paths
+from repro.settings import ConfigError
 
 T = TypeVar("T")
 

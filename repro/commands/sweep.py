@@ -24,7 +24,7 @@ import torch
 import yaml
 
 from repro.commands.runs import set_threads
-from repro.config import Config, ConfigError
+from repro.config import Config
 from repro.config_loading import load
 from repro.figures.sweep import draw_sweep
 from repro.io import provenance, read_json, write_json
@@ -36,6 +36,7 @@ from repro.meta.sweep import (
 )
 from repro.meta.sweep import validation_history as history_of
 from repro.paths import Paths
+from repro.settings import ConfigError
 from repro.weights import ship
 
 PARTS = ("sweep", "seeds")

@@ -50,7 +50,7 @@ def write_images(
     meta: Mapping[str, Any], title: str,
 ) -> list[Path]:
     """Figure 9's triple for one condition: test content 0, the LSTM's result, the style."""
-    name = config.art.images
+    name = config.problem.images
     first = problem.family.sample("test", 0, 1, problem.theta0.device)
     theta = final_params(first, lstm, config.meta.horizon)
     images = {
@@ -73,8 +73,8 @@ def write_images(
         }
     written.append(write_json(data_dir / f"{name}.json", {
         "figure": name, "title": title, "profile": config.profile,
-        "size": config.art.size, "steps": config.meta.horizon,
-        "style": config.art.style, "loss": losses, "images": npz.name,
+        "size": config.problem.size, "steps": config.meta.horizon,
+        "style": config.problem.style, "loss": losses, "images": npz.name,
         "meta": dict(meta),
     }))
     return written
@@ -85,7 +85,7 @@ def write_update_views(
     rules: Mapping[str, tuple[UpdateRule, float | None]], meta: Mapping[str, Any],
 ) -> list[Path]:
     """Figure 10 (update histories) and Figures 11-13 (update vs gradient) data."""
-    size, horizon = config.art.size, config.meta.horizon
+    size, horizon = config.problem.size, config.meta.horizon
     pixels = coordinates(size)
     flat = [c * size * size + y * size + x for c, y, x in pixels]
     steps = response_steps(horizon)

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from torch import nn
 
-from repro.config import Config, ConfigError, OptimizerConfig
-from repro.optimizees import Family, make_family
+from repro.config import Config, OptimizerConfig
+from repro.optimizees import Family
 from repro.optimizers import make_lstm
 from repro.optimizers.checkpoint import Checkpoint
 from repro.optimizers.grouped import GroupedRule
+from repro.settings import ConfigError
 
 
 def make_learned(config: Config) -> nn.Module:
@@ -25,7 +26,7 @@ def make_learned(config: Config) -> nn.Module:
     settings = config.optimizer
     if not settings.groups:
         return make_lstm(settings)
-    family = make_family(config)
+    family = config.problem.build(config)
     parts = family.groups()
     if list(settings.groups) != list(parts):
         raise ConfigError(

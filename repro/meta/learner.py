@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -24,8 +23,7 @@ from repro.meta.checkpoint import rng_states, set_rng_states
 from repro.meta.evaluate import diverged_as_inf
 from repro.meta.learned import make_learned
 from repro.meta.unroll import Carry, meta_loss, rollout, start, truncate, unroll
-from repro.optimizees import Dataset, Family, make_family
-from repro.optimizees.base import Problem
+from repro.optimizees import Dataset, Family
 
 
 class MetaTrainingDiverged(Diverged):
@@ -45,18 +43,9 @@ class MetaLearner(L.LightningModule):
     and logs their mean final loss, which selects the best checkpoint.
 
     Problems come from ``source`` when one is given, else from the data module ``Trainer.fit``
-    received, once it is set up (:meth:`setup`). Each experiment's subclass names that data
-    module (:meth:`datamodule`).
+    received, once it is set up (:meth:`setup`): the one its problem family names
+    (``config.problem.datamodule``), as its training sources are (``training_sources``).
     """
-
-    @staticmethod
-    def outputs(
-        config: Config, folder: Path, problem: Problem,
-        rules: Mapping[str, tuple[Any, float | None]], meta: Mapping[str, Any], title: str,
-    ) -> list[Path]:
-        """Data files beyond the curves that ``repro evaluate`` writes into ``folder`` for this
-        experiment (none by default)."""
-        return []
 
     def __init__(self, config: Config, source: Family | None = None) -> None:
         super().__init__()
@@ -64,9 +53,10 @@ class MetaLearner(L.LightningModule):
         self.save_hyperparameters({"config": config.to_dict()})
         # The family is built before phi: the Neural Art encoder's layers draw from torch's
         # global generator, so phi's initial values depend on this order.
-        self.family = make_family(config) if source is None else None
+        self.family = config.problem.build(config) if source is None else None
         self.source = source
-        self.train_sources = [] if source is None else self.training_sources(config, source)
+        self.train_sources = (
+            [] if source is None else config.problem.training_sources(config, source))
         self.optimizer_net = make_learned(config)
         # a NaN never reaches it (diverged_as_inf); if one did, that is a bug: raise
         self.val_final_loss = torchmetrics.MeanMetric(nan_strategy="error")
@@ -80,24 +70,11 @@ class MetaLearner(L.LightningModule):
         self._loss: torch.Tensor | None = None
         self._val_problem: Any = None
 
-    @staticmethod
-    def datamodule(config: Config) -> ProblemData:
-        """The experiment's data module for ``config``: by default truncation indices only
-        (problems drawn from seeds, or from data the family holds itself)."""
-        return ProblemData()
-
-    @classmethod
-    def training_sources(cls, config: Config, source: Family) -> list[Family]:
-        """Where training problems come from: ``source`` with problem streams seeded by
-        ``meta.phi_seed``."""
-        seed = config.meta.phi_seed(config.seed)
-        return [source if source.seed == seed else source.with_seed(seed)]
-
     def setup(self, stage: str) -> None:
         """Draw problems from the data module ``Trainer.fit`` set up (unless given a source)."""
         if self.source is None:
             self.source = problem_source(self.config, self.family, self.trainer.datamodule)
-            self.train_sources = self.training_sources(self.config, self.source)
+            self.train_sources = self.config.problem.training_sources(self.config, self.source)
 
     def _sample(self, index: int) -> None:
         batch = self.config.problem.batch

@@ -14,12 +14,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import get_args
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
-
-from repro.config import Encoder
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -30,7 +28,8 @@ VGG19_CFG: tuple[int | str, ...] = (
     512, 512, 512, 512, "M", 512, 512, 512, 512, "M",
 )
 LAST_LAYER = "relu5_1"
-ENCODERS: tuple[str, ...] = get_args(Encoder)
+EncoderName = Literal["auto", "vgg19", "random"]
+ENCODERS: tuple[str, ...] = get_args(EncoderName)
 
 
 class EncoderError(FileNotFoundError):

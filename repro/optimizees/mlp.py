@@ -18,16 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
-from typing import get_args
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from repro.config import Activation
 from repro.optimizees.base import autograd_loss_and_grad, linearised_loss
 from repro.optimizees.family import DataFamily, Dataset
 
+Activation = Literal["sigmoid", "relu", "tanh"]
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 
 _MASK32 = 0xFFFFFFFF

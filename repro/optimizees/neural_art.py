@@ -18,7 +18,6 @@ coordinate, drawn from the instance's seed. theta is ``[B, 3 * size * size]`` (c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -27,9 +26,6 @@ from repro.data.images import random_crop
 from repro.optimizees.base import autograd_loss_and_grad, generator
 from repro.optimizees.encoder import Encoder
 from repro.optimizees.family import Family
-
-if TYPE_CHECKING:
-    from repro.config import ArtConfig
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -151,27 +147,3 @@ class NeuralArtProblems:
     ) -> tuple[Tensor, Tensor]:
         """Losses ``[B]`` (with graph to theta) and the gradient ``[B, n]``."""
         return autograd_loss_and_grad(self.loss, theta, create_graph)
-
-
-def build_family(art: ArtConfig, seed: int = 0, verbose: bool = True) -> NeuralArtFamily:
-    """The family ``art`` describes: its encoder, its splits' photographs and its style, with
-    problem streams drawn from ``seed``.
-
-    Prints which encoder runs (``verbose``); the description is ``family.encoder.description``.
-    """
-    from repro.data.images import center_square, check_disjoint, load_split, read_image, resolve
-    from repro.optimizees.encoder import EncoderChoice, make_encoder
-
-    names = {"train": art.train_contents, "val": art.val_contents, "test": art.test_contents}
-    check_disjoint(names)
-    encoder = make_encoder(EncoderChoice(art.encoder, art.weights, art.encoder_seed, art.width))
-    if verbose:
-        print(f"neural art encoder: {encoder.description} (art.encoder: {art.encoder})")
-    (style_path,) = resolve(art.style)[:1]
-    return NeuralArtFamily(
-        encoder=encoder,
-        contents={split: load_split(split_names) for split, split_names in names.items()},
-        style=center_square(read_image(style_path), art.size),
-        size=art.size, content_weight=art.content_weight, style_weight=art.style_weight,
-        tv_weight=art.tv_weight, init_noise=art.init_noise, seed=seed,
-    )

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repro.config import PROFILES, ConfigError
+from repro.config import PROFILES
 from repro.errors import MissingInputError
 from repro.figures.registry import BY_NAME, FIGURES, Figure
 from repro.io import is_dirty
 from repro.report import reference, state
 from repro.report.catalogue import Source, source_of, sources
 from repro.report.claims import CLAIMS, FAILS, HOLDS, NO_DATA, Claim, Outcome, check
+from repro.settings import ConfigError
 
 
 @dataclass(frozen=True)

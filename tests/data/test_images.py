@@ -5,7 +5,6 @@ import pytest
 import torch
 from PIL import Image
 
-from repro.config import ArtConfig
 from repro.data.images import (
     ImageError,
     center_square,
@@ -15,6 +14,7 @@ from repro.data.images import (
     read_image,
     resolve,
 )
+from repro.families.neural_art import NeuralArtProblem
 
 
 def test_bundled_photographs_load_offline_as_rgb():
@@ -27,7 +27,7 @@ def test_bundled_photographs_load_offline_as_rgb():
 
 
 def test_default_splits_are_disjoint_and_overlap_is_refused():
-    art = ArtConfig()
+    art = NeuralArtProblem()
     check_disjoint({"train": art.train_contents, "val": art.val_contents,
                     "test": art.test_contents})
     with pytest.raises(ImageError, match="both the train and the test"):

@@ -2,41 +2,35 @@
 data module is prepared and set up there (or by ``make_source`` where no Trainer runs)."""
 
 from pathlib import Path
-from typing import get_args, get_type_hints
 
 import lightning as L
 import pytest
 
 from repro.commands import fit as fit_command
-from repro.config import ProblemConfig
-from repro.config_loading import load
+from repro.config_loading import load, read
 from repro.data.cifar import CIFARDataModule
 from repro.data.mnist import MNISTDataModule
 from repro.data.problems import ProblemData
-from repro.meta.experiments import (
-    EXPERIMENTS,
-    CIFARLearner,
-    MNISTLearner,
-    NeuralArtLearner,
-    QuadraticLearner,
-    make_source,
-)
+from repro.meta.experiments import make_source
+from repro.meta.learner import MetaLearner
 from repro.paths import Paths
+from repro.settings import FAMILIES
 from tests.data.cifar_files import write_cifar
 from tests.test_mnist_pipeline import _dataset as write_mnist
 
-EXPERIMENT_FILES = Path(__file__).resolve().parents[2] / "experiments"
+ROOT = Path(__file__).resolve().parents[2]
+EXPERIMENT_FILES = ROOT / "experiments"
 TINY = ["meta.steps=2", "meta.val_every=2", "meta.val_problems=1", "meta.horizon=4",
         "meta.unroll=2", "optimizer.hidden=4"]
 MNIST = ["problem.hidden=[4]", "data.download=false", "data.val_size=60"]
 CASES = {
-    "quadratic": (QuadraticLearner, ProblemData, None, ["problem.batch=2"]),
-    "mnist": (MNISTLearner, MNISTDataModule, write_mnist, MNIST),
-    "cifar10": (CIFARLearner, CIFARDataModule,
+    "quadratic": (ProblemData, None, ["problem.batch=2"]),
+    "mnist": (MNISTDataModule, write_mnist, MNIST),
+    "cifar10": (CIFARDataModule,
                 lambda root: write_cifar(root, per_batch=40, test=40),
                 ["data.download=false", "data.val_size=40", "problem.minibatch=8"]),
-    "neural_art": (NeuralArtLearner, ProblemData, None,
-                   ["art.size=16", "art.encoder=random", "art.width=0.125"]),
+    "neural_art": (ProblemData, None,
+                   ["problem.size=16", "problem.encoder=random", "problem.width=0.125"]),
 }
 
 
@@ -54,15 +48,18 @@ def prepared(monkeypatch):
     return ran
 
 
-def test_every_problem_family_has_its_experiment():
-    assert set(EXPERIMENTS) == set(get_args(get_type_hints(ProblemConfig)["family"]))
+def test_every_unit_registers_its_family_and_every_experiment_names_one():
+    units = {path.stem for path in (ROOT / "repro" / "families").glob("[!_]*.py")}
+    assert set(FAMILIES) == units == {"quadratic", "mlp", "convnet", "neural_art"}
+    named = {read(path)["problem"]["family"] for path in EXPERIMENT_FILES.glob("*.yaml")}
+    assert named == units
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_fit_hands_the_experiment_and_its_prepared_data_module_to_trainer_fit(
     name, tmp_path, monkeypatch, prepared
 ):
-    learner_class, data_class, write, extra = CASES[name]
+    data_class, write, extra = CASES[name]
     fits = []
     real_fit = L.Trainer.fit
 
@@ -78,7 +75,7 @@ def test_fit_hands_the_experiment_and_its_prepared_data_module_to_trainer_fit(
     config = load(EXPERIMENT_FILES / f"{name}.yaml", "quick", [*TINY, *extra, *root])
     fit_command.fit(config, Paths(runs=tmp_path / "runs", figures=tmp_path / "figures"))
     ((trainer, learner, data),) = fits
-    assert type(learner) is learner_class and trainer.lightning_module is learner
+    assert type(learner) is MetaLearner and trainer.lightning_module is learner
     assert type(data) is data_class and trainer.datamodule is data
     assert len(prepared) == 1 and prepared[0] is data
     if write is None:

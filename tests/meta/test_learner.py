@@ -66,15 +66,14 @@ def test_meta_seed_draws_other_training_problems_but_the_same_validation_problem
 
 
 def test_train_hidden_cycles_the_training_networks_and_validates_on_the_base_one():
-    from repro.config import ConfigError
-    from repro.meta.experiments import MNISTLearner
-    from repro.optimizees import Dataset, make_family
+    from repro.optimizees import Dataset
+    from repro.settings import ConfigError
 
     mnist = Path(__file__).resolve().parents[2] / "experiments" / "mnist.yaml"
     config = load(mnist, "quick", ["problem.train_hidden=[[20], [20, 20]]"])
     images, labels = torch.rand(50, 784), torch.randint(0, 10, (50,))
-    source = make_family(config, Dataset("mnist", {"train": (images, labels)}))
-    sources = MNISTLearner.training_sources(config, source)
+    source = config.problem.build(config, Dataset("mnist", {"train": (images, labels)}))
+    sources = config.problem.training_sources(config, source)
     assert [s.hidden for s in sources] == [(20,), (20, 20)]
     assert all(s.data is source.data for s in sources)
     assert source.hidden == (20,)

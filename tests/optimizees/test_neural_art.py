@@ -3,15 +3,16 @@
 import pytest
 import torch
 
-from repro.config import ArtConfig
-from repro.optimizees.neural_art import build_family, gram, relative_error, total_variation
+from repro.families.neural_art import NeuralArtProblem
+from repro.optimizees.neural_art import gram, relative_error, total_variation
 from tests.optimizees.contract import check_family
 
 
 @pytest.fixture(scope="module")
 def family():
-    art = ArtConfig(encoder="random", width=0.125, size=16, style_weight=10.0, tv_weight=10.0)
-    return build_family(art, verbose=False)
+    art = NeuralArtProblem(encoder="random", width=0.125, size=16, style_weight=10.0,
+                           tv_weight=10.0)
+    return art.make(verbose=False)
 
 
 def test_gram_of_a_known_input():
@@ -73,13 +74,14 @@ def test_instances_follow_their_seed_and_split(family):
 
 @pytest.mark.parametrize(
     ("override", "message"),
-    [("art.size=8", "art.size: must be 16 or more"), ("art.encoder=vgg16", "art.encoder")],
+    [("problem.size=8", "problem.size: must be 16 or more"),
+     ("problem.encoder=vgg16", "problem.encoder")],
 )
 def test_bad_art_settings_stop_with_one_line(override, message):
     from pathlib import Path
 
-    from repro.config import ConfigError
     from repro.config_loading import load
+    from repro.settings import ConfigError
 
     config = Path(__file__).resolve().parents[2] / "experiments" / "neural_art.yaml"
     with pytest.raises(ConfigError, match=message):
