@@ -118,6 +118,8 @@ class ProblemSettings:
     """Whether this is the family of a config that names none (one unit says so)."""
     datasets: ClassVar[tuple[str, ...]] = ("none",)
     """The ``data.name`` values its problems can be drawn from."""
+    synthetic: ClassVar[str] = "synthetic"
+    """What its data files record as their dataset where it reads none (``data.name: none``)."""
     label_subsets: ClassVar[bool] = False
     """Whether ``data.classes`` may pick a subset of its dataset's labels."""
     architecture_grid: ClassVar[bool] = False

@@ -52,6 +52,8 @@ class NeuralArtProblem(ProblemSettings):
     images: str = ""
     update_views: bool = False
 
+    synthetic = "images"
+
     def __post_init__(self) -> None:
         non_empty(self, "problem", "train_contents", "val_contents", "test_contents")
         check_name(self.images, "problem.images", optional=True)

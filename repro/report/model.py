@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from repro import config_loading
 from repro.config import PROFILES
 from repro.errors import MissingInputError
 from repro.figures.registry import BY_NAME, FIGURES, Figure
@@ -18,7 +19,9 @@ from repro.io import is_dirty
 from repro.report import reference, state
 from repro.report.catalogue import Source, source_of, sources
 from repro.report.claims import CLAIMS, FAILS, HOLDS, NO_DATA, Claim, Outcome, check
-from repro.settings import ConfigError
+from repro.settings import ConfigError, settings_of
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -213,11 +216,14 @@ def _duration(seconds: float) -> str:
 
 
 def _dataset_of(meta: dict[str, Any], source: Source) -> str:
-    """Where older data files did not record it: quadratics are synthetic."""
-    config = str(meta.get("config", ""))
-    if "quadratic" in config:
-        return "synthetic"
-    return "images" if "neural_art" in config else source.dataset.partition("/")[0]
+    """Where older data files did not record it: what the family of the experiment they name
+    draws from when it reads no dataset (its ``synthetic`` label), else the source's dataset."""
+    try:
+        family = config_loading.read(ROOT / str(meta.get("config")))["problem"]["family"]
+        kind = settings_of(family)
+    except (ConfigError, KeyError, TypeError):
+        return source.dataset.partition("/")[0]
+    return kind.synthetic if kind.datasets == ("none",) else source.dataset.partition("/")[0]
 
 
 def _selected(selected: dict[str, Any] | None) -> str:
