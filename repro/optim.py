@@ -30,8 +30,8 @@ from repro import weights as shipped
 from repro.config import OptimizerConfig
 from repro.optimizers import make_lstm
 from repro.optimizers.base import State
-from repro.optimizers.checkpoint import load_optimizer
 from repro.optimizers.lstm import LSTMOptimizer
+from repro.optimizers.phi_file import load_optimizer
 
 DEFAULT_WEIGHTS = "mnist_fashion_mnist"
 GROUP_KEYS = ("params", "param_names", "lr")

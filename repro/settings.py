@@ -161,7 +161,7 @@ def settings_of(family: Any) -> type[ProblemSettings]:
     """The settings class registered as ``family`` (the default family's when None)."""
     if family is None:
         return next(kind for kind in FAMILIES.values() if kind.default)
-    require(family in FAMILIES,
+    require(isinstance(family, str) and family in FAMILIES,
             f"problem.family: '{family}' is not allowed; choose one of {', '.join(FAMILIES)}")
     return FAMILIES[family]
 

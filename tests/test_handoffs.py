@@ -20,6 +20,7 @@ import torch
 
 from repro.cli import DIVERGED, PREEMPTED, main
 from repro.optimizers.hand import BASELINES
+from repro.optimizers.phi_file import PhiFile
 
 ROOT = Path(__file__).resolve().parents[1]
 QUADRATIC = str(ROOT / "experiments" / "quadratic.yaml")
@@ -69,10 +70,10 @@ def test_the_exported_phi_is_the_validation_best_not_the_last(fitted):
     best, last = (_checkpoints(fitted) / f"{n}.ckpt" for n in ("best", "last"))
     assert torch.load(best, weights_only=False)["global_step"] == 2
     assert torch.load(last, weights_only=False)["global_step"] == 8
-    exported = torch.load(fitted / "runs" / "quadratic" / "optimizer.ckpt", weights_only=True)
-    assert exported["selected_truncation"] == 2 and exported["meta_steps"] == 8
-    assert exported["selected"] == "best of validation at step 2"
-    phi, best_phi, last_phi = exported["state_dict"], _phi(best), _phi(last)
+    exported = PhiFile.read(fitted / "runs" / "quadratic" / "optimizer.ckpt")
+    assert exported.selection["truncation"] == 2 and exported.fit["meta_steps"] == 8
+    assert exported.selection["criterion"] == "best of validation at step 2"
+    phi, best_phi, last_phi = exported.phi, _phi(best), _phi(last)
     assert phi.keys() == best_phi.keys() == last_phi.keys()
     assert all(torch.equal(phi[k], best_phi[k]) for k in phi)
     assert not all(torch.equal(phi[k], last_phi[k]) for k in phi)
@@ -178,8 +179,8 @@ def test_sigterm_during_validation_stops_with_143_and_a_rerun_resumes(
     monkeypatch.undo()
     assert main(args) == 0
     assert f"resuming meta-training from {last}" in capsys.readouterr().out
-    exported = torch.load(tmp_path / "runs" / "quadratic" / "optimizer.ckpt", weights_only=True)
-    assert exported["resumed_from"] == str(last) and exported["meta_steps"] == 8
+    exported = PhiFile.read(tmp_path / "runs" / "quadratic" / "optimizer.ckpt").fit
+    assert exported["resumed_from"] == last.name and exported["meta_steps"] == 8  # never absolute
 
 
 def test_a_fit_whose_meta_training_diverges_exits_1_leaving_nothing(
@@ -221,5 +222,5 @@ def test_fit_under_ddp_through_the_command(tmp_path):
     run = tmp_path / "runs" / "quadratic"
     assert exported == [run / "fit/checkpoints/best.ckpt", run / "fit/checkpoints/last.ckpt",
                         run / "optimizer.ckpt"]
-    record = torch.load(run / "optimizer.ckpt", weights_only=True)
+    record = PhiFile.read(run / "optimizer.ckpt").fit
     assert record["world_size"] == 2 and record["meta_steps"] == 4

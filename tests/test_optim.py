@@ -24,6 +24,7 @@ from repro.optim import LearnedOptimizer, fingerprint, load_rule
 from repro.optimizees.family import Dataset
 from repro.optimizees.mlp import MLPFamily
 from repro.optimizers.lstm import LSTMOptimizer
+from repro.optimizers.phi_file import SELECTION, PhiFile
 from tests.images import learnable_images
 
 QUADRATIC = Path(__file__).resolve().parents[1] / "experiments" / "quadratic.yaml"
@@ -264,7 +265,7 @@ def test_unreadable_and_grouped_checkpoints_are_refused(tmp_path):
     _one_line(error)
     grouped = tmp_path / "cifar.ckpt"
     settings = dataclasses.asdict(OptimizerConfig(groups=["conv", "fc"]))
-    torch.save({"optimizer": settings, "state_dict": {}}, grouped)
+    PhiFile({}, settings, dict.fromkeys(SELECTION), {}).save(grouped)
     with pytest.raises(ValueError, match="one LSTM per parameter group") as error:
         LearnedOptimizer([nn.Parameter(torch.zeros(2))], weights=str(grouped))
     _one_line(error)
@@ -300,7 +301,7 @@ def test_a_state_saved_under_another_phi_is_refused():
 def test_weights_may_be_the_checkpoint_a_fit_exported(tmp_path):
     from repro.commands.fit import fit
     from repro.config_loading import load
-    from repro.optimizers.checkpoint import load_optimizer
+    from repro.optimizers.phi_file import load_optimizer
     from repro.paths import Paths
 
     config = load(QUADRATIC, "quick", [

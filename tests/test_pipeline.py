@@ -13,8 +13,8 @@ from repro.commands.figure import figure
 from repro.commands.fit import fit
 from repro.commands.tune import tune
 from repro.config_loading import load
-from repro.optimizers.checkpoint import Checkpoint, CheckpointError, load_optimizer
 from repro.optimizers.lstm import TorchLayers
+from repro.optimizers.phi_file import CheckpointError, PhiFile, load_optimizer
 from repro.paths import Paths
 from tests import run_records
 
@@ -42,9 +42,10 @@ def outputs(tmp_path_factory):
 
 def test_fit_exports_the_validated_optimizer(outputs):
     config, paths, ckpt, *_ = outputs
-    payload = torch.load(ckpt, weights_only=True)
-    assert payload["meta_steps"] == 12 and payload["selected"].startswith("best of validation")
-    assert payload["val_final_loss"] > 0
+    stored = PhiFile.read(ckpt)
+    assert stored.fit["meta_steps"] == 12
+    assert stored.selection["criterion"].startswith("best of validation")
+    assert stored.selection["val_loss"] > 0
     lstm = load_optimizer(ckpt, config.optimizer)
     assert sum(p.numel() for p in lstm.parameters()) > 0
     with pytest.raises(CheckpointError, match="optimizer.hidden=20"):
@@ -78,12 +79,12 @@ def test_curves_follow_the_data_contract(outputs):
         assert (curve["lr"] is None) == (name == "LSTM")
     assert {"config", "seed", "checkpoint", "commit", "created"} <= set(curves["meta"])
     assert curves["meta"]["dataset"] == "synthetic"
-    exported = torch.load(paths.checkpoint("quadratic"), weights_only=True)
-    step = exported["selected_truncation"]
-    assert exported["selected"] == f"best of validation at step {step}"
+    exported = PhiFile.read(paths.checkpoint("quadratic"))
+    step = exported.selection["truncation"]
+    assert exported.selection["criterion"] == f"best of validation at step {step}"
     assert curves["meta"]["selected"] == {
-        "seed": 0, "truncation": step, "val_loss": exported["val_final_loss"],
-        "commit": exported["meta"]["commit"],
+        "dataset": "synthetic", "seed": 0, "truncation": step,
+        "val_loss": exported.selection["val_loss"], "commit": exported.meta["commit"],
     }
     wall = curves["meta"]["wall_seconds"]
     assert set(wall) == {"fit", "tune", "evaluate"} and all(v > 0 for v in wall.values())
@@ -140,17 +141,26 @@ def test_a_run_folder_is_held_by_one_run_at_a_time(tmp_path):
         pass
 
 
-def test_a_shipped_weights_file_names_its_seed_and_truncation(outputs, tmp_path):
+def test_a_file_in_the_layout_before_phi_files_reads_as_one(outputs, tmp_path):
     ckpt = outputs[2]
     exported = torch.load(ckpt, weights_only=True)
     meta = {"dataset": "fashion_mnist", "seed": 3, "truncation": 1200, "val_loss": 0.5,
-            "commit": "abc1234", "config": "experiments/mnist.yaml"}
+            "commit": "abc1234", "config": "experiments/mnist.yaml", "selected": "best"}
     shipped = tmp_path / "shipped.pt"
     torch.save({"state_dict": exported["state_dict"], "optimizer": exported["optimizer"],
                 "meta": meta}, shipped)
-    assert Checkpoint.read(shipped).selection() == {
+    assert PhiFile.read(shipped).selected() == {
         k: meta[k] for k in ("dataset", "seed", "truncation", "val_loss", "commit")
     }
+    assert PhiFile.read(shipped).selection["criterion"] == "best"
+    fit = {"experiment": "quadratic", "selected": "final", "selected_truncation": 12,
+           "val_final_loss": None, "meta_steps": 12, "seconds": 3.0,
+           "meta": {"seed": 0, "phi_seed": 5, "commit": "abc1234", "config": "q.yaml"}}
+    torch.save({"state_dict": exported["state_dict"], "optimizer": exported["optimizer"],
+                **fit}, shipped)
+    old = PhiFile.read(shipped)
+    assert old.selection == {"seed": 5, "truncation": 12, "val_loss": None, "criterion": "final"}
+    assert old.fit == {"meta_steps": 12, "seconds": 3.0} and old.meta["experiment"] == "quadratic"
 
 
 def test_a_fit_is_shipped_as_a_weights_file_that_loads_and_evaluates(outputs, tmp_path):
@@ -160,9 +170,9 @@ def test_a_fit_is_shipped_as_a_weights_file_that_loads_and_evaluates(outputs, tm
     out = tmp_path / "quadratic.pt"
     weights.main([str(ckpt), str(out)])
     payload = torch.load(out, weights_only=True)
-    assert set(payload) == {"state_dict", "optimizer", "meta"}
-    assert payload["meta"]["truncation"] == Checkpoint.read(ckpt).selection()["truncation"]
-    assert {"dataset", "config", "seed", "commit", "val_loss"} <= set(payload["meta"])
+    assert set(payload) == {"format", "state_dict", "optimizer", "selection", "meta", "fit"}
+    assert payload["selection"]["truncation"] == PhiFile.read(ckpt).selection["truncation"]
+    assert {"dataset", "config", "seed", "commit"} <= set(payload["meta"])
     shipped, trained = load_optimizer(out, config.optimizer), load_optimizer(ckpt, config.optimizer)
     for a, b in zip(shipped.parameters(), trained.parameters(), strict=True):
         assert torch.equal(a, b)

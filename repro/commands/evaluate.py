@@ -21,7 +21,7 @@ from repro.meta.experiments import make_source
 from repro.meta.grid import architecture_grid
 from repro.meta.learned import load_learned, note_differences
 from repro.optim import load_rule, resolve_weights
-from repro.optimizers.checkpoint import Checkpoint
+from repro.optimizers.phi_file import PhiFile
 from repro.paths import Paths
 
 
@@ -30,7 +30,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     """Roll every optimizer over the test problems; write the curves, the LSTM trace and the
     family's own outputs (or, with ``grid.layers``, the architecture grid's final losses)."""
     ev, started, grid = config.evaluate, time.perf_counter(), bool(config.grid.layers)
-    stored = Checkpoint.read(checkpoint or paths.checkpoint(ev.optimizer_from or config.experiment))
+    stored = PhiFile.read(checkpoint or paths.checkpoint(ev.optimizer_from or config.experiment))
     lstm = load_learned(stored, config)
     extra, reference = reference_rules(ev)
     hint = "run 'python -m repro tune' first"
@@ -43,7 +43,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     family = make_source(config)
     note_differences(stored, family)
     meta = provenance(paths.config_file, config.seed, profile=config.profile,
-                      checkpoint=str(stored.path), selected=stored.selection(),
+                      checkpoint=str(stored.path), selected=stored.selected(),
                       **family.describe(), **reference)
     run = (paths.run_dir(config, "evaluate"), f"{config.experiment}-evaluate", config.to_dict())
     if grid:
@@ -102,7 +102,7 @@ def reference_rules(ev: EvaluateConfig) -> tuple[dict[str, torch.nn.Module], dic
         rule = load_rule(ev.reference)
     except ValueError as error:
         raise MissingInputError(f"evaluate.reference: {error}") from None
-    stored = Checkpoint.read(resolve_weights(ev.reference)).meta
+    stored = PhiFile.read(resolve_weights(ev.reference)).meta
     keys = ("source", "repository", "licence", "trained")
     record = {"label": ev.reference_label, "weights": ev.reference,
               **{key: stored[key] for key in keys if key in stored}}

@@ -15,8 +15,8 @@ from repro.config import Config, PanelConfig
 from repro.io import write_json
 from repro.meta.evaluate import trace as lstm_trace
 from repro.optimizees.base import Problem
-from repro.optimizers.checkpoint import Checkpoint
 from repro.optimizers.lstm import LSTMOptimizer
+from repro.optimizers.phi_file import PhiFile
 from repro.paths import REFERENCE_FILE, Paths
 from repro.report import reference
 
@@ -70,11 +70,11 @@ def _write(
 
 
 def wall_seconds(
-    checkpoint: Checkpoint, tuned: dict[str, Any] | None, started: float
+    checkpoint: PhiFile, tuned: dict[str, Any] | None, started: float
 ) -> dict[str, float | None]:
     """Wall-clock seconds of the runs behind a data file: meta-training (from the checkpoint),
     the baselines' tuning (from its record) and this evaluation (since ``started``)."""
-    fit_seconds = checkpoint.payload.get("seconds")
+    fit_seconds = checkpoint.fit.get("seconds")
     return {"fit": None if fit_seconds is None else round(float(fit_seconds), 1),
             "tune": ((tuned or {}).get("meta") or {}).get("wall_seconds"),
             "evaluate": round(time.perf_counter() - started, 1)}

@@ -16,7 +16,7 @@ from repro.config import Config
 from repro.data.errors import DatasetError
 from repro.errors import Diverged, MissingInputError
 from repro.io import OutputError, run_lock
-from repro.optimizers.checkpoint import CheckpointError
+from repro.optimizers.phi_file import CheckpointError
 from repro.paths import Paths
 from repro.settings import ConfigError
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
 from repro.commands.runs import set_threads
@@ -35,6 +34,7 @@ from repro.meta.sweep import (
     tuned_validation_losses,
 )
 from repro.meta.sweep import validation_history as history_of
+from repro.optimizers.phi_file import PhiFile
 from repro.paths import Paths
 from repro.settings import ConfigError
 from repro.weights import ship
@@ -113,13 +113,14 @@ def _point(study: Study, name: str, overrides: dict[str, Any], run_root: Path,
     if not ckpt.is_file():
         arguments = [f"--{item}" for item in study.overrides] + _as_arguments(overrides)
         seconds = _fit(study.config_file, point, arguments, run_root / "fit.log")
-    exported = torch.load(ckpt, map_location="cpu", weights_only=False)
+    exported = PhiFile.read(ckpt)
     record = {
         "name": name, "overrides": overrides,
         **summarise(history_of(point.run_dir(study.config, "fit")), study.baselines),
-        "truncations": exported["meta_steps"], "seconds": exported.get("seconds", seconds),
-        "checkpoint": str(ckpt), "selected": exported["selected"],
-        "fit_commit": exported["meta"]["commit"], "checkpoint_sha256": _sha256(ckpt),
+        "truncations": exported.fit["meta_steps"],
+        "seconds": exported.fit.get("seconds", seconds), "checkpoint": str(ckpt),
+        "selected": exported.selection["criterion"], "fit_commit": exported.meta["commit"],
+        "checkpoint_sha256": _sha256(ckpt),
     }
     if study.part == "seeds":
         record["selection_problems"] = problems = study.plan["selection_problems"]

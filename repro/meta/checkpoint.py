@@ -1,10 +1,9 @@
 """A fit's checkpoints: the exported optimizer, resuming from ``last.ckpt``, RNG states.
 
-An exported optimizer holds phi and the optimizer settings it was trained under (read back by
-:class:`repro.optimizers.checkpoint.Checkpoint` and ``load_optimizer``, which need no
-Lightning); a fit's resumable
-``last.ckpt`` is refused when it was trained under other settings. Every refusal is a
-:class:`~repro.optimizers.checkpoint.CheckpointError` whose message is one line.
+An exported optimizer is a :class:`~repro.optimizers.phi_file.PhiFile` (read back without
+Lightning); a fit's resumable ``last.ckpt`` is refused when it was trained under other settings.
+Every refusal is a :class:`~repro.optimizers.phi_file.CheckpointError` whose message is one
+line.
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ import numpy as np
 import torch
 
 from repro.config import EXECUTION_SETTINGS, Config
-from repro.io import brief, save_torch
-from repro.optimizers.checkpoint import CheckpointError
+from repro.io import brief
+from repro.optimizers.phi_file import CheckpointError, PhiFile
 
 # Settings that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = ("meta.steps", "meta.val_every", "meta.checkpoint_every", "meta.max_skips",
@@ -47,17 +46,15 @@ def set_rng_states(states: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def export_optimizer(net: torch.nn.Module, config: Config, path: Path, **info: Any) -> Path:
-    """Write phi (``net``'s parameters) with the settings ``config`` trained it under to ``path``
-    (atomically)."""
-    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-    payload = {
-        "experiment": config.experiment,
-        "optimizer": config.to_dict()["optimizer"],
-        "state_dict": state,
-        **info,
-    }
-    return save_torch(path, payload)
+def export_optimizer(
+    net: torch.nn.Module, config: Config, path: Path, selection: dict[str, Any],
+    meta: dict[str, Any], fit: dict[str, Any],
+) -> Path:
+    """Write phi (``net``'s parameters) with the settings ``config`` trained it under, its
+    ``selection``, provenance ``meta`` and ``fit`` record to ``path`` (atomically)."""
+    phi = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    return PhiFile(phi, config.to_dict()["optimizer"], selection,
+                   {"experiment": config.experiment, **meta}, fit).save(path)
 
 
 def checkpoint_dir(run_dir: Path) -> Path:

@@ -16,8 +16,8 @@ from torch import nn
 from repro.config import Config, OptimizerConfig
 from repro.optimizees import Family
 from repro.optimizers import make_lstm
-from repro.optimizers.checkpoint import Checkpoint
 from repro.optimizers.grouped import GroupedRule
+from repro.optimizers.phi_file import PhiFile
 from repro.settings import ConfigError
 
 
@@ -36,7 +36,7 @@ def make_learned(config: Config) -> nn.Module:
     return GroupedRule([(name, parts[name], make_lstm(settings)) for name in settings.groups])
 
 
-def load_learned(checkpoint: Checkpoint | Path, config: Config) -> nn.Module:
+def load_learned(checkpoint: PhiFile | Path, config: Config) -> nn.Module:
     """The learned optimizer stored in ``checkpoint`` (read already, or its path), built for
     ``config``'s problem family.
 
@@ -46,12 +46,12 @@ def load_learned(checkpoint: Checkpoint | Path, config: Config) -> nn.Module:
     def build(settings: OptimizerConfig) -> nn.Module:
         return make_learned(replace(config, optimizer=settings))
 
-    if not isinstance(checkpoint, Checkpoint):
-        checkpoint = Checkpoint.read(checkpoint)
-    return checkpoint.optimizer(config.optimizer, build=build)
+    if not isinstance(checkpoint, PhiFile):
+        checkpoint = PhiFile.read(checkpoint)
+    return checkpoint.optimizer_net(config.optimizer, build=build)
 
 
-def note_differences(checkpoint: Checkpoint, family: Family) -> None:
+def note_differences(checkpoint: PhiFile, family: Family) -> None:
     """Say so where the optimizer was meta-trained on another family description (dataset,
     encoder) than the one it is evaluated on."""
     trained = checkpoint.meta

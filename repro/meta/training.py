@@ -124,12 +124,13 @@ def export_selected(
             f"phi is not finite at truncation {truncation}; no optimizer written: lower "
             "meta.lr or set meta.clip_grad_norm"
         )
-    return export_optimizer(
-        learner.optimizer_net, config, path,
-        selected=selected, selected_truncation=truncation, val_final_loss=val_loss,
-        meta_steps=int(trainer.global_step), skipped_truncations=learner.skipped,
-        clip_grad_norm=config.meta.clip_grad_norm or None, world_size=trainer.world_size,
-        resumed_from=str(resume) if resume else None, seconds=seconds,
-        seconds_per_truncation=seconds / max(learner.truncations_run, 1),
-        peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, meta=meta,
-    )
+    selection = {"seed": config.meta.phi_seed(config.seed), "truncation": truncation,
+                 "val_loss": val_loss, "criterion": selected}
+    fit = {
+        "meta_steps": int(trainer.global_step), "skipped_truncations": learner.skipped,
+        "clip_grad_norm": config.meta.clip_grad_norm or None, "world_size": trainer.world_size,
+        "resumed_from": str(resume) if resume else None, "seconds": seconds,
+        "seconds_per_truncation": seconds / max(learner.truncations_run, 1),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    return export_optimizer(learner.optimizer_net, config, path, selection, meta, fit)

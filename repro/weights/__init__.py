@@ -1,8 +1,7 @@
 """Trained optimizers shipped with the suite: ``<name>.pt`` files beside this module.
 
-Each file loads with ``torch.load(path, weights_only=True)`` into ``{"state_dict": phi,
-"optimizer": its settings (``OptimizerConfig`` fields), "meta": dataset, config, seed, commit,
-truncation selected and its validation loss}``; ``python -m repro evaluate --checkpoint`` and
+Each file is a :class:`~repro.optimizers.phi_file.PhiFile` (it loads with
+``torch.load(path, weights_only=True)``); ``python -m repro evaluate --checkpoint`` and
 ``make ... WEIGHTS=<name>`` evaluate one without meta-training. ``official_*.pt`` are not ours:
 the official code's MNIST optimizers (Chen et al. 2020, MIT: ``LICENSE.official``, README.md),
 converted by :mod:`repro.weights.official`.
@@ -13,9 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from repro.io import portable, save_torch
+from repro.optimizers.phi_file import SELECTION, PhiFile
 
 FOLDER = Path(__file__).resolve().parent
 
@@ -36,38 +33,26 @@ def path_of(name: str) -> Path:
 
 
 def ship(checkpoint: Path, out: Path, dataset: str, selected: dict[str, Any]) -> Path:
-    """Write the phi of a fit's exported ``checkpoint`` to ``out`` in the shipped format.
+    """Write the phi of a fit's exported ``checkpoint`` to ``out`` as a shipped optimizer.
 
     ``selected`` says which phi it is: ``seed``, ``truncation``, ``val_loss`` and ``criterion``
     (how it was chosen).
     """
-    exported = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    payload = {
-        "state_dict": exported["state_dict"],
-        "optimizer": exported["optimizer"],
-        "meta": {
-            "experiment": exported["experiment"], "dataset": dataset,
-            "config": portable(exported["meta"]["config"]), "seed": selected["seed"],
-            "commit": exported["meta"]["commit"], "truncation": selected["truncation"],
-            "val_loss": selected["val_loss"], "selected": selected["criterion"],
-        },
-    }
-    return save_torch(out, payload)
+    chosen = {key: selected[key] for key in SELECTION}
+    return PhiFile.read(checkpoint).replace(dataset=dataset, **chosen).save(out)
 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m repro.weights CHECKPOINT OUT --dataset NAME``: ship a fit's exported phi."""
     import argparse
 
-    from repro.optimizers.checkpoint import Checkpoint
-
     parser = argparse.ArgumentParser(prog="python -m repro.weights", description=main.__doc__)
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--dataset", default="none")
     args = parser.parse_args(argv)
-    chosen = Checkpoint.read(args.checkpoint).selection()
-    chosen["criterion"] = "lowest validation loss of the fit (early stopping)"
+    chosen = {**PhiFile.read(args.checkpoint).selected(),
+              "criterion": "lowest validation loss of the fit (early stopping)"}
     print(f"weights written to {ship(args.checkpoint, args.out, args.dataset, chosen)}")
 
 

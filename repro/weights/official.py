@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from repro.config import OptimizerConfig
-from repro.io import save_torch
+from repro.optimizers.phi_file import PhiFile
 from repro.optimizers.preprocess import n_features
 
 HIDDEN = 20
@@ -117,11 +116,8 @@ def state_dict(arrays: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
 
 
 def meta(name: str) -> dict[str, Any]:
-    """The provenance recorded with the converted optimizer ``name`` (one of :data:`NAMES`).
-
-    The keys :meth:`Checkpoint.selection` reads say that no phi was selected by us: no seed,
-    truncation, validation loss or commit of this suite (the official code kept its own best).
-    """
+    """The provenance recorded with the converted optimizer ``name`` (one of :data:`NAMES`):
+    no config or commit of this suite."""
     return {
         "origin": "official", "name": name, "experiment": "mnist", "dataset": "mnist",
         "source": SOURCE, "repository": REPOSITORY, "source_commit": COMMIT,
@@ -131,22 +127,26 @@ def meta(name: str) -> dict[str, Any]:
         "conversion": "Sonnet gates (i, j, f, o) -> (input, forget, output, cell = j); forget "
                       "bias 1 folded into the forget bias; LogAndSign k = 5 as logsign p = 5; "
                       "output scale 0.01",
-        "config": None, "seed": None, "truncation": None, "val_loss": None, "commit": None,
-        "selected": "the official code's saved optimizer (converted, not re-selected)",
+        "config": None, "commit": None,
     }
 
 
-def payload(arrays: Mapping[str, np.ndarray], name: str) -> dict[str, Any]:
-    """The shipped-weights payload (see :mod:`repro.weights`) of the Sonnet ``arrays`` of the
+SELECTION = {"seed": None, "truncation": None, "val_loss": None,
+             "criterion": "the official code's saved optimizer (converted, not re-selected)"}
+"""No phi was selected by us: no seed, truncation or validation loss of this suite (the
+official code kept its own best)."""
+
+
+def payload(arrays: Mapping[str, np.ndarray], name: str) -> PhiFile:
+    """The shipped optimizer (see :mod:`repro.weights`) of the Sonnet ``arrays`` of the
     official optimizer ``name``."""
     if name not in TRAINING:
         raise ValueError(f"unknown official optimizer {name!r}; known: {', '.join(NAMES)}")
-    OptimizerConfig(**SETTINGS)  # the settings stay valid for the checkpoint reader
-    return {"state_dict": state_dict(arrays), "optimizer": dict(SETTINGS), "meta": meta(name)}
+    return PhiFile(state_dict(arrays), dict(SETTINGS), dict(SELECTION), meta(name))
 
 
-def convert(path: Path) -> dict[str, Any]:
-    """The payload of the ``.npz`` file at ``path``, named by its stem (``dm.npz`` -> dm)."""
+def convert(path: Path) -> PhiFile:
+    """The optimizer of the ``.npz`` file at ``path``, named by its stem (``dm.npz`` -> dm)."""
     path = Path(path)
     with np.load(path, allow_pickle=False) as arrays:
         return payload({key: arrays[key] for key in arrays.files}, path.stem)
@@ -160,7 +160,7 @@ def convert_folder(folder: Path, out: Path) -> list[Path]:
     if missing:
         raise FileNotFoundError(f"{folder}: no {', '.join(f'{n}.npz' for n in missing)}")
     return [
-        save_torch(out / f"official_{name}.pt", convert(folder / f"{name}.npz")) for name in NAMES
+        convert(folder / f"{name}.npz").save(out / f"official_{name}.pt") for name in NAMES
     ]
 
 

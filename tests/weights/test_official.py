@@ -14,8 +14,8 @@ from torch import nn
 from repro import weights as shipped
 from repro.optim import LearnedOptimizer, load_rule
 from repro.optimizers import native
-from repro.optimizers.checkpoint import Checkpoint
 from repro.optimizers.lstm import LSTMOptimizer
+from repro.optimizers.phi_file import PhiFile
 from repro.weights import official
 from tests.images import learnable_images
 from tests.test_regression import untrained_copy
@@ -187,14 +187,14 @@ def test_control_an_unconverted_phi_does_not_compute_the_sonnet_lstm(broken, ker
 @pytest.mark.parametrize("name", NAMES)
 def test_each_shipped_file_is_the_conversion_of_its_original(name):
     path = shipped.path_of(f"official_{name}")
-    stored = torch.load(path, map_location="cpu", weights_only=True)
+    stored = PhiFile.read(path)
     fresh = official.convert(ORIGINALS / f"{name}.npz")
-    assert stored["optimizer"] == fresh["optimizer"]
-    assert stored["meta"] == fresh["meta"]
-    assert stored["state_dict"].keys() == fresh["state_dict"].keys()
-    for key, value in fresh["state_dict"].items():
-        assert torch.equal(stored["state_dict"][key], value), key
-    meta = Checkpoint.read(path).meta
+    assert stored.optimizer == fresh.optimizer and stored.selection == fresh.selection
+    assert stored.meta == fresh.meta and stored.fit == fresh.fit == {}
+    assert stored.phi.keys() == fresh.phi.keys()
+    for key, value in fresh.phi.items():
+        assert torch.equal(stored.phi[key], value), key
+    meta = stored.meta
     assert meta["origin"] == "official" and meta["licence"] == "MIT"
     assert meta["source_commit"] == "0a3da557b8462382c5b6bec895aab88cdf1f9d96"
     assert (path.parent / meta["licence_file"]).read_text() == (ORIGINALS / "LICENSE").read_text()
