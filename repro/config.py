@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args
 
 from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
+from repro.figures.registry import PANEL, Panel
 from repro.settings import (
     FAMILIES,
     ProblemSettings,
@@ -135,19 +136,12 @@ class TuneConfig:
 
 
 @dataclass(frozen=True)
-@section("evaluate.panels")
-class PanelConfig:
-    """One curves panel: its data file name, title and the number of steps it shows."""
-
-    name: str = "figure4a"
-    title: str = "Quadratics"
-    steps: PositiveInt = 100
-
-
-@dataclass(frozen=True)
 @section("evaluate")
 class EvaluateConfig:
     """Held-out evaluation: the curves ``panels`` and the LSTM's one-step ``trace`` (if named).
+
+    ``panels`` names panels of the figure registry (:data:`repro.figures.registry.PANELS`), which
+    says each one's title and steps; ``steps`` > 0 caps every panel's steps (short runs).
 
     ``optimizer_from`` names another experiment whose trained optimizer is evaluated here
     (empty: this experiment's own); ``lstm_sub_from`` names one more whose optimizer is drawn
@@ -158,7 +152,8 @@ class EvaluateConfig:
     """
 
     problems: PositiveInt = 100
-    panels: list[PanelConfig] = field(default_factory=lambda: [PanelConfig()])
+    panels: list[str] = field(default_factory=lambda: ["figure4a"])
+    steps: NonNegativeInt = 0
     optimizer_from: str = ""
     trace: str = "figure3"
     trace_step: NonNegativeInt = 10
@@ -169,9 +164,10 @@ class EvaluateConfig:
 
     def __post_init__(self) -> None:
         non_empty(self, "evaluate", "panels")
-        names = [panel.name for panel in self.panels]
+        names = self.panels
         for name in names:
-            check_name(name, "evaluate.panels.name")
+            require(name in PANEL, f"evaluate.panels: {name!r} is not a panel of the figure "
+                    f"registry; choose among {', '.join(PANEL)}")
             require(names.count(name) == 1, f"evaluate.panels: the name {name!r} appears twice; "
                      "each panel writes <name>.json")
         for key in ("optimizer_from", "trace", "lstm_sub_from"):
@@ -182,12 +178,17 @@ class EvaluateConfig:
             f"evaluate.reference_label: {self.reference_label!r} must be a new curve name, "
             f"not empty nor one of {', '.join(taken)}",
         )
-        steps = max(panel.steps for panel in self.panels)
+        steps = max(panel.steps for panel in self.curve_panels)
         require(
             not self.trace or self.trace_step < steps,
             f"evaluate.trace_step ({self.trace_step}) must be below the longest panel's steps "
             f"({steps})",
         )
+
+    @property
+    def curve_panels(self) -> list[Panel]:
+        """The panels named, from the figure registry, each capped at ``steps``."""
+        return [PANEL[name].capped(self.steps) for name in self.panels]
 
 
 @dataclass(frozen=True)
@@ -286,4 +287,4 @@ class Config:
     @property
     def steps(self) -> int:
         """Optimizee steps of an evaluation rollout: the longest panel's."""
-        return max(panel.steps for panel in self.evaluate.panels)
+        return max(panel.steps for panel in self.evaluate.curve_panels)

@@ -205,13 +205,6 @@ def one_line(error: Exception, family: type[ProblemSettings] | None = None) -> s
         where = f"{section}." if section else ""
         return (f"unknown key '{where}{key}'; allowed under {section or 'the top level'}: "
                 f"{', '.join(names)}")
-    if found := re.fullmatch(r'Parser key "(\w+\.\w+)": Problem with given class_path '
-                             r"'([\w.]+)': Option '(\w+)' is not accepted.*", text):
-        kind = next((hint for hint in _section_types(config)
-                     if hint.__name__ == found[2].split(".")[-1]), None)
-        if kind is not None:
-            names = ", ".join(f.name for f in dataclasses.fields(kind))
-            return f"unknown key '{found[1]}.{found[3]}'; allowed under {found[1]}: {names}"
     for pattern, plain in REWORDED:
         text = re.sub(pattern, plain, text)
     found = re.match(r'Parser key "([^"]+)": (.*)', text)
@@ -222,18 +215,6 @@ def _sections(config: type = Config) -> dict[str, type]:
     """``config``'s sections (``problem``, ``meta``, ...) and their dataclasses."""
     hints = typing.get_type_hints(config)
     return {name: hint for name, hint in hints.items() if dataclasses.is_dataclass(hint)}
-
-
-def _section_types(config: type) -> list[type]:
-    """Every dataclass a ``config`` holds, nested ones (``PanelConfig``) included."""
-    kinds, todo = [], [config]
-    while todo:
-        kind = todo.pop()
-        kinds.append(kind)
-        for hint in typing.get_type_hints(kind).values():
-            todo += [arg for arg in (hint, *typing.get_args(hint))
-                     if dataclasses.is_dataclass(arg) and arg not in kinds]
-    return kinds
 
 
 def _plain(value: Any) -> Any:

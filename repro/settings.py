@@ -162,7 +162,7 @@ def settings_of(family: Any) -> type[ProblemSettings]:
     if family is None:
         return next(kind for kind in FAMILIES.values() if kind.default)
     require(isinstance(family, str) and family in FAMILIES,
-            f"problem.family: '{family}' is not allowed; choose one of {', '.join(FAMILIES)}")
+            f"problem.family: {family!r} is not allowed; choose one of {', '.join(FAMILIES)}")
     return FAMILIES[family]
 
 

@@ -76,7 +76,7 @@ def mnist_config(overrides: list[str]) -> Config:
     return load(MNIST_CONFIG, "quick", [
         "data.name=mnist", f"data.root={MNIST_ROOT}", "data.download=false",
         "tune.optimizers=[ADAM,NAG]", "evaluate.reference=",
-        "evaluate.panels=[{name: figure4b, title: MNIST, steps: 100}]", *overrides,
+        "evaluate.panels=[figure4b]", *overrides,
     ])
 
 
@@ -96,7 +96,7 @@ def figure4b(folder: Path, overrides: list[str]) -> tuple[dict, dict[str, float]
 
     config = load(MNIST_CONFIG, "paper", [
         "data.name=mnist", f"data.root={MNIST_ROOT}", "data.download=false",
-        "evaluate.panels=[{name: figure4b, title: MNIST, steps: 100}]", *overrides,
+        "evaluate.panels=[figure4b]", *overrides,
     ])
     paths = _paths(folder)
     tune(config, paths)
@@ -139,7 +139,7 @@ def _quadratic(folder: Path, overrides: list[str]) -> tuple[dict, dict[str, floa
 def _mnist_quick(folder: Path, overrides: list[str]) -> tuple[dict, dict[str, float]]:
     curves = quick_pipeline(folder, MNIST_CONFIG, "figure4b", [
         "data.name=mnist", f"data.root={MNIST_ROOT}", "data.download=false",
-        "evaluate.reference=", "evaluate.panels=[{name: figure4b, title: MNIST, steps: 100}]",
+        "evaluate.reference=", "evaluate.panels=[figure4b]",
         *overrides,
     ])
     return curves, curve_metrics(curves)

@@ -331,9 +331,9 @@ CASES = [
          lambda f, _: _in_file(f, "profiles:\n  quick:\n    meta: 5\n"),
          r"^error: profiles\.quick\.meta: expected a mapping, got 5$"),
     Case("duplicate panel names",
-         lambda f, _: _in_file(
-             f, "evaluate:\n  panels:\n    - {name: a}\n    - {name: a, steps: 5}\n"),
-         r"^error: evaluate\.panels: the name 'a' appears twice; each panel writes <name>\.json$"),
+         lambda f, _: _in_file(f, "evaluate:\n  panels: [figure4a, figure4a]\n"),
+         r"^error: evaluate\.panels: the name 'figure4a' appears twice; each panel writes "
+         r"<name>\.json$"),
     Case("an experiment name that is a path", lambda f, _: _fit(f, "--experiment", "../../x"),
          r"^error: experiment: '\.\./\.\./x' is not a name; use letters, digits, _ and - "
          r"\(it names files and folders\)$"),
@@ -347,10 +347,10 @@ CASES = [
     Case("an unknown key in a file",
          lambda f, _: _in_file(f, "meta:\n  learning_rate: 0.1\n"),
          r"^error: unknown key 'meta\.learning_rate'; allowed under meta: horizon, unroll"),
-    Case("an unknown panel key",
-         lambda f, _: _in_file(f, "evaluate:\n  panels:\n    - {name: a, foo: 1}\n"),
-         r"^error: unknown key 'evaluate\.panels\.foo'; allowed under evaluate\.panels: name, "
-         r"title, steps$"),
+    Case("a panel the figure registry does not know",
+         lambda f, _: _in_file(f, "evaluate:\n  panels: [figure4z]\n"),
+         r"^error: evaluate\.panels: 'figure4z' is not a panel of the figure registry; choose "
+         r"among figure4a, figure4b, "),
     Case("Ctrl-C during evaluation", _interrupted_evaluation,
          r"^interrupted: nothing half-written was left behind$", 130, ""),
     Case("claims on a figures folder that does not exist",

@@ -36,7 +36,7 @@ BASE: dict[str, Any] = {
     "meta": {"horizon": 4, "unroll": 2, "steps": 2, "val_every": 100, "val_problems": 2},
     "tune": {"grid": [0.1], "problems": 2},
     "evaluate": {"problems": 2, "trace": "",
-                 "panels": [{"name": "figure4a", "title": "Q", "steps": 4}]},
+                 "panels": ["figure4a"], "steps": 4},
     "trainer": {"threads": 1},
 }
 """A config every command runs in well under a second."""

@@ -64,16 +64,14 @@ def run(tmp_path_factory):
     _dataset(root / "data")
     paths = Paths(runs=root / "runs", figures=root / "figures")
     base = load(ROOT / "experiments" / "mnist.yaml", "quick", [
-        *TINY, *LEARN, f"data.root={root / 'data'}",
-        "evaluate.panels=[{name: figure4b, title: MNIST, steps: 10},"
-        " {name: figure4c, title: 'MNIST, 200 steps', steps: 20}]",
+        *TINY, *LEARN, f"data.root={root / 'data'}",  # the panels' own 100 and 200 steps
     ])
     fit(base, paths)
     tune(base, paths)
     evaluate(base, paths)
     relu = load(ROOT / "experiments" / "mnist_relu.yaml", "quick", [
         *TINY, f"data.root={root / 'data'}",
-        "evaluate.panels=[{name: figure5c, title: 'MNIST, ReLU', steps: 10}]",
+        "evaluate.steps=10",
     ])
     tune(relu, paths)
     evaluate(relu, paths)
@@ -125,9 +123,9 @@ def test_base_network_curves_for_100_and_200_step_panels(run):
     assert b["title"] == "MNIST" and c["title"] == "MNIST, 200 steps"
     assert b["meta"]["dataset"] == "mnist"
     for name in ("ADAM", "RMSprop", "SGD", "NAG", "LSTM"):
-        assert b["curves"][name]["step"] == list(range(1, 11))
-        assert c["curves"][name]["step"] == list(range(1, 21))
-        assert c["curves"][name]["mean"][:10] == b["curves"][name]["mean"]
+        assert b["curves"][name]["step"] == list(range(1, 101))
+        assert c["curves"][name]["step"] == list(range(1, 201))
+        assert c["curves"][name]["mean"][:100] == b["curves"][name]["mean"]
         assert 1.5 < b["curves"][name]["mean"][0] < 4.0  # cross-entropy near ln 10 at the start
 
 

@@ -23,7 +23,7 @@ TINY = [
     "problem.batch=4", "meta.steps=12", "meta.val_every=6", "meta.val_problems=8",
     "meta.horizon=20", "meta.unroll=5", "tune.problems=8", "tune.grid=[0.3,0.1,0.01]",
     "evaluate.problems=10",
-    "evaluate.panels=[{name: figure4a, title: Quadratics, steps: 20}]", "evaluate.trace_step=3",
+    "evaluate.steps=20", "evaluate.trace_step=3",
     "trainer.log_every=1",
 ]
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from repro.data.idx import read_idx, write_idx
-from repro.data.mnist import DEBIAN_FASHION_MNIST, FILES
+from repro.data.mnist_files import DEBIAN_FASHION_MNIST, FILES
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## The learned optimizer in your own training loop"

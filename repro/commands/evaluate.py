@@ -65,13 +65,13 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     problem = family.sample("test", 0, ev.problems, device)
     with tracking.run(*run) as loggers:
         curves = evaluate_rules(problem, rules, config.steps)
-        records.log_curves(loggers, curves, ev.panels)
+        records.log_curves(loggers, curves, ev.curve_panels)
     meta["wall_seconds"] = records.wall_seconds(stored, tuned, started)
     paper = records.paper_values(meta.get("dataset"))
     written = [records.panel(config, paths, panel, curves, meta, paper.get(panel.name))
-               for panel in ev.panels]
+               for panel in ev.curve_panels]
     written += [records.trace(config, paths, problem, lstm, meta)] if ev.trace else []
-    title = records.title(ev.panels[0].title, config) if ev.panels else ""
+    title = records.title(ev.curve_panels[0].title, config) if ev.panels else ""
     return written + config.problem.outputs(config, paths.data, problem, rules, meta, title)
 
 

@@ -11,7 +11,8 @@ from typing import Any
 from lightning.pytorch.loggers import Logger
 
 from repro import tracking
-from repro.config import Config, PanelConfig
+from repro.config import Config
+from repro.figures.registry import Panel
 from repro.io import write_json
 from repro.meta.evaluate import trace as lstm_trace
 from repro.optimizees.base import Problem
@@ -31,7 +32,7 @@ def paper_values(dataset: str | None, path: Path = REFERENCE_FILE) -> dict[str, 
 
 
 def panel(
-    config: Config, paths: Paths, panel: PanelConfig, curves: dict[str, Any],
+    config: Config, paths: Paths, panel: Panel, curves: dict[str, Any],
     meta: dict[str, Any], paper: dict[str, Any] | None = None,
 ) -> Path:
     """One panel's curves file: the curves cut to ``panel.steps``, and ``paper``, the paper's
@@ -99,15 +100,15 @@ def shorten(curves: dict[str, dict[str, Any]], steps: int) -> dict[str, dict[str
     return out
 
 
-def log_curves(loggers: list[Logger], curves: dict[str, Any], panels: list[PanelConfig]) -> None:
+def log_curves(loggers: list[Logger], curves: dict[str, Any], panels: list[Panel]) -> None:
     """Each optimizer's mean loss per step, and each panel's curves as a table."""
     for name, curve in curves.items():
         for step, mean in zip(curve["step"], curve["mean"], strict=True):
             if mean is not None:
                 tracking.log_metrics(loggers, {f"evaluate/{name}": mean}, step)
-    for panel_config in panels:
-        cut = shorten(curves, panel_config.steps)
-        tracking.log_curves_table(loggers, f"curves/{panel_config.name}", cut)
+    for panel in panels:
+        cut = shorten(curves, panel.steps)
+        tracking.log_curves_table(loggers, f"curves/{panel.name}", cut)
 
 
 def log_grid(loggers: list[Logger], panels: list[dict[str, Any]]) -> None:

@@ -1,7 +1,7 @@
 """``python -m repro.data mnist --root data``: make sure an MNIST-format dataset is in place.
 
 The files are looked for as the experiments look for them and, when missing, fetched into
-``<root>/<MNIST|FashionMNIST>/raw`` (:func:`repro.data.mnist.ensure_mnist`). Prints the folder
+``<root>/<MNIST|FashionMNIST>/raw`` (:func:`repro.data.mnist_files.ensure_mnist`). Prints the folder
 that holds them; on failure prints one ``error:`` line saying why and exits with code 2.
 """
 
@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from repro.data.errors import DatasetError
-from repro.data.mnist import DATASETS, ensure_mnist
+from repro.data.mnist_files import DATASETS, ensure_mnist
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from jsonargparse.typing import NonNegativeFloat, PositiveInt
 
 from repro.config import Config
-from repro.data.cifar import CIFARDataModule
 from repro.optimizees.convnet import ConvNetFamily
 from repro.optimizees.family import Dataset
 from repro.settings import ProblemSettings, non_empty, register, require, section
+
+if TYPE_CHECKING:
+    from repro.data.problems import ProblemData
 
 
 @register
@@ -51,8 +53,10 @@ class ConvNetProblem(ProblemSettings):
             batch_size=self.minibatch, seed=config.seed, data=data,
         )
 
-    def datamodule(self, config: Config) -> CIFARDataModule:
+    def datamodule(self, config: Config) -> ProblemData:
         """CIFAR-10's images of ``data.classes``, split into train, validation and test."""
+        from repro.data.cifar import CIFARDataModule  # Lightning: only where data is read
+
         data = config.data
         return CIFARDataModule(
             data.root, data.download, data.val_size, config.seed, data.classes or range(10)

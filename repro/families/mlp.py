@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from jsonargparse.typing import NonNegativeFloat, PositiveInt
 
 from repro.config import Config
-from repro.data.mnist import MNISTDataModule
 from repro.optimizees.family import Dataset
 from repro.optimizees.mlp import Activation, MLPFamily
 from repro.settings import ProblemSettings, non_empty, register, require, section
+
+if TYPE_CHECKING:
+    from repro.data.problems import ProblemData
 
 
 @register
@@ -49,8 +51,10 @@ class MLPProblem(ProblemSettings):
                          init_std=self.init_std, batch_size=self.minibatch, seed=config.seed,
                          data=data)
 
-    def datamodule(self, config: Config) -> MNISTDataModule:
+    def datamodule(self, config: Config) -> ProblemData:
         """``data.name``'s images, split into train, validation and test."""
+        from repro.data.mnist import MNISTDataModule  # Lightning: only where data is read
+
         data = config.data
         return MNISTDataModule(data.name, data.root, data.download, data.val_size, config.seed)
 

@@ -11,7 +11,6 @@ from typing import Any, Literal
 from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 from repro.config import Config
-from repro.meta import art
 from repro.optimizees.base import Problem
 from repro.optimizees.encoder import EncoderName
 from repro.optimizees.neural_art import NeuralArtFamily
@@ -92,6 +91,8 @@ class NeuralArtProblem(ProblemSettings):
     ) -> list[Path]:
         """Figure 9's image triple and the update-rule views (Figures 10-13), as ``images``
         and ``update_views`` ask (:mod:`repro.meta.art`)."""
+        from repro.meta import art  # the evaluation's code: not for reading settings
+
         written = []
         if self.images:
             written += art.write_images(config, folder, problem, rules["LSTM"][0], meta, title)

@@ -23,6 +23,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from repro.figures import curves, style
+from repro.figures.registry import BY_NAME, drawn
 
 
 def load_panels(data_dir: Path, names: Sequence[str], figure: str) -> list[dict[str, Any]]:
@@ -89,13 +90,5 @@ class CurvePanels:
         style.save(self.build_panel(curves.load(Path(data_path)), name), Path(out_stem))
 
 
-FIGURE5 = CurvePanels("figure5", {
-    "figure5a": ((1, 100), "MNIST, 40 units"),
-    "figure5b": ((1, 100), "MNIST, 2 layers"),
-    "figure5c": ((1, 100), "MNIST, ReLU"),
-})
-FIGURE7 = CurvePanels("figure7", {
-    "figure7a": (None, "CIFAR-10"),
-    "figure7b": (None, "CIFAR-5"),
-    "figure7c": (None, "CIFAR-2"),
-})
+FIGURE5 = CurvePanels("figure5", drawn(BY_NAME["figure5"].panels))
+FIGURE7 = CurvePanels("figure7", drawn(BY_NAME["figure7"].panels))

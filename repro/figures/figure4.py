@@ -20,13 +20,10 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from repro.figures.curve_panels import CurvePanels
+from repro.figures.registry import BY_NAME, drawn
 
-# Panel name -> (steps shown, default title when the JSON has none).
-PANELS: dict[str, tuple[tuple[int, int], str]] = {
-    "figure4a": ((1, 100), "Quadratics"),
-    "figure4b": ((1, 100), "MNIST"),
-    "figure4c": ((100, 200), "MNIST, 200 steps"),
-}
+PANELS = drawn(BY_NAME["figure4"].panels)
+"""Panel name -> (steps shown, default title when the JSON has none)."""
 FIGURE4 = CurvePanels(
     "figure4", PANELS, alone={"figure4a": {"title": "Quadratics", "x": None, "y": None}}
 )

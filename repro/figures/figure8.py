@@ -20,11 +20,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from repro.figures.curve_panels import CurvePanels, build_composite, check_panels
+from repro.figures.registry import BY_NAME, drawn
 
-PANELS: dict[str, tuple[tuple[int, int], str]] = {
-    "figure8a": ((1, 128), "Training style, 64x64"),
-    "figure8b": ((1, 128), "Test style, 128x128"),
-}
+PANELS = drawn(BY_NAME["figure8"].panels)
 
 
 class Figure8(CurvePanels):

@@ -8,7 +8,7 @@ imports no plotting library. The Makefile is checked against it (``tests/test_ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 VARIANT_TARGETS = {"departure": "figure5b-mix"}
 """Sub-folders of a dataset folder that hold a departure from the paper's protocol, with the make
@@ -78,3 +78,42 @@ FIGURES: tuple[Figure, ...] = (
 )
 
 BY_NAME = {figure.name: figure for figure in FIGURES}
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A curves panel: the data file ``<name>.json`` one evaluation writes, its ``title``
+    (``{key}``: the experiment's ``problem.key``), the optimizee ``steps`` its rollouts run in
+    the paper's protocol, and the steps a figure draws of it (``shown``; None: all)."""
+
+    name: str
+    title: str
+    steps: int
+    shown: tuple[int, int] | None = None
+
+    def capped(self, steps: int) -> Panel:
+        """This panel evaluated for at most ``steps`` steps (0: its own)."""
+        return replace(self, steps=min(self.steps, steps) if steps else self.steps)
+
+
+PANELS: tuple[Panel, ...] = (
+    Panel("figure4a", "Quadratics", 100, (1, 100)),
+    Panel("figure4b", "MNIST", 100, (1, 100)),
+    Panel("figure4c", "MNIST, 200 steps", 200, (100, 200)),
+    Panel("figure5a", "MNIST, 40 units", 100, (1, 100)),
+    Panel("figure5b", "MNIST, 2 layers", 100, (1, 100)),
+    Panel("figure5c", "MNIST, ReLU", 100, (1, 100)),
+    Panel("figure7a", "CIFAR-10", 1000),
+    Panel("figure7b", "CIFAR-5", 1000),
+    Panel("figure7c", "CIFAR-2", 1000),
+    Panel("cifar_sub", "CIFAR, labels 5-9", 1000),
+    Panel("figure8a", "Training style, {size}x{size}", 128, (1, 128)),
+    Panel("figure8b", "Test style, {size}x{size}", 128, (1, 128)),
+)
+"""Every curves panel an experiment can evaluate (``evaluate.panels`` names them)."""
+PANEL = {panel.name: panel for panel in PANELS}
+
+
+def drawn(names: tuple[str, ...]) -> dict[str, tuple[tuple[int, int] | None, str]]:
+    """The steps shown and the title of each panel of ``names``, as a figure draws them."""
+    return {name: (PANEL[name].shown, PANEL[name].title) for name in names}

