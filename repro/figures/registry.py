@@ -110,8 +110,19 @@ PANELS: tuple[Panel, ...] = (
     Panel("figure8a", "Training style, {size}x{size}", 128, (1, 128)),
     Panel("figure8b", "Test style, {size}x{size}", 128, (1, 128)),
 )
-"""Every curves panel an experiment can evaluate (``evaluate.panels`` names them)."""
+"""The paper's curves panels."""
 PANEL = {panel.name: panel for panel in PANELS}
+"""Every curves panel an experiment can evaluate (``evaluate.panels`` names them): the paper's
+and those a family's unit adds with :func:`add_panel`."""
+
+
+def add_panel(panel: Panel) -> Panel:
+    """Make ``panel`` one an experiment can evaluate (a family's own, outside the paper's
+    figures); its name must be new."""
+    if panel.name in PANEL:
+        raise ValueError(f"a panel named {panel.name!r} exists already")
+    PANEL[panel.name] = panel
+    return panel
 
 
 def drawn(names: tuple[str, ...]) -> dict[str, tuple[tuple[int, int] | None, str]]:
