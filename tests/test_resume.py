@@ -82,7 +82,7 @@ def test_killed_and_preempted_fit_resumes_to_the_same_optimizer(tmp_path):
                 for r in (tmp_path / "whole", runs)]
     for key, value in exported[0]["state_dict"].items():
         assert torch.equal(value, exported[1]["state_dict"][key]), key
-    assert exported[1]["resumed_from"].endswith("last.ckpt")
+    assert exported[1]["fit"]["resumed_from"].endswith("last.ckpt")
     # the metrics history survives the kill and the preemption: every row of the whole run, and
     # no step's training row twice (a preempted fit logs and validates once more on its way out)
     whole_rows, resumed_rows = (_rows(r / "quadratic/fit/csv/metrics.csv")
