@@ -136,13 +136,13 @@ figure6: $(MFIG)/figure6.png
 DEPART  := $(MFIG)/departure
 DCOMMON = --profile $(PROFILE) --runs-dir $(MRUNS)/departure --figures-dir $(DEPART) \
 	--data.name $(DATASET) --data.root $(DATA_ROOT) $(ARGS)
-DPANEL  := [{name: figure5b, title: "MNIST, 2 layers: LSTM meta-trained on 1 and 2 layers (departure)", steps: 100}]
+DNOTE   := LSTM meta-trained on 1 and 2 layers (departure)
 $(MRUNS)/mnist_mix/optimizer.ckpt: experiments/mnist_mix.yaml | $(STAMP)
 	$(REPRO) fit --config experiments/mnist_mix.yaml $(MCOMMON)
 $(DEPART)/data/figure5b.json: $(MRUNS)/mnist_mix/optimizer.ckpt experiments/mnist_2layers.yaml
 	$(REPRO) tune --config experiments/mnist_2layers.yaml $(DCOMMON)
 	$(REPRO) evaluate --config experiments/mnist_2layers.yaml $(DCOMMON) --checkpoint $< \
-		--evaluate.panels '$(DPANEL)'
+		--evaluate.note '$(DNOTE)'
 $(DEPART)/figure5b.png: $(DEPART)/data/figure5b.json | $(STAMP)
 	$(REPRO) figure figure5b --profile $(PROFILE) --figures-dir $(DEPART)
 .PHONY: figure5b-mix

@@ -140,8 +140,9 @@ class TuneConfig:
 class EvaluateConfig:
     """Held-out evaluation: the curves ``panels`` and the LSTM's one-step ``trace`` (if named).
 
-    ``panels`` names panels of the figure registry (:data:`repro.figures.registry.PANELS`), which
-    says each one's title and steps; ``steps`` > 0 caps every panel's steps (short runs).
+    ``panels`` names panels of the figure registry (:data:`repro.figures.registry.PANEL`), which
+    says each one's title and steps; ``steps`` > 0 caps every panel's steps (short runs) and
+    ``note`` is added to every panel's title (``title: note``, e.g. a departure from the paper).
 
     ``optimizer_from`` names another experiment whose trained optimizer is evaluated here
     (empty: this experiment's own); ``lstm_sub_from`` names one more whose optimizer is drawn
@@ -154,6 +155,7 @@ class EvaluateConfig:
     problems: PositiveInt = 100
     panels: list[str] = field(default_factory=lambda: ["figure4a"])
     steps: NonNegativeInt = 0
+    note: str = ""
     optimizer_from: str = ""
     trace: str = "figure3"
     trace_step: NonNegativeInt = 10
@@ -187,8 +189,9 @@ class EvaluateConfig:
 
     @property
     def curve_panels(self) -> list[Panel]:
-        """The panels named, from the figure registry, each capped at ``steps``."""
-        return [PANEL[name].capped(self.steps) for name in self.panels]
+        """The panels named, from the figure registry, each capped at ``steps`` and titled with
+        ``note``."""
+        return [PANEL[name].capped(self.steps, self.note) for name in self.panels]
 
 
 @dataclass(frozen=True)

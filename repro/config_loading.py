@@ -107,19 +107,32 @@ def read(path: Path | str, profile: str | None = None) -> dict:
 
 def family_named(argv: list[str]) -> type[ProblemSettings]:
     """The settings class of the family that command-line tokens ``argv`` name: the last
-    ``problem.family`` of a ``--config`` YAML text or a ``--problem.family`` option."""
-    family, tokens = None, iter(argv)
+    ``problem.family`` of a ``--config`` YAML text, a ``--problem`` mapping or a
+    ``--problem.family`` option. A family other than the config files' is refused: its
+    settings are other keys."""
+    named, tokens = {}, iter(argv)
     for token in tokens:
-        name, _, value = token.partition("=")
-        if name in ("--config", "--problem.family") and not value:
-            value = next(tokens, "")
+        name, equals, value = token.partition("=")
+        if name not in ("--config", "--problem", "--problem.family"):
+            continue
+        value = value if equals else next(tokens, "")
+        try:
+            data = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"{name.lstrip('-')}: {value!r} is not valid YAML") from None
         if name == "--problem.family":
-            family = yaml.safe_load(value)
-        elif name == "--config":
-            text = yaml.safe_load(value)
-            problem = text.get("problem") if isinstance(text, dict) else None
-            family = problem.get("family", family) if isinstance(problem, dict) else family
-    return settings_of(family)
+            named["option"] = data
+        elif isinstance(data, dict):
+            problem = data.get("problem") if name == "--config" else data
+            if isinstance(problem, dict) and "family" in problem:
+                named["file" if name == "--config" else "option"] = problem["family"]
+    _require(
+        named.get("option", named.get("file")) == named.get("file", named.get("option")),
+        f"problem.family: {named.get('option')!r} where the config names "
+        f"{named.get('file')!r}; each family has its own problem settings, so start from a "
+        f"config of that family (experiments/*.yaml)",
+    )
+    return settings_of(named.get("option", named.get("file")))
 
 
 @functools.cache
@@ -199,8 +212,12 @@ def one_line(error: Exception, family: type[ProblemSettings] | None = None) -> s
         or re.fullmatch(r"(?:Group '(\w+)' does not accept option|Option) '(\w+)'.*", text)
         or re.fullmatch(r"Subcommand '\w+' does not accept option '(?:(\w+)\.)?(\w+)'.*", text)
     )
+    if not found and (unknown := re.fullmatch(r"Option '(\w+)\.\w+' is not accepted.*", text)):
+        found = (None, unknown[1])  # a section this config does not have
     if found:
-        section, key = found.groups()
+        section, key = found if isinstance(found, tuple) else found.groups()
+        if section and section not in _sections(config):  # the section is what is unknown
+            section, key = None, section
         names = [f.name for f in dataclasses.fields(_sections(config).get(section, Config))]
         where = f"{section}." if section else ""
         return (f"unknown key '{where}{key}'; allowed under {section or 'the top level'}: "

@@ -54,17 +54,19 @@ def non_empty(settings: Any, prefix: str, *names: str) -> None:
 def section(prefix: str) -> Callable[[type[T]], type[T]]:
     """Make every instance of the decorated settings class refuse, before its own checks, a null
     where a setting's type has none and a number that is not finite, naming the key
-    (``prefix.key``; the top level's with an empty ``prefix``). Applied below ``@dataclass``, so
-    that the ``__init__`` it generates calls the check."""
+    (``prefix.key``; the top level's with an empty ``prefix``), then run its own checks (a base
+    class's where it has none). Applied below ``@dataclass``, so that the ``__init__`` it
+    generates calls the check."""
 
     def decorate(kind: type[T]) -> type[T]:
-        own = kind.__dict__.get("__post_init__")
+        own = kind.__dict__.get("__post_init__") or getattr(kind, "_own_checks", None)
 
         def __post_init__(self: T) -> None:
             _fields(self, prefix)
             if own is not None:
                 own(self)
 
+        kind._own_checks = own
         kind.__post_init__ = __post_init__
         return kind
 

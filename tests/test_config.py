@@ -53,6 +53,9 @@ def test_quick_profile_overrides_and_command_line_overrides():
         ({"problem": {"family": "mlp", "dim": 3}, "data": {"name": "mnist"}},
          "unknown key 'problem.dim'; allowed under problem: family, batch, hidden, "),
         ({"problem": {"family": "cubic"}}, "problem.family: 'cubic' is not allowed; choose"),
+        ({"art": {"size": 64}}, "unknown key 'art'; allowed under the top level: experiment, "),
+        ({"evaluate": {"panels": ["figure4z"]}},
+         "evaluate.panels: 'figure4z' is not a panel of the figure registry"),
         ({"grid": {"layers": [1]}}, "grid: set both grid.layers and grid.widths, or neither"),
         ({"grid": {"layers": [1], "widths": [20]}},
          "grid: the architecture grid needs problem.family mlp, got 'quadratic'"),
@@ -66,6 +69,48 @@ def test_bad_values_get_one_line_errors_naming_the_key(data, message):
         from_dict(data)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["problem.family=mlp"], "problem.family: 'mlp' where the config names 'quadratic'; "),
+        (["problem.family=[a"], "problem.family: '[a' is not valid YAML"),
+        (["art.size=16"], "unknown key 'art'; allowed under the top level: experiment, "),
+    ],
+)
+def test_bad_overrides_get_one_line_errors(overrides, message):
+    with pytest.raises(ConfigError) as info:
+        load(QUADRATIC, overrides=overrides)
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_a_family_given_by_a_problem_mapping_reads_that_familys_settings():
+    config = from_dict({}, overrides=["problem={family: mlp, hidden: [7]}", "data.name=mnist"])
+    assert config.problem.family == "mlp" and config.problem.hidden == [7]
+
+
+def test_a_subclass_of_a_family_keeps_the_checks_of_its_base():
+    from dataclasses import dataclass
+
+    from repro.families.mlp import MLPProblem
+    from repro.settings import section
+
+    @dataclass(frozen=True)
+    @section("problem")
+    class Wider(MLPProblem):
+        pass
+
+    with pytest.raises(ConfigError, match="problem.hidden: expected a non-empty list"):
+        Wider(hidden=[])
+
+
+def test_a_note_is_added_to_every_panels_title_and_steps_cap_them():
+    config = load(QUADRATIC, overrides=["evaluate.note=a departure", "evaluate.steps=7",
+                                        "evaluate.trace_step=3"])
+    (panel,) = config.evaluate.curve_panels
+    assert (panel.name, panel.title, panel.steps) == ("figure4a", "Quadratics: a departure", 7)
+    assert config.steps == 7
 
 
 def test_missing_and_malformed_files(tmp_path):

@@ -8,6 +8,7 @@ imports no plotting library. The Makefile is checked against it (``tests/test_ma
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 VARIANT_TARGETS = {"departure": "figure5b-mix"}
@@ -84,16 +85,24 @@ BY_NAME = {figure.name: figure for figure in FIGURES}
 class Panel:
     """A curves panel: the data file ``<name>.json`` one evaluation writes, its ``title``
     (``{key}``: the experiment's ``problem.key``), the optimizee ``steps`` its rollouts run in
-    the paper's protocol, and the steps a figure draws of it (``shown``; None: all)."""
+    the paper's protocol, the steps a figure draws of it (``shown``; None: all) and the title a
+    figure draws where its data has none (``fallback``; empty: ``title``)."""
 
     name: str
     title: str
     steps: int
     shown: tuple[int, int] | None = None
+    fallback: str = ""
 
-    def capped(self, steps: int) -> Panel:
-        """This panel evaluated for at most ``steps`` steps (0: its own)."""
-        return replace(self, steps=min(self.steps, steps) if steps else self.steps)
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]*", self.name):
+            raise ValueError(f"panel name {self.name!r} is not a name (it names a file)")
+
+    def capped(self, steps: int, note: str = "") -> Panel:
+        """This panel evaluated for at most ``steps`` steps (0: its own), ``note`` added to
+        its title."""
+        return replace(self, steps=min(self.steps, steps) if steps else self.steps,
+                       title=f"{self.title}: {note}" if note else self.title)
 
 
 PANELS: tuple[Panel, ...] = (
@@ -107,8 +116,8 @@ PANELS: tuple[Panel, ...] = (
     Panel("figure7b", "CIFAR-5", 1000),
     Panel("figure7c", "CIFAR-2", 1000),
     Panel("cifar_sub", "CIFAR, labels 5-9", 1000),
-    Panel("figure8a", "Training style, {size}x{size}", 128, (1, 128)),
-    Panel("figure8b", "Test style, {size}x{size}", 128, (1, 128)),
+    Panel("figure8a", "Training style, {size}x{size}", 128, (1, 128), "Training style, 64x64"),
+    Panel("figure8b", "Test style, {size}x{size}", 128, (1, 128), "Test style, 128x128"),
 )
 """The paper's curves panels."""
 PANEL = {panel.name: panel for panel in PANELS}
@@ -127,4 +136,5 @@ def add_panel(panel: Panel) -> Panel:
 
 def drawn(names: tuple[str, ...]) -> dict[str, tuple[tuple[int, int] | None, str]]:
     """The steps shown and the title of each panel of ``names``, as a figure draws them."""
-    return {name: (PANEL[name].shown, PANEL[name].title) for name in names}
+    return {name: (PANEL[name].shown, PANEL[name].fallback or PANEL[name].title)
+            for name in names}

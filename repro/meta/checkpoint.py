@@ -80,9 +80,9 @@ def resume_from(config: Config, run_dir: Path) -> Path | None:
         ) from None
     mine = _flatten(config.to_dict())
     theirs = _flatten(saved)
-    changed = sorted(
-        key for key in set(mine) | set(theirs)
-        if mine.get(key) != theirs.get(key) and not key.startswith(RESUMABLE_CHANGES)
+    changed = sorted(  # a key only the checkpoint has is a setting since removed
+        key for key in mine
+        if mine[key] != theirs.get(key) and not key.startswith(RESUMABLE_CHANGES)
     )
     if changed:
         key = changed[0]

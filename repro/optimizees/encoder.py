@@ -139,7 +139,7 @@ def make_encoder(choice: EncoderChoice) -> Encoder:
         if not path.is_file():
             raise EncoderError(
                 f"VGG-19 weights {path} not found; put torchvision's {VGG19_FILE} there, set "
-                "art.weights, or use art.encoder: random"
+                "problem.weights, or use problem.encoder: random"
             )
         return vgg19_encoder(path)
     return random_encoder(choice.seed, choice.width)

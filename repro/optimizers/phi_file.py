@@ -147,7 +147,7 @@ def _upgrade(old: dict[str, Any]) -> dict[str, Any]:
     """A file written before :data:`FORMAT` 1 in its layout: a fit's export (phi, the fit's
     record and its provenance at the top level) or a shipped file (the selection in ``meta``)."""
     rest = {k: v for k, v in old.items() if k not in ("state_dict", "optimizer", "meta")}
-    meta = dict(old["meta"])
+    meta = dict(old.get("meta") or {})
     if "truncation" in meta:  # shipped
         selection = {key: meta.pop(key) for key in ("seed", "truncation", "val_loss")}
         selection["criterion"] = meta.pop("selected")

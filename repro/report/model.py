@@ -219,9 +219,9 @@ def _dataset_of(meta: dict[str, Any], source: Source) -> str:
     """Where older data files did not record it: what the family of the experiment they name
     draws from when it reads no dataset (its ``synthetic`` label), else the source's dataset."""
     try:
-        family = config_loading.read(ROOT / str(meta.get("config")))["problem"]["family"]
-        kind = settings_of(family)
-    except (ConfigError, KeyError, TypeError):
+        problem = config_loading.read(ROOT / str(meta.get("config"))).get("problem") or {}
+        kind = settings_of(problem.get("family") if isinstance(problem, dict) else None)
+    except (ConfigError, OSError):
         return source.dataset.partition("/")[0]
     return kind.synthetic if kind.datasets == ("none",) else source.dataset.partition("/")[0]
 

@@ -18,3 +18,5 @@ def test_a_unit_adds_a_panel_once(monkeypatch):
     assert registry.PANEL["toy"] is toy and toy.capped(20).steps == 20 and toy.capped(0) == toy
     with pytest.raises(ValueError, match="a panel named 'toy' exists already"):
         add_panel(Panel("toy", "Other", 10))
+    with pytest.raises(ValueError, match="panel name '../toy' is not a name"):
+        Panel("../toy", "Path", 10)
