@@ -328,6 +328,7 @@ def test_figures_import_only_plotting_libraries():
         "operator",
         "os",
         "pathlib",
+        "re",
         "textwrap",
         "typing",
         "uuid",
