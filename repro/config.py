@@ -28,6 +28,7 @@ from repro.settings import (
     section,
 )
 
+FLOAT32_MAX = 3.4028234663852886e38
 Profile = Literal["paper", "quick"]
 PROFILES: tuple[str, ...] = get_args(Profile)
 Preprocessing = Literal["none", "logsign"]
@@ -102,6 +103,11 @@ class MetaConfig:
     seed: int = -1
 
     def __post_init__(self) -> None:
+        require(
+            self.lr < FLOAT32_MAX / 10,
+            f"meta.lr: must be below {FLOAT32_MAX / 10:.4g} (ADAM's first step on phi, 10 x "
+            f"meta.lr, must be a float32), got {self.lr}",
+        )
         require(
             self.unroll <= self.horizon,
             f"meta.unroll ({self.unroll}) is longer than meta.horizon ({self.horizon}); "

@@ -38,6 +38,7 @@ def test_quick_profile_overrides_and_command_line_overrides():
         ({"problem": {"batch": -2}}, "problem.batch: must be positive"),
         ({"meta": {"lr": "fast"}}, "meta.lr: expected a number"),
         ({"meta": {"steps": 1.5}}, "meta.steps: expected an integer"),
+        ({"meta": {"lr": 1e38}}, "meta.lr: must be below 3.403e+37 (ADAM's first step on phi"),
         ({"optimizer": {"preprocessing": "log"}}, "choose one of none, logsign"),
         ({"tune": {"grid": []}}, "tune.grid: expected a non-empty list"),
         ({"tune": {"grid": [0.1, -1]}}, "tune.grid: must be positive, got -1"),
