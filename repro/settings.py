@@ -83,13 +83,16 @@ def _fields(settings: Any, prefix: str) -> None:
 
 def _value(value: Any, key: str, nullable: bool = False) -> None:
     """Refuse ``value`` of ``key`` when it is (or a list in it holds) a null, unless
-    ``nullable``, or a number that is not finite."""
+    ``nullable``, a number that is not finite, or an integer no 64-bit integer holds (torch's
+    sizes and seeds)."""
     require(value is not None or nullable, f"{key}: expected a value, got null")
     if isinstance(value, list):
         for item in value:
             _value(item, key)
     elif isinstance(value, float):
         require(math.isfinite(value), f"{key}: must be a finite number, got {value}")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        require(-(2**63) <= value < 2**63, f"{key}: {value} does not fit a 64-bit integer")
 
 
 FAMILIES: dict[str, type[ProblemSettings]] = {}

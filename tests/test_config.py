@@ -38,6 +38,8 @@ def test_quick_profile_overrides_and_command_line_overrides():
         ({"problem": {"batch": -2}}, "problem.batch: must be positive"),
         ({"meta": {"lr": "fast"}}, "meta.lr: expected a number"),
         ({"meta": {"steps": 1.5}}, "meta.steps: expected an integer"),
+        ({"problem": {"batch": 9.223372036894413e18}},
+         "problem.batch: 9223372036894412800 does not fit a 64-bit integer"),
         ({"meta": {"lr": 1e38}}, "meta.lr: must be below 3.403e+37 (ADAM's first step on phi"),
         ({"optimizer": {"preprocessing": "log"}}, "choose one of none, logsign"),
         ({"tune": {"grid": []}}, "tune.grid: expected a non-empty list"),
