@@ -300,6 +300,13 @@ CASES = [
     Case("an infinite setting in a file",
          lambda f, _: _in_file(f, "problem:\n  init_std: .inf\n"),
          r"^error: problem\.init_std: must be a finite number, got inf$"),
+    Case("an integer beyond 64 bits",
+         lambda f, _: _fit(f, "--problem.batch", "10000000000000000000"),
+         r"^error: problem\.batch: 10000000000000000000 does not fit a 64-bit integer$"),
+    Case("a meta-learning rate float32 cannot step with",
+         lambda f, _: _fit(f, "--meta.lr", "1e38"),
+         r"^error: meta\.lr: must be below 3\.403e\+37 \(ADAM's first step on phi, 10 x "
+         r"meta\.lr, must be a float32\), got 1e\+38$"),
     Case("every learning rate of a tuning grid diverges",
          lambda f, _: ["tune", "--config", QUADRATIC, "--profile", "quick", *_out(f), *TINY,
                        "--tune.grid", "[1000.0]"],
