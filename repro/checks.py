@@ -12,8 +12,7 @@ import yaml
 
 def final_mean(curves: dict[str, Any], name: str) -> float:
     """Mean loss of optimizer ``name`` at the last step; ``inf`` if it diverged."""
-    curve = curves["curves"][name]
-    value = curve["mean"][-1]
+    value = curves["curves"][name]["mean"][-1]
     return float("inf") if value is None else float(value)
 
 

@@ -133,12 +133,9 @@ def _experiment(command: str, args: object, config: Config | None, file: Path | 
     """``fit``, ``tune``, ``evaluate`` or ``figure`` of ``config``."""
     from repro.commands import evaluate, figure, fit, tune
 
-    profile = config.profile if config else os.environ.get("PROFILE") or "paper"
-    paths = Paths.default(profile, config_file=file)
-    paths = Paths(
-        runs=Path(args.runs_dir) if args.runs_dir else paths.runs,
-        figures=Path(args.figures_dir) if args.figures_dir else paths.figures, config_file=file,
-    )
+    default = Paths.default(config.profile if config else os.environ.get("PROFILE") or "paper")
+    paths = Paths(Path(args.runs_dir or default.runs), Path(args.figures_dir or default.figures),
+                  file)
     if command == "fit":
         print(f"optimizer written to {fit.fit(config, paths)}")
     elif command == "tune":
@@ -240,11 +237,6 @@ def _crash_log(error: BaseException, log_dir: Path) -> Path:
     return Path(name)
 
 
-def _log_dir(argv: list[str]) -> Path:
-    """Where a bug's traceback goes: ``<--runs-dir>/errors`` (default ``runs/errors``)."""
-    return errors_folder(_option(argv, "--runs-dir"))
-
-
 def _option(argv: list[str], name: str) -> str | None:
     """The last value ``argv`` gives option ``name`` (``name VALUE`` or ``name=VALUE``)."""
     given = [b for a, b in itertools.pairwise([*argv, None]) if a == name]
@@ -261,13 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return _run(argv)
-    except SystemExit as error:
+    except BaseException as error:  # noqa: BLE001 - the one boundary of every command
         if type(error) is SystemExit and error.code in (None, 0):
             raise  # --help and --print_config end the program themselves
-        code, line = outcome(error, _log_dir(argv))
-        print(line, file=sys.stderr)
-        return code
-    except BaseException as error:  # noqa: BLE001 - the one boundary of every command
-        code, line = outcome(error, _log_dir(argv))
+        code, line = outcome(error, errors_folder(_option(argv, "--runs-dir")))
         print(line, file=sys.stderr)
         return code

@@ -172,12 +172,11 @@ class EvaluateConfig:
 
     def __post_init__(self) -> None:
         non_empty(self, "evaluate", "panels")
-        names = self.panels
-        for name in names:
+        for name in self.panels:
             require(name in PANEL, f"evaluate.panels: {name!r} is not a panel of the figure "
                     f"registry; choose among {', '.join(PANEL)}")
-            require(names.count(name) == 1, f"evaluate.panels: the name {name!r} appears twice; "
-                     "each panel writes <name>.json")
+            require(self.panels.count(name) == 1, f"evaluate.panels: the name {name!r} appears "
+                    "twice; each panel writes <name>.json")
         for key in ("optimizer_from", "trace", "lstm_sub_from"):
             check_name(getattr(self, key), f"evaluate.{key}", optional=True)
         taken = ("LSTM", "LSTM-sub", *get_args(Baseline))

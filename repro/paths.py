@@ -39,10 +39,9 @@ class Paths:
     config_file: Path | None = None
 
     @classmethod
-    def default(cls, profile: str, config_file: Path | None = None) -> Paths:
+    def default(cls, profile: str) -> Paths:
         """``runs/<profile>`` and the profile's figures folder (:func:`figures_folder`)."""
-        return cls(runs=RUNS_ROOT / profile, figures=figures_folder(FIGURES_ROOT, profile),
-                   config_file=config_file)
+        return cls(runs=RUNS_ROOT / profile, figures=figures_folder(FIGURES_ROOT, profile))
 
     @property
     def data(self) -> Path:

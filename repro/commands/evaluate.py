@@ -33,8 +33,7 @@ def evaluate(config: Config, paths: Paths, checkpoint: Path | None = None) -> li
     stored = PhiFile.read(checkpoint or paths.checkpoint(ev.optimizer_from or config.experiment))
     lstm = load_learned(stored, config)
     extra, reference = reference_rules(ev)
-    hint = "run 'python -m repro tune' first"
-    tuned = None if grid else read_json(paths.tuned(config), hint)
+    tuned = None if grid else read_json(paths.tuned(config), "run 'python -m repro tune' first")
     runs.ensure_writable(paths.data)
     runs.set_threads(config)
     device = runs.device_for(config)

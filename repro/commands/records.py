@@ -21,8 +21,6 @@ from repro.optimizers.phi_file import PhiFile
 from repro.paths import REFERENCE_FILE, Paths
 from repro.report import reference
 
-"""The paper's values read off its plots (absent from an installed package: no markers then)."""
-
 
 def paper_values(dataset: str | None, path: Path = REFERENCE_FILE) -> dict[str, dict[str, Any]]:
     """Per panel, the paper's ``steps`` and ``loss`` (optimizer -> values) where the paper's
@@ -107,8 +105,7 @@ def log_curves(loggers: list[Logger], curves: dict[str, Any], panels: list[Panel
             if mean is not None:
                 tracking.log_metrics(loggers, {f"evaluate/{name}": mean}, step)
     for panel in panels:
-        cut = shorten(curves, panel.steps)
-        tracking.log_curves_table(loggers, f"curves/{panel.name}", cut)
+        tracking.log_curves_table(loggers, f"curves/{panel.name}", shorten(curves, panel.steps))
 
 
 def log_grid(loggers: list[Logger], panels: list[dict[str, Any]]) -> None:

@@ -72,11 +72,6 @@ def _fit(config_file: Path, point: Paths, arguments: list[str], log: Path) -> fl
     return time.perf_counter() - started
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _baselines(config: Config, paths: Paths) -> tuple[Path, dict[str, float]]:
     """The tuned-rates file of ``config`` and each baseline's validation loss in it; a
     one-line error when it is missing or was tuned on other validation problems."""
@@ -120,7 +115,7 @@ def _point(study: Study, name: str, overrides: dict[str, Any], run_root: Path,
         "truncations": exported.fit["meta_steps"],
         "seconds": exported.fit.get("seconds", seconds), "checkpoint": str(ckpt),
         "selected": exported.selection["criterion"], "fit_commit": exported.meta["commit"],
-        "checkpoint_sha256": _sha256(ckpt),
+        "checkpoint_sha256": hashlib.sha256(ckpt.read_bytes()).hexdigest(),
     }
     if study.part == "seeds":
         record["selection_problems"] = problems = study.plan["selection_problems"]
