@@ -62,7 +62,10 @@ def section(prefix: str) -> Callable[[type[T]], type[T]]:
         own = kind.__dict__.get("__post_init__") or getattr(kind, "_own_checks", None)
 
         def __post_init__(self: T) -> None:
-            _fields(self, prefix)
+            hints = typing.get_type_hints(type(self))
+            for f in dataclasses.fields(self):
+                _value(getattr(self, f.name), f"{prefix}.{f.name}" if prefix else f.name,
+                       type(None) in get_args(hints[f.name]))
             if own is not None:
                 own(self)
 
@@ -71,14 +74,6 @@ def section(prefix: str) -> Callable[[type[T]], type[T]]:
         return kind
 
     return decorate
-
-
-def _fields(settings: Any, prefix: str) -> None:
-    """Check each field of the dataclass ``settings`` with :func:`_value`."""
-    hints = typing.get_type_hints(type(settings))
-    for f in dataclasses.fields(settings):
-        _value(getattr(settings, f.name), f"{prefix}.{f.name}" if prefix else f.name,
-               type(None) in get_args(hints[f.name]))
 
 
 def _value(value: Any, key: str, nullable: bool = False) -> None:
