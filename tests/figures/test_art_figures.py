@@ -1,6 +1,6 @@
 """Figure 8's zoom: the y axis fits the curves that stayed finite; diverged ones are named."""
 
-from repro.figures.figure8 import FIGURE8
+from repro.figures.curve_panels import FIGURE8
 
 
 def _panel(name, diverge):

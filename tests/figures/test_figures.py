@@ -21,14 +21,12 @@ from repro.figures import (
     curves,
     draw,
     figure3,
-    figure4,
-    figure8,
     figure9,
     inputs,
     maker,
     style,
 )
-from repro.figures.curve_panels import FIGURE5, FIGURE7
+from repro.figures.curve_panels import FIGURE4, FIGURE5, FIGURE7, FIGURE8
 from repro.figures.registry import FIGURES
 from tests.figures.helpers import (
     curve_lines,
@@ -144,7 +142,7 @@ def test_save_is_atomic_and_creates_folder(tmp_path):
 
 
 def test_figure4a_conventions():
-    fig = figure4.build_figure4a(synthetic_envelope())
+    fig = FIGURE4.build_panel(synthetic_envelope(), "figure4a")
     (ax,) = fig.axes
     assert ax.get_yscale() == "log"
     assert ax.get_title() == "Quadratics"
@@ -162,7 +160,7 @@ def test_figure4a_conventions():
 
 def test_figure4a_rejects_other_figures_data():
     with pytest.raises(ValueError, match="figure4a"):
-        figure4.build_figure4a(synthetic_envelope(figure="figure5a"))
+        FIGURE4.build_panel(synthetic_envelope(figure="figure5a"), "figure4a")
 
 
 def test_legend_order_and_styles_with_lstm_sub():
@@ -298,8 +296,8 @@ def test_every_registered_name_has_a_maker_and_the_panel_tables_match():
     ])
     assert all(callable(maker(name)) for name in NAMES)
     tables = {
-        "figure4": figure4.PANELS, "figure5": FIGURE5.panels, "figure7": FIGURE7.panels,
-        "figure8": figure8.PANELS, "figure9": figure9.PANELS,
+        "figure4": FIGURE4.panels, "figure5": FIGURE5.panels, "figure7": FIGURE7.panels,
+        "figure8": FIGURE8.panels, "figure9": figure9.PANELS,
     }
     for name, table in tables.items():
         assert tuple(table) == inputs(name), name

@@ -14,8 +14,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgba
 
 from repro.figures import NAMES, figure6, inputs, maker, style
-from repro.figures.curve_panels import FIGURE5
-from repro.figures.figure4 import FIGURE4
+from repro.figures.curve_panels import FIGURE4, FIGURE5
 from repro.figures.figure6 import make_figure6
 from tests.figures.helpers import (
     curve_lines,
