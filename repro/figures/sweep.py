@@ -9,14 +9,10 @@ from typing import Any
 
 def draw_sweep(path: Path, data: dict[str, Any]) -> Path:
     """Draw the record ``data`` as a PNG at ``path``; returns ``path``."""
-    import matplotlib
+    from repro.figures.style import new_figure, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from repro.figures.style import save
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig = new_figure((6, 3.6))
+    ax = fig.subplots()
     for record in data["points"]:
         steps = [s for s, v in record["history"] if v is not None]
         values = [v for _, v in record["history"] if v is not None]
