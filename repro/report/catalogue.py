@@ -45,8 +45,7 @@ class Source:
         path = self.folder / "data" / f"{panel}.json"
         if not path.is_file():
             return None
-        data = read_data(path, panel, "remake it with 'python -m repro evaluate'")
-        return data
+        return read_data(path, panel, "remake it with 'python -m repro evaluate'")
 
     def images(self, figure: Figure) -> list[Path]:
         """The figure's whole image when there is one, else the images of its panels."""

@@ -140,8 +140,10 @@ def _vanished(
     return rows
 
 
-def _require_inputs(root: Path, profile: str | None) -> None:
-    """A one-line error unless ``root`` is a folder and ``profile`` (when given) a profile."""
+def build(root: Path, profile: str | None = None) -> Report:
+    """The report of the figures under ``root`` (only ``profile``'s sources if given); a
+    one-line error when ``root`` is not a folder or ``profile`` is not a profile."""
+    root = Path(root)
     if profile is not None and profile not in PROFILES:
         raise ConfigError(
             f"profile {profile!r} is not allowed; choose one of {', '.join(PROFILES)}"
@@ -152,18 +154,8 @@ def _require_inputs(root: Path, profile: str | None) -> None:
             f"figures folder {root} {what}; give --figures-dir a folder of figures "
             "(default paper_figures)"
         )
-
-
-def build(
-    root: Path, reference_file: Path | None = None, claims_file: Path | None = None,
-    profile: str | None = None,
-) -> Report:
-    """The report of the figures under ``root`` (only ``profile``'s sources if given); a
-    one-line error when ``root`` is not a folder or ``profile`` is not a profile."""
-    root = Path(root)
-    _require_inputs(root, profile)
-    refs = reference.load(reference_file or root / "reference.yaml")
-    record = state.load(claims_file or root / "claims.json")
+    refs = reference.load(root / "reference.yaml")
+    record = state.load(root / "claims.json")
     found = [s for s in sources(root) if profile is None or s.profile == profile]
     sections = [
         Section(figure, source, source.images(figure),

@@ -40,14 +40,6 @@ def table(rows: list[ClaimRow], width: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def _no_data(report: Report) -> str:
-    """The one line saying that ``report`` has no data for any claim, and how to make some."""
-    scope = f" for profile {report.profile}" if report.profile else ""
-    first = BY_NAME[CLAIMS[0].figure].make_command(report.profile or "paper")
-    return (f"none of the {len(report.claims)} claims has data under {report.root}{scope}; "
-            f"make a figure first, e.g. '{first}'")
-
-
 def gate(report: Report, record_file: Path, accept: bool = False) -> tuple[str, int]:
     """The claims table and a summary; exit code 1 when a claim that held before now fails.
 
@@ -60,7 +52,12 @@ def gate(report: Report, record_file: Path, accept: bool = False) -> tuple[str, 
     new = state.updated(record, [(s, r.outcome) for s, r in checked], meta, accept)
     regressed = [f"{s}:{r.outcome.claim.id}" for s, r in checked if r.regressed]
     if not regressed and all(r.outcome.status == NO_DATA for r in report.claims):
-        raise MissingInputError(_no_data(report))
+        scope = f" for profile {report.profile}" if report.profile else ""
+        first = BY_NAME[CLAIMS[0].figure].make_command(report.profile or "paper")
+        raise MissingInputError(
+            f"none of the {len(report.claims)} claims has data under {report.root}{scope}; "
+            f"make a figure first, e.g. '{first}'"
+        )
     if new != record:
         state.save(record_file, new)
     held = sum(r.outcome.status == HOLDS for r in report.claims)

@@ -121,11 +121,6 @@ def headings(spec: Any) -> list[str]:
     return [block.text for block in spec.blocks if isinstance(block, wr.H2)]
 
 
-def _wandb_cli() -> str:
-    script = Path(sys.executable).parent / "wandb"
-    return str(script) if script.exists() else "wandb"
-
-
 def instructions(runs: list[Path]) -> str:
     """What to run once online: log in, then ``make wandb-report`` (or the syncs by hand)."""
     lines = [
@@ -140,10 +135,7 @@ def instructions(runs: list[Path]) -> str:
     return "\n".join(lines)
 
 
-def publish(
-    report: Report, runs_root: Path, entity: str | None = None,
-    project: str = tracking.DEFAULT_PROJECT,
-) -> int:
+def publish(report: Report, runs_root: Path, entity: str | None = None) -> int:
     """Sync offline runs and save the report when online; otherwise print what to run. Exit code."""
     runs = sorted(p for p in Path(runs_root).glob("**/wandb/offline-run-*") if p.is_dir())
     if tracking.wandb_mode() != "online":
@@ -153,14 +145,16 @@ def publish(
             print(f"  - {heading}")
         return 0
     if runs:
-        done = subprocess.run([_wandb_cli(), "sync", *map(str, runs)], check=False)
+        script = Path(sys.executable).parent / "wandb"
+        cli = str(script) if script.exists() else "wandb"
+        done = subprocess.run([cli, "sync", *map(str, runs)], check=False)
         if done.returncode != 0:
             print(f"error: wandb sync exited with {done.returncode}", file=sys.stderr)
             return done.returncode
     import wandb
 
     entity = entity or os.environ.get("WANDB_ENTITY") or wandb.Api().default_entity
-    spec = build_spec(report, entity, project)
+    spec = build_spec(report, entity)
     spec.save()
     print(f"W&B report: {spec.url}")
     return 0
