@@ -38,7 +38,8 @@ def check_data(name: str, data: Any) -> None:
     figure and, for a curves panel, one or more curves whose values are numbers (or null), one
     per step."""
     if not isinstance(data, dict):
-        raise ValueError(f"expected a JSON object, got a {_json_type(data)}")
+        names = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
+        raise ValueError(f"expected a JSON object, got a {names.get(type(data), 'null')}")
     if data.get("figure", name) != name:
         raise ValueError(f"it holds {data['figure']!r}'s data")
     if name not in CURVE_PANELS:
@@ -63,12 +64,6 @@ def _numbers(values: Any) -> bool:
     """Whether ``values`` is a JSON list of numbers and nulls."""
     return isinstance(values, list) and all(
         v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values)
-
-
-def _json_type(value: Any) -> str:
-    """The JSON name of ``value``'s type."""
-    names = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
-    return names.get(type(value), "null")
 
 
 def _resolve(path: str) -> Callable[..., None]:

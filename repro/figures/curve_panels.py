@@ -36,20 +36,6 @@ from repro.figures import curves, style
 from repro.figures.registry import BY_NAME, drawn
 
 
-def load_panels(data_dir: Path, names: Sequence[str], figure: str) -> list[dict[str, Any]]:
-    """Read ``data_dir/<name>.json`` for each panel name.
-
-    Raises FileNotFoundError (one line, naming every missing file) before reading any.
-    """
-    paths = [Path(data_dir) / f"{name}.json" for name in names]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"missing panel data for {figure}: {', '.join(missing)}; run `make {figure}` first"
-        )
-    return [curves.load(p) for p in paths]
-
-
 def check_panels(datas: Sequence[Mapping[str, Any]], panels: Mapping[str, Any],
                  figure: str) -> None:
     """Raise ValueError unless ``datas`` are the envelopes of ``panels``, in order."""
@@ -91,9 +77,13 @@ class CurvePanels:
         return build_composite([{**data, **self.alone.get(name, {})}], [steps], [title])
 
     def __call__(self, data_dir: Path, out_stem: Path) -> None:
-        """Read ``data_dir/<panel>.json`` for each panel; write ``out_stem.{png,pdf}``."""
-        datas = load_panels(data_dir, list(self.panels), self.name)
-        style.save(self.build(datas), Path(out_stem))
+        """Read ``data_dir/<panel>.json`` for each panel; write ``out_stem.{png,pdf}``. A one-line
+        FileNotFoundError, naming every missing file, before reading any."""
+        paths = [Path(data_dir) / f"{name}.json" for name in self.panels]
+        if missing := [str(p) for p in paths if not p.is_file()]:
+            raise FileNotFoundError(f"missing panel data for {self.name}: {', '.join(missing)}; "
+                                    f"run `make {self.name}` first")
+        style.save(self.build([curves.load(p) for p in paths]), Path(out_stem))
 
     def panel(self, name: str, data_path: Path, out_stem: Path) -> None:
         """Read panel ``name``'s JSON and write it alone to ``out_stem.{png,pdf}``."""

@@ -55,26 +55,25 @@ def _values(curve: Mapping[str, Any], key: str, n: int, where: str) -> np.ndarra
 
 
 def plot_architecture_panel(ax: Axes, panel: Mapping[str, Any], data: Mapping[str, Any],
-                            train: Mapping[str, Any] | None = None,
-                            legend: bool = True) -> dict[str, Line2D]:
-    """Draw one panel (a fixed number of layers) of Figure 6 on ``ax``.
+                            train: Mapping[str, Any] | None) -> dict[str, Line2D]:
+    """Draw one panel (a fixed number of layers) of Figure 6 on ``ax``, with no legend.
 
     ``train`` = ``{"layers": L, "width": W}``: in the panel with ``L`` layers, mark width
     ``W`` (vertical dashed line) and the LSTM's final loss there (horizontal line).
-    Returns each optimizer's line (for a shared legend); ``legend`` draws one on ``ax``.
+    Returns each optimizer's line (for the shared legend).
     """
     layers = panel.get("layers")
     widths = np.asarray(panel["widths"], dtype=float)
     n = len(widths)
     ax.set_yscale("log")
-    handles, drawn = [], {}
+    handles, drawn = {}, {}
     panel_curves: Mapping[str, Mapping[str, Any]] = panel.get("curves", {})
     for name in style.ordered(panel_curves):
         where = f"figure6 panel with {layers} layers, {name}"
         mean, lo, hi = (_values(panel_curves[name], key, n, where) for key in ("mean", "lo", "hi"))
         line, valid, floor = curves.plot_mean(ax, name, widths, mean, marker=MARKER,
                                               markersize=MARKERSIZE)
-        handles.append(line)
+        handles[name] = line
         drawn[name] = np.where(valid, mean, np.nan)
         bars = valid & np.isfinite(lo) & np.isfinite(hi)
         if bars.any():  # a log axis cannot show lo <= 0: clipped to the floor
@@ -95,8 +94,8 @@ def plot_architecture_panel(ax: Axes, panel: Mapping[str, Any], data: Mapping[st
     ax.set_xticks(widths)
     ax.set_xticklabels([f"{w:g}" for w in widths])
     title = "" if layers is None else f"{layers} layer" + ("" if layers == 1 else "s")
-    curves.finish(ax, data, title, ("Hidden units", "Final loss"), handles if legend else [])
-    return {h.get_label(): h for h in handles}
+    curves.finish(ax, data, title, ("Hidden units", "Final loss"), [])
+    return handles
 
 
 def build_figure6(data: Mapping[str, Any]) -> Figure:
@@ -111,7 +110,7 @@ def build_figure6(data: Mapping[str, Any]) -> Figure:
     lines: dict[str, Line2D] = {}
     train = data.get("train_architecture")
     for ax, panel in zip(axes, panels, strict=True):
-        for name, line in plot_architecture_panel(ax, panel, data, train, legend=False).items():
+        for name, line in plot_architecture_panel(ax, panel, data, train).items():
             lines.setdefault(name, line)
     for ax in axes[1:]:
         ax.set_ylabel("")  # shared y axis: label once
