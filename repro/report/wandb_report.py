@@ -114,13 +114,6 @@ def build_spec(report: Report, entity: str, project: str = tracking.DEFAULT_PROJ
     )
 
 
-def headings(spec: Any) -> list[str]:
-    """The report's section titles, in order."""
-    import wandb_workspaces.reports.v2 as wr
-
-    return [block.text for block in spec.blocks if isinstance(block, wr.H2)]
-
-
 def instructions(runs: list[Path]) -> str:
     """What to run once online: log in, then ``make wandb-report`` (or the syncs by hand)."""
     lines = [

@@ -28,7 +28,7 @@ def test_spec_has_the_html_reports_sections(figures_root, no_network):
     report = model.build(figures_root)
     spec = wandb_report.build_spec(report, entity="someone", project="l2l-repro")
     page = parse(html.render(report, figures_root / "index.html"))
-    assert wandb_report.headings(spec) == page.h2
+    assert [block.text for block in spec.blocks if isinstance(block, wr.H2)] == page.h2
     assert (spec.entity, spec.project) == ("someone", "l2l-repro")
 
     checked = next(b for b in spec.blocks if isinstance(b, wr.CheckedList))
