@@ -24,7 +24,6 @@ from matplotlib.figure import Figure
 from repro.figures import curves, style
 
 RULES = ("ADAM", "SGD", "LSTM")
-# The response panels' y range fits these rules; SGD's straight line may leave the panel.
 ZOOM_ON = ("LSTM", "ADAM")
 
 

@@ -1,11 +1,6 @@
-"""The claims' recorded outcomes (``paper_figures/claims.json``): the regression gate's memory.
-
-A claim *held before* on a source when the record says it held there. A later check on that
-source's data that finds it failing, or finds its data gone, is a regression. The record is a
-ratchet: outcomes seen for the first time and claims that newly hold are recorded; a regression
-is recorded only when the user accepts it (``accept=True``; accepted missing data drops the
-entry).
-"""
+"""The claims' recorded outcomes (``paper_figures/claims.json``): the regression gate's memory,
+a ratchet kept by the rule :data:`RULE` it records (``accept=True`` accepts a regression; accepted
+missing data drops the entry)."""
 
 from __future__ import annotations
 
