@@ -106,24 +106,6 @@ class _NativeHeadLayer(torch.autograd.Function):
         return (*grads, None)
 
 
-def _native_layer(x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor):
-    """The kernel's layer, through autograd only when a gradient will be asked for."""
-    if _recording(x, h, c, weight, bias):
-        return _NativeLSTMLayer.apply(x, h, c, weight, bias)
-    h_new, c_new, _, _, _ = native.forward(x, h, c, weight, bias, save=False)
-    return h_new, c_new
-
-
-def _native_head_layer(
-    x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor, head: native.Head
-) -> tuple[Tensor, Tensor, Tensor]:
-    """The kernel's last layer and head: (h', c', update [N])."""
-    if _recording(x, h, c, weight, bias, head.weight, head.bias):
-        return _NativeHeadLayer.apply(x, h, c, weight, bias, head.weight, head.bias, head.scale)
-    h_new, c_new, _, _, update = native.forward(x, h, c, weight, bias, False, head)
-    return h_new, c_new, update
-
-
 def _recording(*tensors: Tensor) -> bool:
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
