@@ -12,15 +12,12 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import Any, Protocol, Self
 
 import torch
 from torch import Tensor
 
 from repro.optimizees.base import SPLITS, Problem, generator
-
-if TYPE_CHECKING:
-    pass
 
 
 class Family(Protocol):
