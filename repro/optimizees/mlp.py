@@ -83,11 +83,6 @@ class Classifiers:
     images: Tensor
     labels: Tensor
 
-    @property
-    def batch(self) -> int:
-        """B, the number of instances."""
-        return self.theta0.shape[0]
-
     def initial_params(self) -> Tensor:
         """theta_0, shape ``[B, n]``."""
         return self.theta0
@@ -227,19 +222,6 @@ class MLPProblems(Classifiers):
             if k > 0:
                 delta = torch.bmm(delta, layers[k][0].transpose(1, 2)) * derivative(acts[k])
         return torch.cat(pieces[::-1], dim=1)
-
-    @torch.no_grad()
-    def accuracy(
-        self, theta: Tensor, images: Tensor, labels: Tensor, chunk: int = 10_000
-    ) -> Tensor:
-        """Fraction of ``images`` each instance classifies correctly, ``[B]``."""
-        theta = theta.detach()
-        correct = torch.zeros(theta.shape[0], device=theta.device)
-        for start in range(0, images.shape[0], chunk):
-            x = images[start : start + chunk].to(theta.device)
-            y = labels[start : start + chunk].to(theta.device)
-            correct += (self.logits(theta, x).argmax(-1) == y).sum(-1)
-        return correct / images.shape[0]
 
 
 def _affine(h: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
