@@ -40,12 +40,10 @@ def validation_history(run_dir: Path) -> list[tuple[int, float]]:
     return [(step + 1, loss) for step, loss in sorted(history.items())]
 
 
-def escape_truncation(
-    history: Sequence[tuple[int, float]], plateau: float = PLATEAU, margin: float = ESCAPE_MARGIN
-) -> int | None:
-    """The first validation step whose loss is below ``plateau - margin``, or None (stuck)."""
+def escape_truncation(history: Sequence[tuple[int, float]]) -> int | None:
+    """The first validation step whose loss is below ``PLATEAU - ESCAPE_MARGIN``, or None."""
     for step, loss in history:
-        if math.isfinite(loss) and loss < plateau - margin:
+        if math.isfinite(loss) and loss < PLATEAU - ESCAPE_MARGIN:
             return step
     return None
 

@@ -64,7 +64,6 @@ def tune(
             "lr": best,
             "final_loss": losses[best],
             "grid": {str(lr): (v if math.isfinite(v) else None) for lr, v in losses.items()},
+            "at_grid_edge": best in (max(grid), min(grid)),
         }
-        edge = best in (max(grid), min(grid))
-        results[name]["at_grid_edge"] = edge
     return results
