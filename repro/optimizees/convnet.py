@@ -117,13 +117,9 @@ class ConvNetProblems(Classifiers):
         x, y = super().minibatch(step)
         return (x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()), y
 
-    def params(self, theta: Tensor) -> dict[str, Tensor]:
-        """Every parameter as a view of theta, shaped ``[B, *shape]``."""
-        return self.family.views(theta)
-
     def logits(self, theta: Tensor, x: Tensor) -> Tensor:
         """Logits ``[B, M, classes]`` of each instance on its own inputs ``x [B, M, 3, H, W]``."""
-        fam, p = self.family, self.params(theta)
+        fam, p = self.family, self.family.views(theta)
         b, m = x.shape[:2]
         # Instances as channel groups: [M, B*C, H, W], one grouped conv for all B networks.
         h = x.to(theta.dtype).transpose(0, 1).reshape(m, b * fam.image[0], *fam.image[1:])

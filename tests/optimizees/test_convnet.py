@@ -110,7 +110,7 @@ def test_logits_and_gradient_match_a_torch_nn_network(data):
     x, y = problems.minibatch(0)
     loss, grad = problems.loss_and_grad(theta, 0)
     for i in range(2):
-        params = {k: v[0].detach().clone() for k, v in problems.params(theta[i : i + 1]).items()}
+        params = {k: v[0].detach().clone() for k, v in family.views(theta[i : i + 1]).items()}
         net = _reference(family, params)
         ref_loss = nn.functional.cross_entropy(net(x[i]), y[i])
         torch.testing.assert_close(problems.logits(theta, x)[i], net(x[i]), rtol=1e-4, atol=1e-5)
