@@ -31,6 +31,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from repro.checks import FLOOR, curve_metrics, reference
@@ -42,9 +43,9 @@ from repro.config import Config
 from repro.config_loading import load
 from repro.host import describe
 from repro.io import atomic_write, commit
-from repro.meta.evaluate import travel
 from repro.meta.experiments import make_source
 from repro.meta.learned import load_learned
+from repro.meta.unroll import start, unroll
 from repro.paths import Paths
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,11 +107,16 @@ def figure4b(folder: Path, overrides: list[str]) -> tuple[dict, dict[str, float]
 
 
 def lstm_travel(checkpoint: Path, config: Config) -> float:
-    """:func:`repro.meta.evaluate.travel` of the phi at ``checkpoint`` on the config's test
-    problems (the draw evaluate uses)."""
+    """Mean distance ||theta_10 - theta_0|| over the config's test problems (the draw evaluate
+    uses): how far the phi at ``checkpoint`` moves theta in its first ``TRAVEL_STEPS`` steps (a
+    change of the update's scale shows here first)."""
     set_threads(config)
     problem = make_source(config).sample("test", 0, config.evaluate.problems, "cpu")
-    return travel(problem, load_learned(checkpoint, config), TRAVEL_STEPS)
+    rule = load_learned(checkpoint, config)
+    with torch.no_grad():
+        carry = start(problem, rule)
+        _, end = unroll(problem, rule, carry, TRAVEL_STEPS)
+    return float((end.theta - carry.theta).double().norm(dim=1).mean())
 
 
 Measure = Callable[[Path, list[str]], tuple[dict, dict[str, float]]]

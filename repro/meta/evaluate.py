@@ -75,15 +75,6 @@ def evaluate(problem: Problem, rules: Mapping[str, Rule], steps: int) -> dict[st
     return {name: curve.compute() for name, curve in curves.items()}  # synced across processes
 
 
-@torch.no_grad()
-def travel(problem: Problem, rule: UpdateRule, steps: int) -> float:
-    """Mean distance ||theta_steps - theta_0|| over the problems: how far the rule moves theta
-    in its first ``steps`` steps (a change of the update's scale shows here first)."""
-    carry = start(problem, rule)
-    _, end = unroll(problem, rule, carry, steps)
-    return float((end.theta - carry.theta).double().norm(dim=1).mean())
-
-
 def rules_at(rates: Mapping[str, float], lstm: UpdateRule) -> dict[str, Rule]:
     """Each baseline at its learning rate (``rates``: name -> lr) and the LSTM, by legend name."""
     return {**{name: (make_baseline(name, lr), lr) for name, lr in rates.items()},
