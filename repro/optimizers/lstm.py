@@ -212,17 +212,14 @@ class LSTMOptimizer(nn.Module):
 
     Each layer's input and recurrent products are fused into one matrix product over all
     coordinates of all problems at once; gates are ordered (input, forget, output, cell) so the
-    three sigmoid gates are one call; ``fused=True`` uses a hand-written backward per layer
-    instead of recording every elementwise op (same numbers, fewer graph nodes), and on the CPU
-    the fused kernel of :mod:`repro.optimizers.native` for the whole layer: ``kernel`` "auto"
-    takes it wherever it applies (float32, hidden size 20) and builds, "native" insists on it,
-    "torch" keeps the PyTorch layer. ``compiled=True`` instead runs the plain-op layer through
-    ``torch.compile`` (a cold compile costs tens of seconds on a CPU, so it is opt-in). Weights
-    follow Sonnet's defaults (truncated normal with std 1/sqrt(fan_in)); the forget-gate bias
-    starts at 1. The update is the linear head's output times ``output_scale``; ``head_init``
-    "zero" starts the head's weights at zero instead, so the untrained optimizer proposes no
-    update at all (rather than one nearly equal step for every coordinate whose gradient is
-    tiny, which saturates a sigmoid MLP's hidden units within one unroll; see docs/mnist.md).
+    three sigmoid gates are one call. ``fused``, ``compiled`` and ``kernel`` pick the layers
+    that run (:func:`resolve`; ``compiled`` is opt-in, as a cold ``torch.compile`` costs tens of
+    seconds on a CPU). Weights follow Sonnet's defaults (truncated normal with std
+    1/sqrt(fan_in)); the forget-gate bias starts at 1. The update is the linear head's output
+    times ``output_scale``; ``head_init`` "zero" starts the head's weights at zero instead, so
+    the untrained optimizer proposes no update at all (rather than one nearly equal step for
+    every coordinate whose gradient is tiny, which saturates a sigmoid MLP's hidden units within
+    one unroll; see docs/mnist.md).
     """
 
     def __init__(
