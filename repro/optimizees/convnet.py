@@ -62,12 +62,6 @@ class ConvNetFamily(DataFamily):
                 f"2^{len(self.channels)} (one 2x2 pooling per conv layer)"
             )
 
-    @property
-    def flat_features(self) -> int:
-        """Inputs of the first dense layer: channels x side x side after the poolings (256)."""
-        side = self.image[1] // 2 ** len(self.channels)
-        return self.channels[-1] * side * side
-
     def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
         """The conv kernels, then the conv biases and offsets, then the dense layers'."""
         size = self.kernel
@@ -77,7 +71,8 @@ class ConvNetFamily(DataFamily):
         ]
         for k, out in enumerate(self.channels, 1):
             shapes += [(f"b{k}", (out,)), (f"beta{k}", (out,))]
-        sizes = (self.flat_features, *self.hidden, self.classes)
+        side = self.image[1] // 2 ** len(self.channels)  # after the poolings
+        sizes = (self.channels[-1] * side * side, *self.hidden, self.classes)
         first = len(self.channels) + 1
         for k, (fan_in, out) in enumerate(pairwise(sizes), first):
             shapes += [(f"W{k}", (fan_in, out)), (f"b{k}", (out,))]
