@@ -122,19 +122,14 @@ class EncoderChoice:
     seed: int = 0
     width: float = 1.0
 
-    def weights_path(self) -> Path:
-        """The configured weights path, or where torchvision caches VGG-19's weights
-        (``$TORCH_HOME/hub/checkpoints/...``)."""
-        if self.weights:
-            return Path(os.path.expanduser(self.weights))
-        return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
-
 
 def make_encoder(choice: EncoderChoice) -> Encoder:
-    """The encoder ``choice`` names; ``auto`` takes VGG-19 only when its weights file exists."""
+    """The encoder ``choice`` names; ``auto`` takes VGG-19 only when its weights file (the
+    configured one, else torchvision's cache ``$TORCH_HOME/hub/checkpoints/...``) exists."""
     if choice.kind not in ENCODERS:
         raise ValueError(f"unknown encoder {choice.kind!r}; allowed: {', '.join(ENCODERS)}")
-    path = choice.weights_path()
+    path = (Path(os.path.expanduser(choice.weights)) if choice.weights
+            else Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE)
     if choice.kind == "vgg19" or (choice.kind == "auto" and path.is_file()):
         if not path.is_file():
             raise EncoderError(
