@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from repro.optimizees.mlp import MLPProblems
 from repro.optimizers.lstm import LSTMOptimizer
 
 
@@ -72,37 +73,6 @@ class QuadraticModule(nn.Module):
         return squares.mean(-1) if self.scale == "mean" else squares.sum(-1)
 
 
-def reference_truncation(
-    optimizer: ReferenceLSTM, problem, theta: Tensor, state: list | None, steps: int
-) -> tuple[Tensor, Tensor, list]:
-    """One truncation the common way; returns (meta-loss, theta, state), graph not yet cut.
-
-    The optimizee module is rebuilt at every step around the current (differentiable) theta,
-    its gradient taken with ``torch.autograd.grad`` and detached, and the LSTM applied to every
-    parameter tensor in a loop (here the module has one tensor, ``theta``).
-    """
-    if state is None:
-        zeros = theta.new_zeros(theta.numel(), optimizer.cells[0].hidden_size)
-        state = [[(zeros, zeros) for _ in optimizer.cells]]
-    theta = theta.detach().requires_grad_(True)
-    losses = []
-    for step in range(steps + 1):
-        module = QuadraticModule(problem.weights, problem.targets, theta.detach(), problem.scale)
-        params = {"theta": theta}
-        loss = functional_call(module, params, ())
-        if step:
-            losses.append(loss)
-        if step == steps:
-            break
-        grads = torch.autograd.grad(loss.sum(), list(params.values()), retain_graph=True)
-        updated = {}
-        for index, (name, grad) in enumerate(zip(params, grads, strict=True)):
-            update, state[index] = optimizer(grad.detach(), state[index])
-            updated[name] = params[name] + update
-        theta = updated["theta"]
-    return torch.stack(losses).sum(0).mean(), theta, state
-
-
 class MLPModule(nn.Module):
     """The MLP optimizee as an ``nn.Module`` of ``nn.Linear`` layers (the common way)."""
 
@@ -124,8 +94,11 @@ class MLPModule(nn.Module):
         return x
 
 
-def mlp_parameters(problem, theta: Tensor) -> dict[str, Tensor]:
-    """The first instance's flat theta as ``nn.Linear`` parameters (weights transposed)."""
+def reference_parameters(problem, theta: Tensor) -> dict[str, Tensor]:
+    """The optimizee module's parameters at the flat ``theta``: the quadratic's ``theta``, or
+    the MLP's first instance as ``nn.Linear`` parameters (weights transposed)."""
+    if not isinstance(problem, MLPProblems):
+        return {"theta": theta}
     params = {}
     for k, (weight, bias) in enumerate(problem.params(theta)):
         params[f"layers.{k}.weight"] = weight[0].T
@@ -133,17 +106,19 @@ def mlp_parameters(problem, theta: Tensor) -> dict[str, Tensor]:
     return params
 
 
-def reference_mlp_truncation(
+def reference_truncation(
     optimizer: ReferenceLSTM, problem, params: dict[str, Tensor], state: list | None,
     first_step: int, steps: int,
 ) -> tuple[Tensor, dict[str, Tensor], list]:
-    """One truncation on an MLP the common way: the module rebuilt every step, the gradient of
-    every parameter tensor by ``torch.autograd.grad``, the LSTM called once per tensor.
+    """One truncation the common way; returns (meta-loss, params, state), graph not yet cut.
 
-    ``problem`` supplies the minibatches (its first instance's stream), so the run sees the
-    same data as :func:`repro.meta.unroll.unroll` does.
+    The optimizee module is rebuilt at every step around the current (differentiable)
+    parameters, the gradient of every parameter tensor taken with ``torch.autograd.grad`` and
+    detached, and the LSTM called once per tensor. An MLP ``problem`` supplies the minibatches
+    (its first instance's stream), so the run sees the same data as
+    :func:`repro.meta.unroll.unroll` does.
     """
-    family = problem.family
+    mlp = isinstance(problem, MLPProblems)
     if state is None:
         state = [
             [(p.new_zeros(p.numel(), optimizer.cells[0].hidden_size),) * 2 for _ in optimizer.cells]
@@ -152,17 +127,22 @@ def reference_mlp_truncation(
     params = {name: p.detach().requires_grad_(True) for name, p in params.items()}
     losses = []
     for step in range(steps + 1):
-        module = MLPModule(family.sizes, family.activation)
-        x, y = problem.minibatch(first_step + step)
-        loss = F.cross_entropy(functional_call(module, params, (x[0],)), y[0])
+        if mlp:
+            module = MLPModule(problem.family.sizes, problem.family.activation)
+            x, y = problem.minibatch(first_step + step)
+            loss = F.cross_entropy(functional_call(module, params, (x[0],)), y[0])
+        else:
+            theta = params["theta"].detach()
+            module = QuadraticModule(problem.weights, problem.targets, theta, problem.scale)
+            loss = functional_call(module, params, ())
         if step:
             losses.append(loss)
         if step == steps:
             break
-        grads = torch.autograd.grad(loss, list(params.values()), retain_graph=True)
+        grads = torch.autograd.grad(loss.sum(), list(params.values()), retain_graph=True)
         updated = {}
         for index, (name, grad) in enumerate(zip(params, grads, strict=True)):
             update, state[index] = optimizer(grad.detach(), state[index])
             updated[name] = params[name] + update
         params = updated
-    return torch.stack(losses).sum(), params, state
+    return torch.stack(losses).sum(0).mean(), params, state

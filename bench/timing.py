@@ -164,32 +164,18 @@ def meta_train(case: Case, device: torch.device, clock: Clock = time.perf_counte
 def reference(case: Case, device: torch.device, clock: Clock = time.perf_counter) -> dict:
     """The common reimplementation's truncations (:mod:`bench.reference`) on the same problem
     and LSTM."""
-    from bench.reference import (
-        ReferenceLSTM,
-        mlp_parameters,
-        reference_mlp_truncation,
-        reference_truncation,
-    )
-    from repro.optimizees.mlp import MLPProblems
+    from bench.reference import ReferenceLSTM, reference_parameters, reference_truncation
 
     problem, rule = build(case, device)
     coordinates = problem.initial_params().numel()
     lstm = ReferenceLSTM(rule).to(device)
     meta = torch.optim.Adam(lstm.parameters(), 1e-3)
-    mlp = isinstance(problem, MLPProblems)
-    theta, state, done = problem.initial_params(), None, 0
-    if mlp:
-        theta = mlp_parameters(problem, theta)
+    params, state, done = reference_parameters(problem, problem.initial_params()), None, 0
 
     def one() -> None:
-        nonlocal theta, state, done
-        if mlp:
-            loss, theta, state = reference_mlp_truncation(lstm, problem, theta, state, done,
-                                                          case.unroll)
-            theta = {name: p.detach() for name, p in theta.items()}
-        else:
-            loss, theta, state = reference_truncation(lstm, problem, theta, state, case.unroll)
-            theta = theta.detach()
+        nonlocal params, state, done
+        loss, params, state = reference_truncation(lstm, problem, params, state, done, case.unroll)
+        params = {name: p.detach() for name, p in params.items()}
         done += case.unroll
         state = [[(h.detach(), c.detach()) for h, c in layers] for layers in state]
         meta.zero_grad()

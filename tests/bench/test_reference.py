@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from bench.reference import ReferenceLSTM, reference_truncation
+from bench.reference import ReferenceLSTM, reference_parameters, reference_truncation
 from repro.meta.unroll import meta_loss, start, unroll
 from repro.optimizees.quadratic import QuadraticFamily
 from repro.optimizers.lstm import LSTMOptimizer
@@ -46,13 +46,13 @@ def _quadratic_runs(breakage: str | None = None):
         BREAKAGES[breakage](ours)
     problem = QuadraticFamily().sample("train", 0, 4)
     losses, _ = unroll(problem, ours, start(problem, ours), 6)
-    ref_loss, _, _ = reference_truncation(reference, problem, problem.initial_params(), None, 6)
+    params = reference_parameters(problem, problem.initial_params())
+    ref_loss, _, _ = reference_truncation(reference, problem, params, None, 0, 6)
     return _meta_gradients(ours, meta_loss(losses), reference, ref_loss)
 
 
 def _mlp_runs(breakage: str | None = None):
     """:func:`_meta_gradients` of 4 steps on an MLP (784-5-10), as :func:`_quadratic_runs`."""
-    from bench.reference import mlp_parameters, reference_mlp_truncation
     from repro.optimizees.family import Dataset
     from repro.optimizees.mlp import MLPFamily
 
@@ -67,8 +67,8 @@ def _mlp_runs(breakage: str | None = None):
         "train", 0, 1
     )
     losses, _ = unroll(problem, ours, start(problem, ours), 4)
-    params = mlp_parameters(problem, problem.initial_params())
-    ref_loss, _, _ = reference_mlp_truncation(reference, problem, params, None, 0, 4)
+    params = reference_parameters(problem, problem.initial_params())
+    ref_loss, _, _ = reference_truncation(reference, problem, params, None, 0, 4)
     return _meta_gradients(ours, meta_loss(losses), reference, ref_loss)
 
 

@@ -73,8 +73,7 @@ def _case(experiment: str, kind: str, **extra) -> Case:
 def test_each_kind_reports_throughput_and_memory(experiment, kind, extra, monkeypatch):
     clock = Clock()
     # every truncation calls unroll or a reference truncation once; every rollout calls unroll
-    for module, name in ((repro.meta.unroll, "unroll"), (bench.reference, "reference_truncation"),
-                         (bench.reference, "reference_mlp_truncation")):
+    for module, name in ((repro.meta.unroll, "unroll"), (bench.reference, "reference_truncation")):
         monkeypatch.setattr(module, name, clock.ticking(getattr(module, name), lambda: TICK))
     case = _case(experiment, kind, **extra)
     row = timing.TIMERS[kind](case, CPU, clock)
