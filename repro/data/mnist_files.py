@@ -90,24 +90,6 @@ def _files_in(folder: Path) -> tuple[dict[str, Path], list[str]]:
     return found, [base for key, base in FILES.items() if key not in found]
 
 
-def _locate(key: str, root: str | os.PathLike[str] | None) -> tuple[dict[str, Path] | None, str]:
-    """The four files from the first folder that has them all, or None and where we looked."""
-    return locate(search_dirs(key, root), _files_in, len(FILES), count_found=True)
-
-
-def find_mnist_files(name: str, root: str | os.PathLike[str] | None) -> dict[str, Path]:
-    """The four IDX files of the dataset, keyed ``train_images``, ``train_labels``,
-    ``test_images``, ``test_labels``, from the first folder of :func:`search_dirs` with all four.
-
-    Raises DatasetError naming the folders looked in when none has all four.
-    """
-    key = canonical_name(name)
-    files, looked = _locate(key, root)
-    if files is None:
-        raise DatasetError(_not_found_message(key, root, looked, "download not attempted"))
-    return files
-
-
 def _complete(files: dict[str, Path], missing: list[str], what: str) -> dict[str, Path]:
     """``files`` when none is missing; else DownloadFailed saying what ``what`` did not produce."""
     if missing:
@@ -250,13 +232,14 @@ def _not_found_message(
 def ensure_mnist(
     name: str, root: str | os.PathLike[str] | None, download: bool = True
 ) -> dict[str, Path]:
-    """The dataset's four IDX files (as :func:`find_mnist_files`), downloaded into ``root`` first
-    when they are found nowhere and ``download`` is true.
+    """The dataset's four IDX files, keyed ``train_images``, ``train_labels``, ``test_images``,
+    ``test_labels``, from the first folder of :func:`search_dirs` that has all four, else
+    downloaded into ``root`` first when ``download`` is true.
 
     Raises one DatasetError naming the folders looked in, the download's failure and the fixes.
     """
     key = canonical_name(name)
+    located = locate(search_dirs(key, root), _files_in, len(FILES), count_found=True)
     return found_or_fetched(
-        _locate(key, root), root, download, partial(_download, key),
-        partial(_not_found_message, key, root),
+        located, root, download, partial(_download, key), partial(_not_found_message, key, root)
     )

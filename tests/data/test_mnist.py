@@ -20,7 +20,7 @@ from repro.data.__main__ import main as data_main
 from repro.data.errors import DatasetError
 from repro.data.idx import write_idx
 from repro.data.mnist import MNISTDataModule, load_mnist, split_train_val
-from repro.data.mnist_files import MD5SUMS, PIP_NAMES, ensure_mnist, find_mnist_files
+from repro.data.mnist_files import MD5SUMS, PIP_NAMES, ensure_mnist
 
 N_TRAIN, N_TEST = 50, 20
 NAMES = {
@@ -201,13 +201,13 @@ def test_load_reads_the_files(tmp_path, name, subfolder, gz):
 def test_find_mixed_plain_and_gzip_and_preference(tmp_path):
     root = tmp_path / "data"
     write_set(root / "MNIST" / "raw", gz=True)
-    files = find_mnist_files("mnist", root)
+    files = ensure_mnist("mnist", root, download=False)
     assert set(files) == set(NAMES)
     assert all(p.parent == (root / "MNIST" / "raw").absolute() for p in files.values())
     # the root itself comes first, and in a folder a plain file is preferred to its .gz
     write_set(root, gz=True)
     write_idx(root / NAMES["test_labels"], make_tensors()["test_labels"], gzip=False)
-    files = find_mnist_files("mnist", root)
+    files = ensure_mnist("mnist", root, download=False)
     assert files["test_labels"] == (root / NAMES["test_labels"]).absolute()
     assert files["train_images"] == (root / f"{NAMES['train_images']}.gz").absolute()
 
@@ -230,7 +230,7 @@ def test_debian_folder_for_fashion_mnist_only(tmp_path, monkeypatch):
 
 def test_unknown_name():
     with pytest.raises(DatasetError, match="unknown"):
-        find_mnist_files("cifar10", "data")
+        ensure_mnist("cifar10", "data", download=False)
 
 
 # --- train/validation split --------------------------------------------------------------------
