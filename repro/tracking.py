@@ -94,8 +94,7 @@ def _netrc_has_entry(host: str) -> bool:
 
 
 def make_loggers(
-    run_dir: Path, name: str, config: dict, project: str = DEFAULT_PROJECT,
-    keep_before: int | None = None,
+    run_dir: Path, name: str, config: dict, keep_before: int | None = None
 ) -> list[Logger]:
     """Create ``[CSVLogger, WandbLogger]`` for one run.
 
@@ -138,12 +137,13 @@ def make_loggers(
         # Started here, not by WandbLogger: it passes wandb.init anonymous=None, which wandb 0.31
         # warns about on every init. Started now, so it exists (with its config) even if unused.
         run = wandb.init(
-            name=name, project=project, dir=str(run_dir), resume="allow", config=dict(config),
-            mode=mode, settings=wandb.Settings(**_wandb_settings(mode)), group=_group(run_dir),
+            name=name, project=DEFAULT_PROJECT, dir=str(run_dir), resume="allow",
+            config=dict(config), mode=mode, settings=wandb.Settings(**_wandb_settings(mode)),
+            group=_group(run_dir),
         )
         run.define_metric(STEP_KEY)  # the axes WandbLogger defines on the runs it starts
         run.define_metric("*", step_metric=STEP_KEY, step_sync=True)
-    wandb_logger = WandbLogger(name=name, save_dir=run_dir, project=project, experiment=run)
+    wandb_logger = WandbLogger(name=name, save_dir=run_dir, project=DEFAULT_PROJECT, experiment=run)
     return [csv_logger, wandb_logger]
 
 
@@ -181,21 +181,14 @@ def log_metrics(loggers: list[Logger], metrics: Mapping[str, float], step: int) 
         logger.log_metrics(values, step=int(step))
 
 
-def log_hyperparams(loggers: list[Logger], params: Mapping[str, Any]) -> None:
-    """Record (additional) run configuration in every logger."""
-    for logger in loggers:
-        logger.log_hyperparams(dict(params))
-
-
-def log_figure(loggers: list[Logger], key: str, png_path: Path, step: int | None = None) -> None:
+def log_figure(loggers: list[Logger], key: str, png_path: Path) -> None:
     """Attach the image file ``png_path`` to the W&B run under ``key``; CSV loggers ignore it."""
     for logger in _wandb_loggers(loggers):
-        logger.log_image(key=key, images=[str(png_path)], step=step)
+        logger.log_image(key=key, images=[str(png_path)])
 
 
 def log_curves_table(
-    loggers: list[Logger], key: str, curves: Mapping[str, Mapping[str, list[float]]],
-    step: int | None = None,
+    loggers: list[Logger], key: str, curves: Mapping[str, Mapping[str, list[float]]]
 ) -> None:
     """Log loss curves ``{optimizer: {"step", "mean", "lo", "hi": [...]}}`` as one W&B table under
     ``key`` with columns optimizer, step, mean, lo, hi (one row per optimizer and step); CSV
@@ -211,7 +204,7 @@ def log_curves_table(
             cells = (float("nan") if v is None else float(v) for v in (mean, lo, hi))
             rows.append([str(optimizer), int(s), *cells])
     for logger in _wandb_loggers(loggers):
-        logger.log_table(key=key, columns=list(CURVE_COLUMNS), data=rows, step=step)
+        logger.log_table(key=key, columns=list(CURVE_COLUMNS), data=rows)
 
 
 def finish(loggers: list[Logger], exit_code: int = 0) -> None:

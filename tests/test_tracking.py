@@ -61,7 +61,8 @@ def direct_run(wandb_env, tmp_path_factory):
         if step % 10 == 9:
             metrics["val"] = step / 7.0
         tracking.log_metrics(loggers, metrics, step=step)
-    tracking.log_hyperparams(loggers, {"extra": 3})
+    for logger in loggers:
+        logger.log_hyperparams({"extra": 3})
 
     png = run_dir / "fig.png"
     fig, ax = plt.subplots(figsize=(1, 1))
