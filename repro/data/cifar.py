@@ -28,8 +28,7 @@ import torch
 from repro.data.download import DownloadFailed, found_or_fetched, locate, staged
 from repro.data.errors import DatasetError
 from repro.data.mnist import split_train_val
-from repro.data.problems import ProblemData
-from repro.data.splits import LabelledSplits
+from repro.data.problems import LabelledSplits, ProblemData
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))

@@ -27,17 +27,6 @@ class ImageError(FileNotFoundError):
     """An image that cannot be found or read, or splits that share a photograph; one line."""
 
 
-def skimage_data_dir() -> Path:
-    """scikit-image's folder of bundled example images."""
-    try:
-        import skimage.data
-    except ImportError:
-        raise ImageError(
-            "scikit-image is not installed; run 'make setup' or give image paths"
-        ) from None
-    return Path(skimage.data.__file__).parent
-
-
 def resolve(name: str) -> list[Path]:
     """The image files ``name`` stands for: a file, a folder's images, or a scikit-image name."""
     path = Path(name).expanduser()
@@ -49,7 +38,13 @@ def resolve(name: str) -> list[Path]:
     if path.is_file():
         return [path]
     if "/" not in name:
-        folder = skimage_data_dir()
+        try:
+            import skimage.data
+        except ImportError:
+            raise ImageError(
+                "scikit-image is not installed; run 'make setup' or give image paths"
+            ) from None
+        folder = Path(skimage.data.__file__).parent
         for candidate in [folder / name, *(folder / f"{name}{s}" for s in SUFFIXES)]:
             if candidate.is_file():
                 return [candidate]

@@ -12,8 +12,7 @@ import torch
 from repro.data.errors import DatasetError
 from repro.data.idx import read_idx
 from repro.data.mnist_files import canonical_name, ensure_mnist
-from repro.data.problems import ProblemData
-from repro.data.splits import LabelledSplits
+from repro.data.problems import LabelledSplits, ProblemData
 
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10

@@ -150,17 +150,13 @@ SOURCES: dict[str, tuple[tuple[str, Callable[[str, Path], dict[str, Path]]], ...
 }
 
 
-def _md5(path: Path) -> str:
-    """The md5 of the file's content, uncompressed when it is gzipped (``.gz``)."""
-    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
-        return hashlib.file_digest(f, "md5").hexdigest()
-
-
 def _check_md5(key: str, files: dict[str, Path]) -> None:
-    """Raise DownloadFailed naming the first file whose md5 is not the one of :data:`MD5SUMS`
-    (datasets without sums pass)."""
+    """Raise DownloadFailed naming the first file whose md5 (of its content, uncompressed when
+    gzipped) is not the one of :data:`MD5SUMS` (datasets without sums pass)."""
     for k, expected in MD5SUMS.get(key, {}).items():
-        if (actual := _md5(files[k])) != expected:
+        with (gzip.open if files[k].suffix == ".gz" else open)(files[k], "rb") as f:
+            actual = hashlib.file_digest(f, "md5").hexdigest()
+        if actual != expected:
             raise DownloadFailed(f"{files[k].name} has md5 {actual}, expected {expected}")
 
 
