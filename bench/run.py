@@ -31,13 +31,8 @@ def lstm_flops_per_coordinate_step(inputs: int, hidden: int = 20, layers: int = 
     Forward: 2·(in + H)·4H per layer plus 2·H for the head; backward: twice the forward
     (gradients with respect to the inputs and to the weights).
     """
-    forward = 0
-    width = inputs
-    for _ in range(layers):
-        forward += 2 * (width + hidden) * 4 * hidden
-        width = hidden
-    forward += 2 * hidden
-    return 3 * forward
+    forward = 2 * (inputs + hidden) * 4 * hidden + (layers - 1) * 2 * (2 * hidden) * 4 * hidden
+    return 3 * (forward + 2 * hidden)
 
 
 def kernel_build() -> dict[str, Any]:

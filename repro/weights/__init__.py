@@ -54,7 +54,3 @@ def main(argv: list[str] | None = None) -> None:
     chosen = {**PhiFile.read(args.checkpoint).selected(),
               "criterion": "lowest validation loss of the fit (early stopping)"}
     print(f"weights written to {ship(args.checkpoint, args.out, args.dataset, chosen)}")
-
-
-if __name__ == "__main__":
-    main()
