@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import pickle
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -142,17 +141,15 @@ def read_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return images, label_tensor
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class CIFARData(LabelledSplits):
-    """Both splits of CIFAR-10 as read: images uint8 ``[N, 3, 32, 32]``, labels int64 ``[N]``."""
-
-
-def load_cifar(root: str | os.PathLike[str] | None = "data", download: bool = True) -> CIFARData:
-    """data_batch_1..5 as the training split and test_batch as the test split."""
+def load_cifar(
+    root: str | os.PathLike[str] | None = "data", download: bool = True
+) -> LabelledSplits:
+    """data_batch_1..5 as the training split and test_batch as the test split: images uint8
+    ``[N, 3, 32, 32]``, labels int64 ``[N]``."""
     folder = ensure_cifar(root, download)
     images, labels = zip(*(read_batch(folder / name) for name in TRAIN_BATCHES), strict=True)
     test = read_batch(folder / TEST_BATCH)
-    return CIFARData(torch.cat(images), torch.cat(labels), *test, source=str(folder))
+    return LabelledSplits(torch.cat(images), torch.cat(labels), *test, source=str(folder))
 
 
 def select_classes(

@@ -4,7 +4,6 @@ module. The files are found or fetched by :mod:`repro.data.mnist_files`."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -16,15 +15,6 @@ from repro.data.problems import LabelledSplits, ProblemData
 
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class MNISTData(LabelledSplits):
-    """Both splits of an MNIST-format dataset, images flattened and scaled to [0, 1].
-
-    ``train_images`` is float32 [N, 784], ``train_labels`` int64 [N] in 0..9 (likewise ``test_``);
-    ``source`` is the folder the files were read from.
-    """
 
 
 def _read_uint8(path: Path, what: str, shape: tuple[int, ...]) -> torch.Tensor:
@@ -60,9 +50,10 @@ def _read_split(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, tor
 
 def load_mnist(
     name: str, root: str | os.PathLike[str] | None = "data", download: bool = True
-) -> MNISTData:
+) -> LabelledSplits:
     """The dataset's train and test splits, from the first folder that has the files, else
-    downloaded into ``root`` when ``download`` is true.
+    downloaded into ``root`` when ``download`` is true: images flattened to float32 [N, 784] in
+    [0, 1], labels int64 [N] in 0..9; ``source`` is the folder the files were read from.
 
     Raises one DatasetError (one line) when the files are missing, cannot be fetched, or are
     malformed.
@@ -70,11 +61,11 @@ def load_mnist(
     files = ensure_mnist(name, root, download)
     train = _read_split(files["train_images"], files["train_labels"])
     test = _read_split(files["test_images"], files["test_labels"])
-    return MNISTData(*train, *test, source=str(files["train_images"].parent))
+    return LabelledSplits(*train, *test, source=str(files["train_images"].parent))
 
 
 def split_train_val(
-    data: MNISTData | int, val_size: int = 5000, seed: int = 0
+    data: LabelledSplits | int, val_size: int = 5000, seed: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Disjoint, sorted index sets (train, validation) over the training split, fixed by ``seed``;
     ``data`` is the dataset or the size of its training split."""
