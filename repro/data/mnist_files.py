@@ -180,17 +180,10 @@ def _move_into_place(files: dict[str, Path], final: Path) -> dict[str, Path]:
     return {k: final / FILES[k] for k in plain}
 
 
-def _fetch(key: str, root: Path, fetch: Callable[[str, Path], dict[str, Path]]) -> dict[str, Path]:
-    """One source's try: ``fetch`` into a staging folder in ``root``, the md5 check, the move
-    into ``root/<Class>/raw``; all or nothing (DownloadFailed with the short reason)."""
-    with staged(root, f".{key}-download-") as staging:
-        files = fetch(key, staging)
-        _check_md5(key, files)
-        return _move_into_place(files, root / DATASETS[key][1] / "raw")
-
-
 def _download(key: str, root: Path) -> dict[str, Path]:
-    """The files from the first of the dataset's :data:`SOURCES` that delivers them.
+    """The files from the first of the dataset's :data:`SOURCES` that delivers them: each try
+    fetches into a staging folder in ``root``, checks the md5 sums and moves the files into
+    ``root/<Class>/raw``, all or nothing.
 
     Raises DownloadFailed with every source's reason, ``name: reason; ...``; nothing of a failed
     try is left in ``root``.
@@ -198,7 +191,10 @@ def _download(key: str, root: Path) -> dict[str, Path]:
     reasons = []
     for name, fetch in SOURCES[key]:
         try:
-            return _fetch(key, root, fetch)
+            with staged(root, f".{key}-download-") as staging:
+                files = fetch(key, staging)
+                _check_md5(key, files)
+                return _move_into_place(files, root / DATASETS[key][1] / "raw")
         except DownloadFailed as e:
             reasons.append(f"{name}: {e}")
     raise DownloadFailed("; ".join(reasons))
