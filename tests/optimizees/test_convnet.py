@@ -103,17 +103,21 @@ def _reference(family: ConvNetFamily, p: dict) -> nn.Module:
 
 
 def test_logits_and_gradient_match_a_torch_nn_network(data):
+    """Against the same network in torch.nn layers run in float64: a float32 reference may
+    route a max-pool tie or a ReLU kink the other way (it did for one perturbation in 40)."""
     images, labels = data
     family = ConvNetFamily(batch_size=16)
     problems = replace(family, seed=1, data=Dataset.one(images, labels)).sample("train", 0, 2)
-    theta = problems.initial_params() + 0.1 * torch.randn_like(problems.theta0)
+    noise = torch.randn(problems.theta0.shape, generator=torch.Generator().manual_seed(0))
+    theta = problems.initial_params() + 0.1 * noise
     x, y = problems.minibatch(0)
     loss, grad = problems.loss_and_grad(theta, 0)
+    logits, loss, grad, x = (t.double() for t in (problems.logits(theta, x), loss, grad, x))
     for i in range(2):
-        params = {k: v[0].detach().clone() for k, v in family.views(theta[i : i + 1]).items()}
-        net = _reference(family, params)
+        params = {k: v[0].detach().double() for k, v in family.views(theta[i : i + 1]).items()}
+        net = _reference(family, params).double()
         ref_loss = nn.functional.cross_entropy(net(x[i]), y[i])
-        torch.testing.assert_close(problems.logits(theta, x)[i], net(x[i]), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(logits[i], net(x[i]), rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(loss[i], ref_loss, rtol=1e-5, atol=1e-6)
         ref_loss.backward()
         conv1 = net[0].weight.grad.flatten()
