@@ -110,8 +110,9 @@ def cases(quick: bool) -> list[Case]:
 @dataclass(frozen=True)
 class Ratio:
     """``numerator / denominator``; each a case name (its coordinate-steps per second), a
-    ``case:field``, ``limit:<experiment>`` (the machine's limit in coordinate-steps per second)
-    or a number."""
+    ``case:field``, ``limit:<experiment>`` (the machine's limit in coordinate-steps per second),
+    ``ceiling:<experiment>`` (the most any LSTM kernel can reach: :func:`bench.run.ceiling`) or a
+    number."""
 
     name: str
     numerator: str
@@ -130,6 +131,8 @@ RATIOS = (
     Ratio("mnist_vs_reference", "mnist/meta-train/ours", "mnist/meta-train/reference"),
     Ratio("mnist_fraction_of_limit", "mnist/meta-train/ours", "limit:mnist"),
     Ratio("mnist_vs_baseline", "mnist/meta-train/ours", f"mnist/meta-train/baseline-{BASELINE}"),
+    Ratio("mnist_ceiling_fraction_of_limit", "ceiling:mnist", "limit:mnist"),
+    Ratio("mnist_ceiling_vs_baseline", "ceiling:mnist", f"mnist/meta-train/baseline-{BASELINE}"),
     Ratio("mnist_avx2_vs_baseline_avx2", "mnist/meta-train/ours-avx2",
         f"mnist/meta-train/baseline-{BASELINE}-avx2"),
     Ratio("mnist_avx2_vs_native", "mnist/meta-train/ours-avx2", "mnist/meta-train/ours"),

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from bench.cases import RATIOS, Case, Ratio, cases
-from bench.timing import sync
+from bench.timing import TimedProblem, sync
 from repro.io import commit, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -80,26 +80,38 @@ def _in_subprocess(case: Case, device: str, threads: int) -> dict[str, Any]:
         return pool.apply(_case, (case, device, threads))
 
 
-def _value(ref: str, rows: dict[str, dict], limits: dict[str, float]) -> float | None:
+def ceiling(row: dict[str, Any], limit: float) -> float | None:
+    """The coordinate-steps per second of meta-training ``row`` if the LSTM's products ran at
+    the machine ``limit`` and only the optimizee's own loss and gradient took time besides: the
+    most any LSTM kernel can reach on this machine (None without the row's split)."""
+    optimizee_ms = row.get("split_ms_per_step", {}).get(TimedProblem.key)
+    if optimizee_ms is None:
+        return None
+    coordinates = row["coord_steps_per_s"] / row["steps_per_s"]
+    return 1 / (1 / limit + optimizee_ms / 1e3 / coordinates)
+
+
+def _value(ref: str, rows: dict[str, dict], bounds: dict[str, float]) -> float | None:
     """The value a ratio's side names (:class:`bench.cases.Ratio`), None where its case did not
-    run."""
+    run or its bound was not measured."""
     try:
         return float(ref)
     except ValueError:
         pass
-    if ref.startswith("limit:"):
-        return limits[ref.removeprefix("limit:")]
+    if ref.startswith(("limit:", "ceiling:")):
+        return bounds.get(ref)
     name, _, field = ref.partition(":")
     value = rows.get(name, {}).get(field or "coord_steps_per_s")
     return None if value is None else float(value)
 
 
 def ratios(declared: tuple[Ratio, ...], rows: dict[str, dict],
-           limits: dict[str, float]) -> dict[str, float]:
-    """Every declared ratio whose two sides were measured."""
+           bounds: dict[str, float]) -> dict[str, float]:
+    """Every declared ratio whose two sides were measured; ``bounds`` holds the machine's
+    ``limit:<experiment>`` and ``ceiling:<experiment>`` values."""
     out = {}
     for ratio in declared:
-        top, bottom = (_value(r, rows, limits) for r in (ratio.numerator, ratio.denominator))
+        top, bottom = (_value(r, rows, bounds) for r in (ratio.numerator, ratio.denominator))
         if top is not None and bottom:
             out[ratio.name] = top / bottom
     return out
@@ -137,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     flops = {name: lstm_flops_per_coordinate_step(inputs)
              for name, inputs in (("quadratic", 1), ("mnist", 2))}
     limits = {name: limit_flops / per_step for name, per_step in flops.items()}
+    bounds = {f"limit:{name}": limit for name, limit in limits.items()}
+    ceilings = {"mnist": ceiling(rows.get("mnist/meta-train/ours", {}), limits["mnist"])}
+    ceilings = {name: value for name, value in ceilings.items() if value is not None}
+    bounds |= {f"ceiling:{name}": value for name, value in ceilings.items()}
     summary = {
         "host": {**describe(), "device": str(device), "threads": args.threads,
                  "kernel": kernel_build()},
@@ -147,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         "matmul_gflops": limit_flops / 1e9,
         "lstm_flops_per_coordinate_step": flops,
         "limit_coord_steps_per_s": limits,
+        "ceiling_coord_steps_per_s": ceilings,
         "cases": rows,
-        "ratios": ratios(RATIOS, rows, limits),
+        "ratios": ratios(RATIOS, rows, bounds),
     }
     write_json(args.out, summary)
     print(table(summary))
@@ -184,6 +201,9 @@ def table(summary: dict[str, Any]) -> str:
             f"({summary['matmul_gflops']:.0f} GFLOP/s measured, "
             f"{summary['lstm_flops_per_coordinate_step'][name]} FLOP per coordinate-step)"
         )
+    for name, value in summary.get("ceiling_coord_steps_per_s", {}).items():
+        lines.append(f"{name} ceiling (LSTM at the limit, the optimizee's loss and gradient "
+                     f"besides): {value:.3e} coord-steps/s")
     for key, value in summary["ratios"].items():
         lines.append(f"{key}: {value:.3g}")
     return "\n".join(lines)

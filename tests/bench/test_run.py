@@ -6,7 +6,8 @@ import os
 import pytest
 
 from bench.cases import Ratio
-from bench.run import kernel_build, lstm_flops_per_coordinate_step, ratios, table
+from bench.run import ceiling, kernel_build, lstm_flops_per_coordinate_step, ratios, table
+from bench.timing import TimedProblem
 from repro.optimizers import native
 
 
@@ -29,17 +30,27 @@ ROWS = {"a": {"coord_steps_per_s": 6.0, "steps_per_s": 4.0}, "b": {"coord_steps_
     ("a", "b", 3.0),                  # cases: their coordinate-steps per second
     ("a:steps_per_s", "b", 2.0),      # a field of a case
     ("a", "limit:mnist", 0.5),        # the machine's limit
+    ("ceiling:mnist", "a", 1.5),      # the most a kernel can reach
     ("100", "a:steps_per_s", 25.0),   # a number
 ])
 def test_each_form_of_a_ratio(numerator, denominator, expected):
-    found = ratios((Ratio("r", numerator, denominator),), ROWS, {"mnist": 12.0})
+    bounds = {"limit:mnist": 12.0, "ceiling:mnist": 9.0}
+    found = ratios((Ratio("r", numerator, denominator),), ROWS, bounds)
     assert found == {"r": pytest.approx(expected)}
 
 
 def test_a_ratio_whose_case_did_not_run_is_left_out():
     declared = (Ratio("kept", "a", "b"), Ratio("missing", "a", "c"),
-                Ratio("no field", "a:seconds", "b"))
+                Ratio("no field", "a:seconds", "b"), Ratio("no ceiling", "ceiling:mnist", "a"))
     assert ratios(declared, ROWS, {}) == {"kept": pytest.approx(3.0)}
+
+
+def test_the_ceiling_adds_the_optimizees_time_to_the_lstm_at_the_limit():
+    # 10,000 coordinates: 5 ms per step at a limit of 2e6, plus the optimizee's 2 ms
+    row = {"steps_per_s": 100.0, "coord_steps_per_s": 1e6,
+           "split_ms_per_step": {TimedProblem.key: 2.0, "ADAM on phi": 9.0}}
+    assert ceiling(row, 2e6) == pytest.approx(1e4 / 7e-3)
+    assert ceiling({**row, "split_ms_per_step": {}}, 2e6) is None
 
 
 def test_the_table_shows_every_row_the_split_the_host_and_the_ratios():
