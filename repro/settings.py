@@ -138,6 +138,8 @@ class ProblemSettings:
     def datamodule(self, config: Any) -> Any:
         """The data module (a ``ProblemData``) a fit hands to ``Trainer.fit``: by default
         truncation indices only (problems drawn from seeds, or from data the family holds)."""
+        # Typed Any, in every unit: jsonargparse runs a module's type-checking-only imports
+        # when it reads the settings, and ProblemData's would load Lightning (+260 MiB).
         from repro.data.problems import ProblemData  # Lightning: not for loading settings
 
         return ProblemData()

@@ -8,7 +8,9 @@ from repro.config_loading import from_dict, load
 from repro.optimizers.hand import BASELINES
 from repro.settings import ConfigError
 
-QUADRATIC = Path(__file__).resolve().parents[1] / "experiments" / "quadratic.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+
+QUADRATIC = ROOT / "experiments" / "quadratic.yaml"
 
 
 def test_quadratic_config_holds_the_papers_settings():
@@ -144,3 +146,18 @@ def test_bounds_live_on_the_fields_and_values_stay_plain_numbers():
 
 def test_every_baseline_the_config_allows_is_a_hand_written_rule():
     assert get_args(Baseline) == tuple(BASELINES)
+
+
+@pytest.mark.parametrize("experiment", ["quadratic", "mnist", "cifar10", "neural_art"])
+def test_loading_a_config_loads_no_lightning(experiment):
+    # jsonargparse runs a settings module's type-checking imports; one of Lightning's data
+    # modules there loaded Lightning, torchmetrics and matplotlib (+260 MiB in every process)
+    import subprocess
+    import sys
+
+    code = (f"import sys; from repro.config_loading import load; "
+            f"load('{ROOT}/experiments/{experiment}.yaml', 'paper', []); "
+            "print(sorted({'lightning', 'torchmetrics', 'matplotlib'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    assert done.stdout.strip() == "[]", done.stdout

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 from jsonargparse.typing import NonNegativeFloat, PositiveInt
 
@@ -11,9 +11,6 @@ from repro.config import Config
 from repro.optimizees.convnet import ConvNetFamily
 from repro.optimizees.family import Dataset
 from repro.settings import ProblemSettings, non_empty, register, require, section
-
-if TYPE_CHECKING:
-    from repro.data.problems import ProblemData
 
 
 @register
@@ -53,8 +50,9 @@ class ConvNetProblem(ProblemSettings):
             batch_size=self.minibatch, seed=config.seed, data=data,
         )
 
-    def datamodule(self, config: Config) -> ProblemData:
-        """CIFAR-10's images of ``data.classes``, split into train, validation and test."""
+    def datamodule(self, config: Config) -> Any:
+        """CIFAR-10's images of ``data.classes``, split into train, validation and test (a
+        ``ProblemData``)."""
         from repro.data.cifar import CIFARDataModule  # Lightning: only where data is read
 
         data = config.data

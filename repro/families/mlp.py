@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 from jsonargparse.typing import NonNegativeFloat, PositiveInt
 
@@ -11,9 +11,6 @@ from repro.config import Config
 from repro.optimizees.family import Dataset
 from repro.optimizees.mlp import Activation, MLPFamily
 from repro.settings import ProblemSettings, non_empty, register, require, section
-
-if TYPE_CHECKING:
-    from repro.data.problems import ProblemData
 
 
 @register
@@ -51,8 +48,8 @@ class MLPProblem(ProblemSettings):
                          init_std=self.init_std, batch_size=self.minibatch, seed=config.seed,
                          data=data)
 
-    def datamodule(self, config: Config) -> ProblemData:
-        """``data.name``'s images, split into train, validation and test."""
+    def datamodule(self, config: Config) -> Any:
+        """``data.name``'s images, split into train, validation and test (a ``ProblemData``)."""
         from repro.data.mnist import MNISTDataModule  # Lightning: only where data is read
 
         data = config.data
