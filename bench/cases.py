@@ -111,8 +111,8 @@ def cases(quick: bool) -> list[Case]:
 class Ratio:
     """``numerator / denominator``; each a case name (its coordinate-steps per second), a
     ``case:field``, ``limit:<experiment>`` (the machine's limit in coordinate-steps per second),
-    ``ceiling:<experiment>`` (the most any LSTM kernel can reach: :func:`bench.run.ceiling`) or a
-    number."""
+    ``ceiling:<experiment>`` (the most a kernel as fast as the limit can reach:
+    :func:`bench.run.ceiling`) or a number."""
 
     name: str
     numerator: str

@@ -82,8 +82,9 @@ def _in_subprocess(case: Case, device: str, threads: int) -> dict[str, Any]:
 
 def ceiling(row: dict[str, Any], limit: float) -> float | None:
     """The coordinate-steps per second of meta-training ``row`` if the LSTM's products ran at
-    the machine ``limit`` and only the optimizee's own loss and gradient took time besides: the
-    most any LSTM kernel can reach on this machine (None without the row's split)."""
+    the machine ``limit`` and only the optimizee's own loss and gradient, as timed in the row,
+    took time besides: the most a kernel as fast as torch's matmul can reach with today's
+    optimizee step (None without the row's split)."""
     optimizee_ms = row.get("split_ms_per_step", {}).get(TimedProblem.key)
     if optimizee_ms is None:
         return None
