@@ -3,23 +3,27 @@
 Each input either runs, or ends in one line on stderr with a nonzero exit code. None prints a
 traceback or reaches the bug exit (70), none exits 0 after writing a non-finite phi, none
 leaves a file outside its output folders or a half-written one inside them. A run longer than
-its time budget is stopped like Ctrl-C (and must then end as an interrupt does). Hypothesis
-prints the falsifying input and the seed to reproduce it with (``--hypothesis-seed``).
+its time budget is stopped like Ctrl-C (and must then end as an interrupt does), and so is one
+that would launch several processes or wait for other nodes, at its launch: runs are in this
+process, where a launch would start this test's own command again. Hypothesis prints the falsifying input and the seed to reproduce it with (``--hypothesis-seed``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 import io
 import json
 import math
 import os
 import signal
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 import yaml
 from hypothesis import HealthCheck, event, given, settings
@@ -28,6 +32,11 @@ from hypothesis import strategies as st
 from repro import cli
 from repro.config_loading import _sections
 
+PRELOADED = [importlib.import_module(name) for name in (
+    "repro.commands.fit", "repro.commands.tune", "repro.commands.evaluate", "wandb")]
+"""The commands' lazy imports (Lightning, matplotlib, W&B), done before any run's time budget
+starts: an interrupt inside a first import leaves a half-imported module in this process, and
+every later run fails on it (``import wandb`` cut short: "partially initialized module")."""
 BUDGET_S = 8.0  # a run still going after this is stopped (a valid config may be a long one)
 BASE: dict[str, Any] = {
     "experiment": "quadratic",
@@ -64,30 +73,70 @@ def _over_budget(*_: object) -> None:
     raise OverBudget
 
 
-def _run(argv: list[str], root: Path) -> tuple[int, str, bool]:
-    """Run ``argv`` in ``root`` under the time budget: exit code, stderr, budget exceeded."""
+class SeveralProcesses(KeyboardInterrupt):
+    """The run would start processes or wait for nodes; stopped as Ctrl-C stops it, at its
+    launch. In this process a launch would start this test's own command again, and wait for
+    it in a rendezvous no signal interrupts (the fuzz test once hung there for 15 minutes)."""
+
+
+@contextlib.contextmanager
+def _one_process() -> Iterator[list[bool]]:
+    """Lightning's launchers, with a launch of several processes or nodes stopped by
+    :class:`SeveralProcesses`; yields a flag set when one was."""
+    from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
+    from lightning.pytorch.strategies.launchers.subprocess_script import (
+        _SubprocessScriptLauncher,
+    )
+
+    stopped = [False]
+    sizes = {_SubprocessScriptLauncher: lambda launcher: (launcher.num_processes,
+                                                          launcher.num_nodes),
+             _MultiProcessingLauncher: lambda launcher: (launcher._strategy.num_processes,
+                                                         launcher._strategy.num_nodes)}
+    originals = {kind: kind.launch for kind in sizes}
+
+    def launch(launcher: Any, *args: Any, **kwargs: Any) -> Any:
+        if max(sizes[type(launcher)](launcher)) > 1:
+            stopped[0] = True
+            raise SeveralProcesses
+        return originals[type(launcher)](launcher, *args, **kwargs)
+
+    for kind in sizes:
+        kind.launch = launch
+    try:
+        yield stopped
+    finally:
+        for kind, original in originals.items():
+            kind.launch = original
+
+
+def _run(argv: list[str], root: Path) -> tuple[int, str, str]:
+    """Run ``argv`` in ``root`` under the time budget, in this one process: exit code, stderr,
+    and why it was stopped ("over budget", "several processes", or "" if it was not)."""
     err, cwd = io.StringIO(), Path.cwd()
     previous = signal.signal(signal.SIGALRM, _over_budget)
     signal.setitimer(signal.ITIMER_REAL, BUDGET_S)
     os.chdir(root)
     try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), \
+                _one_process() as several:
             code = cli.main(argv)
     finally:
         over = signal.getitimer(signal.ITIMER_REAL)[0] == 0.0
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         os.chdir(cwd)
-    return code, err.getvalue(), over
+    stopped = "several processes" if several[0] else "over budget" if over else ""
+    return code, err.getvalue(), stopped
 
 
 def _check(argv: list[str], root: Path, made: set[Path]) -> None:
     """Run ``argv`` in ``root`` (holding the inputs ``made``) and check what it did."""
-    code, err, over = _run(argv, root)
-    event(f"exit {code}")
+    code, err, stopped = _run(argv, root)
+    event(f"exit {code}" + (f", stopped: {stopped}" if stopped else ""))
     lines = err.strip().splitlines()
     assert "Traceback" not in err, err
-    if code == 130 and over:
+    if code == 130 and stopped:
         assert lines and lines[-1].startswith("interrupted: "), err
     elif code != 0:
         assert code in (1, 2), (code, err)
@@ -152,6 +201,19 @@ def _case_root() -> Path:
 
 def _outputs(root: Path) -> list[str]:
     return ["--runs-dir", str(root / "runs"), "--figures-dir", str(root / "figures")]
+
+
+TRAINERS = [{"num_nodes": 2, "strategy": "ddp"}] + [{"devices": 2}] * ((os.cpu_count() or 1) > 1)
+
+
+@pytest.mark.parametrize("trainer", TRAINERS)
+def test_a_run_of_several_processes_is_stopped_at_its_launch(trainer):
+    root = _case_root()
+    config = root / "config.yaml"
+    config.write_text(yaml.safe_dump({**BASE, "trainer": {**BASE["trainer"], **trainer}}))
+    code, err, stopped = _run(["fit", "--config", str(config), *_outputs(root)], root)
+    assert (code, stopped) == (130, "several processes"), err
+    assert err.strip().startswith("interrupted: "), err
 
 
 @settings(FUZZ, max_examples=EXAMPLES["files"])
