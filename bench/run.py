@@ -99,8 +99,10 @@ def _value(ref: str, rows: dict[str, dict], bounds: dict[str, float]) -> float |
         return float(ref)
     except ValueError:
         pass
-    if ref.startswith(("limit:", "ceiling:")):
-        return bounds.get(ref)
+    if ref.startswith("limit:"):
+        return bounds[ref]  # measured in every run: a name not there is a typo in RATIOS
+    if ref.startswith("ceiling:"):
+        return bounds.get(ref)  # needs its case's split, which a run may not time
     name, _, field = ref.partition(":")
     value = rows.get(name, {}).get(field or "coord_steps_per_s")
     return None if value is None else float(value)

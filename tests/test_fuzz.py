@@ -5,7 +5,8 @@ traceback or reaches the bug exit (70), none exits 0 after writing a non-finite 
 leaves a file outside its output folders or a half-written one inside them. A run longer than
 its time budget is stopped like Ctrl-C (and must then end as an interrupt does), and so is one
 that would launch several processes or wait for other nodes, at its launch: runs are in this
-process, where a launch would start this test's own command again. Hypothesis prints the falsifying input and the seed to reproduce it with (``--hypothesis-seed``).
+process, where a launch would start this test's own command again. Hypothesis prints the
+falsifying input and the seed to reproduce it with (``--hypothesis-seed``).
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ from repro.config_loading import _sections
 
 PRELOADED = [importlib.import_module(name) for name in (
     "repro.commands.fit", "repro.commands.tune", "repro.commands.evaluate", "wandb")]
-"""The commands' lazy imports (Lightning, matplotlib, W&B), done before any run's time budget
-starts: an interrupt inside a first import leaves a half-imported module in this process, and
-every later run fails on it (``import wandb`` cut short: "partially initialized module")."""
+"""The command modules (with Lightning, torchmetrics and matplotlib) and W&B, imported before
+any run's time budget starts: an interrupt inside a first import leaves a half-imported module
+in this process, on which every later run fails (``import wandb`` cut short: "partially
+initialized module"). Imports made inside functions still run under a budget."""
 BUDGET_S = 8.0  # a run still going after this is stopped (a valid config may be a long one)
 BASE: dict[str, Any] = {
     "experiment": "quadratic",

@@ -17,9 +17,9 @@ Figures 4, 5, 7 and 8 (NIPS / arXiv v2); each panel's data is its own curves env
   the subset, joins them (in its own colour, solid, as every learned optimizer).
 * Figure 8 (paper.md §2.6), Neural Art on test content images: a, the training style at the
   training resolution (64x64); b, a style never seen in training at double resolution
-  (128x128). The stamp names the encoder (pretrained VGG-19 or random) that made them; the y
-  axis is zoomed to the curves that stayed finite, and optimizers that diverged are named in
-  the panel (their lines stop at an ``x`` above it).
+  (128x128). The stamp names the profile and the encoder (pretrained VGG-19 or random) that
+  made them; the y axis is zoomed to the curves that stayed finite, and optimizers that
+  diverged are named in the panel (their lines stop at an ``x`` above it).
 """
 
 from __future__ import annotations

@@ -45,6 +45,11 @@ def test_a_ratio_whose_case_did_not_run_is_left_out():
     assert ratios(declared, ROWS, {}) == {"kept": pytest.approx(3.0)}
 
 
+def test_a_limit_not_measured_is_an_error_not_a_missing_ratio():
+    with pytest.raises(KeyError):
+        ratios((Ratio("typo", "a", "limit:mnsit"),), ROWS, {"limit:mnist": 12.0})
+
+
 def test_the_ceiling_adds_the_optimizees_time_to_the_lstm_at_the_limit():
     # 10,000 coordinates: 5 ms per step at a limit of 2e6, plus the optimizee's 2 ms
     row = {"steps_per_s": 100.0, "coord_steps_per_s": 1e6,
