@@ -111,8 +111,8 @@ def cases(quick: bool) -> list[Case]:
 class Ratio:
     """``numerator / denominator``; each a case name (its coordinate-steps per second), a
     ``case:field``, ``limit:<experiment>`` (the machine's limit in coordinate-steps per second),
-    ``ceiling:<experiment>`` (the most a kernel as fast as the limit can reach:
-    :func:`bench.run.ceiling`) or a number."""
+    another measured value (:data:`bench.run.BOUNDS`: ``ceiling:``, ``kernel:``, ``peak:``) or a
+    number."""
 
     name: str
     numerator: str
@@ -133,6 +133,8 @@ RATIOS = (
     Ratio("mnist_vs_baseline", "mnist/meta-train/ours", f"mnist/meta-train/baseline-{BASELINE}"),
     Ratio("mnist_ceiling_fraction_of_limit", "ceiling:mnist", "limit:mnist"),
     Ratio("mnist_ceiling_vs_baseline", "ceiling:mnist", f"mnist/meta-train/baseline-{BASELINE}"),
+    Ratio("mnist_kernel_fraction_of_fma8_peak", "kernel:mnist", "peak:fma8"),
+    Ratio("matmul_fraction_of_fma8_peak", "peak:matmul", "peak:fma8"),
     Ratio("mnist_avx2_vs_baseline_avx2", "mnist/meta-train/ours-avx2",
         f"mnist/meta-train/baseline-{BASELINE}-avx2"),
     Ratio("mnist_avx2_vs_native", "mnist/meta-train/ours-avx2", "mnist/meta-train/ours"),

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from bench.cases import RATIOS, Case, Ratio, cases
+from bench.fma_peak import fma8_flops_per_second
 from bench.timing import TimedProblem, sync
 from repro.io import commit, write_json
 
@@ -80,6 +81,24 @@ def _in_subprocess(case: Case, device: str, threads: int) -> dict[str, Any]:
         return pool.apply(_case, (case, device, threads))
 
 
+BOUNDS = {
+    "ceiling": "coordinate-steps per second of a kernel at the limit (:func:`ceiling`)",
+    "kernel": "FLOP/s of the kernel's products in an experiment's meta-training (its split)",
+    "peak": "FLOP/s: ``peak:fma8`` (bench.fma_peak) and ``peak:matmul`` (the limit's matmul)",
+}
+"""The measured values, besides ``limit:<experiment>``, that a ratio's side may name."""
+
+
+def kernel_flops_per_second(row: dict[str, Any], flops: int) -> float | None:
+    """FLOP/s of the kernel's products in meta-training ``row`` (``flops`` per
+    coordinate-step), from the kernel's share of its split (None without one)."""
+    kernel_ms = sum(ms for part, ms in row.get("split_ms_per_step", {}).items()
+                    if part.startswith("kernel "))
+    if not kernel_ms:
+        return None
+    return flops * row["coord_steps_per_s"] / row["steps_per_s"] / (kernel_ms / 1e3)
+
+
 def ceiling(row: dict[str, Any], limit: float) -> float | None:
     """The coordinate-steps per second of meta-training ``row`` if the LSTM's products ran at
     the machine ``limit`` and only the optimizee's own loss and gradient, as timed in the row,
@@ -101,8 +120,8 @@ def _value(ref: str, rows: dict[str, dict], bounds: dict[str, float]) -> float |
         pass
     if ref.startswith("limit:"):
         return bounds[ref]  # measured in every run: a name not there is a typo in RATIOS
-    if ref.startswith("ceiling:"):
-        return bounds.get(ref)  # needs its case's split, which a run may not time
+    if ref.partition(":")[0] in BOUNDS:
+        return bounds.get(ref)  # a case's split, or a compiler, that a run may lack
     name, _, field = ref.partition(":")
     value = rows.get(name, {}).get(field or "coord_steps_per_s")
     return None if value is None else float(value)
@@ -153,9 +172,13 @@ def main(argv: list[str] | None = None) -> int:
              for name, inputs in (("quadratic", 1), ("mnist", 2))}
     limits = {name: limit_flops / per_step for name, per_step in flops.items()}
     bounds = {f"limit:{name}": limit for name, limit in limits.items()}
-    ceilings = {"mnist": ceiling(rows.get("mnist/meta-train/ours", {}), limits["mnist"])}
+    mnist = rows.get("mnist/meta-train/ours", {})
+    ceilings = {"mnist": ceiling(mnist, limits["mnist"])}
     ceilings = {name: value for name, value in ceilings.items() if value is not None}
+    fma8 = fma8_flops_per_second(args.threads, 0.5 if args.quick else 2.0)
     bounds |= {f"ceiling:{name}": value for name, value in ceilings.items()}
+    bounds |= {"peak:matmul": limit_flops, "peak:fma8": fma8,
+               "kernel:mnist": kernel_flops_per_second(mnist, flops["mnist"])}
     summary = {
         "host": {**describe(), "device": str(device), "threads": args.threads,
                  "kernel": kernel_build()},
@@ -164,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "seconds": time.perf_counter() - began,
         "matmul_gflops": limit_flops / 1e9,
+        "fma8_gflops": fma8 / 1e9 if fma8 else None,
         "lstm_flops_per_coordinate_step": flops,
         "limit_coord_steps_per_s": limits,
         "ceiling_coord_steps_per_s": ceilings,
@@ -204,6 +228,8 @@ def table(summary: dict[str, Any]) -> str:
             f"({summary['matmul_gflops']:.0f} GFLOP/s measured, "
             f"{summary['lstm_flops_per_coordinate_step'][name]} FLOP per coordinate-step)"
         )
+    if summary.get("fma8_gflops"):
+        lines.append(f"8-float multiply-add peak: {summary['fma8_gflops']:.0f} GFLOP/s measured")
     for name, value in summary.get("ceiling_coord_steps_per_s", {}).items():
         lines.append(f"{name} ceiling (LSTM at the limit, the optimizee's loss and gradient "
                      f"besides): {value:.3e} coord-steps/s")

@@ -1,12 +1,21 @@
 """The benchmark's report: the FLOP count behind the machine limit, the kernel's build, the
 declared ratios computed from the rows, and the table."""
 
+import math
 import os
 
 import pytest
 
 from bench.cases import Ratio
-from bench.run import ceiling, kernel_build, lstm_flops_per_coordinate_step, ratios, table
+from bench.fma_peak import fma8_flops_per_second
+from bench.run import (
+    ceiling,
+    kernel_build,
+    kernel_flops_per_second,
+    lstm_flops_per_coordinate_step,
+    ratios,
+    table,
+)
 from bench.timing import TimedProblem
 from repro.optimizers import native
 
@@ -56,6 +65,22 @@ def test_the_ceiling_adds_the_optimizees_time_to_the_lstm_at_the_limit():
            "split_ms_per_step": {TimedProblem.key: 2.0, "ADAM on phi": 9.0}}
     assert ceiling(row, 2e6) == pytest.approx(1e4 / 7e-3)
     assert ceiling({**row, "split_ms_per_step": {}}, 2e6) is None
+
+
+def test_the_kernels_rate_is_its_flops_over_its_share_of_the_split():
+    # 10,000 coordinates at 100 steps/s, the kernel's calls 4 of the step's ms: 1e6 FLOP in 4 ms
+    row = {"steps_per_s": 100.0, "coord_steps_per_s": 1e6,
+           "split_ms_per_step": {"kernel forward, layer input width 2": 1.0,
+                                 "kernel backward, layer input width 2": 3.0, "ADAM on phi": 5.0}}
+    assert kernel_flops_per_second(row, 100) == pytest.approx(1e6 / 4e-3)
+    assert kernel_flops_per_second({**row, "split_ms_per_step": {}}, 100) is None
+
+
+def test_the_fma_peak_is_measured_where_the_kernel_builds():
+    if native.unavailable() and not os.environ.get("CI"):  # CI has a compiler: fails there
+        pytest.skip("no C++ compiler on this machine")
+    peak = fma8_flops_per_second(1, 0.05)
+    assert peak is not None and math.isfinite(peak) and peak > 0
 
 
 def test_the_table_shows_every_row_the_split_the_host_and_the_ratios():
