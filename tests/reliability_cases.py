@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import os
 import pathlib
 import sys
 import tempfile
@@ -211,6 +212,15 @@ def _no_gpu(folder: Path, patches: contextlib.ExitStack, *extra: str) -> list[st
     return _fit(folder, *extra)
 
 
+def _alone(folder: Path, patches: contextlib.ExitStack, *extra: str) -> list[str]:
+    """A fit on a machine outside any cluster, with no node rank or master address set (a DDP
+    run earlier in this process leaves them in its environment)."""
+    patches.enter_context(mock.patch.dict("os.environ"))
+    for name in ("NODE_RANK", "MASTER_ADDR", "SLURM_NTASKS", "GROUP_RANK", "LSB_JOBID"):
+        os.environ.pop(name, None)  # each one a cluster's mark that Lightning detects
+    return _fit(folder, *extra)
+
+
 CASES = [
     Case("config file missing", lambda f, _: _fit(f) + ["--config", str(f / "nope.yaml")],
          r"config file .*nope\.yaml does not exist"),
@@ -241,6 +251,9 @@ CASES = [
          lambda f, p: _no_gpu(f, p, "--trainer.devices", "64"),
          r"trainer\.devices: 64 asked for, but this machine has 2 CPU cores \(one process per "
          r"device\); use at most 2 or auto"),
+    Case("several nodes, none to join", lambda f, p: _alone(f, p, "--trainer.num_nodes", "2"),
+         r"trainer\.num_nodes: 2 asked for, but no other node will join this run; start each "
+         r"node under SLURM or torchrun, or with NODE_RANK and MASTER_ADDR set, or use 1"),
     Case("unknown profile", lambda f, _: ["fit", "--config", QUADRATIC, "--profile", "huge"],
          r"profile 'huge' is not allowed; choose one of paper, quick"),
     Case("dataset missing, no download",

@@ -209,7 +209,9 @@ TRAINERS = [{"num_nodes": 2, "strategy": "ddp"}] + [{"devices": 2}] * ((os.cpu_c
 
 
 @pytest.mark.parametrize("trainer", TRAINERS)
-def test_a_run_of_several_processes_is_stopped_at_its_launch(trainer):
+def test_a_run_of_several_processes_is_stopped_at_its_launch(trainer, monkeypatch):
+    monkeypatch.setenv("NODE_RANK", "0")  # as on a node launched by hand, so that a fit with
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")  # num_nodes 2 reaches its launch
     root = _case_root()
     config = root / "config.yaml"
     config.write_text(yaml.safe_dump({**BASE, "trainer": {**BASE["trainer"], **trainer}}))

@@ -9,7 +9,12 @@ import warnings
 from pathlib import Path
 
 from repro import tracking
-from repro.commands.runs import device_for, holding_run_folder, set_threads
+from repro.commands.runs import (
+    device_for,
+    holding_run_folder,
+    refuse_lone_nodes,
+    set_threads,
+)
 from repro.config import Config
 from repro.errors import Preempted
 from repro.io import provenance
@@ -35,6 +40,7 @@ def fit(config: Config, paths: Paths) -> Path:
     run_dir = paths.run_dir(config, "fit")
     set_threads(config)
     device_for(config)  # refuses what this machine lacks; Lightning places the run itself
+    refuse_lone_nodes(config)
     L.seed_everything(config.meta.phi_seed(config.seed), workers=True, verbose=False)
     resume = resume_from(config, run_dir)
     learner, data = make_experiment(config)

@@ -58,6 +58,29 @@ def device_for(config: Config) -> torch.device:
     return torch.device("cuda" if on_gpu else "cpu")
 
 
+def refuse_lone_nodes(config: Config) -> None:
+    """Refuse, with a one-line :class:`ConfigError`, ``trainer.num_nodes`` above 1 where no
+    other node will join: no cluster Lightning detects (SLURM, torchrun, LSF, MPI), and no
+    ``NODE_RANK`` and ``MASTER_ADDR`` set by hand. The fit would wait for them, silently and
+    beyond the reach of Ctrl-C, for Lightning's half-hour timeout."""
+    nodes = config.trainer.num_nodes
+    if nodes == 1 or (os.environ.get("NODE_RANK") and os.environ.get("MASTER_ADDR")):
+        return
+    from lightning.fabric.plugins.environments import (
+        LSFEnvironment,
+        MPIEnvironment,
+        SLURMEnvironment,
+        TorchElasticEnvironment,
+    )
+
+    clusters = (SLURMEnvironment, TorchElasticEnvironment, LSFEnvironment, MPIEnvironment)
+    if not any(cluster.detect() for cluster in clusters):
+        raise ConfigError(
+            f"trainer.num_nodes: {nodes} asked for, but no other node will join this run; start "
+            "each node under SLURM or torchrun, or with NODE_RANK and MASTER_ADDR set, or use 1"
+        )
+
+
 def ensure_writable(folder: Path) -> None:
     """Create ``folder``; a one-line :class:`OutputError` when it cannot be written."""
     try:
