@@ -44,9 +44,8 @@ def fit(config: Config, paths: Paths) -> Path:
     L.seed_everything(config.meta.phi_seed(config.seed), workers=True, verbose=False)
     resume = resume_from(config, run_dir)
     learner, data = make_experiment(config)
-    first_step = None if resume is None else resumed_step(resume)
     with tracking.run(run_dir, f"{config.experiment}-fit", config.to_dict(),
-                      keep_before=first_step) as loggers:
+                      keep_before=None if resume is None else resumed_step(resume)) as loggers:
         trainer, best, preemption = make_trainer(config, run_dir, loggers)
         if resume is not None and trainer.is_global_zero:
             print(f"resuming meta-training from {resume}")
