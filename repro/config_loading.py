@@ -126,12 +126,13 @@ def family_named(argv: list[str]) -> type[ProblemSettings]:
             problem = data.get("problem") if name == "--config" else data
             if isinstance(problem, dict) and "family" in problem:
                 named["file" if name == "--config" else "option"] = problem["family"]
-    _require(
-        named.get("option", named.get("file")) == named.get("file", named.get("option")),
-        f"problem.family: {named.get('option')!r} where the config names "
-        f"{named.get('file')!r}; each family has its own problem settings, so start from a "
-        f"config of that family (experiments/*.yaml)",
-    )
+    if "option" in named and "file" in named:
+        _require(
+            named["option"] == named["file"],
+            f"problem.family: {named['option']!r} where the config names {named['file']!r}; "
+            "each family has its own problem settings, so start from a config of that family "
+            "(experiments/*.yaml)",
+        )
     return settings_of(named.get("option", named.get("file")))
 
 
@@ -211,11 +212,10 @@ def one_line(error: Exception, family: type[ProblemSettings] | None = None) -> s
         re.fullmatch(r"unrecognized arguments: --(?:(\w+)\.)?(\w+).*", text)
         or re.fullmatch(r"(?:Group '(\w+)' does not accept option|Option) '(\w+)'.*", text)
         or re.fullmatch(r"Subcommand '\w+' does not accept option '(?:(\w+)\.)?(\w+)'.*", text)
+        or re.fullmatch(r"Option '()(\w+)\.\w+' is not accepted.*", text)  # an unknown section
     )
-    if not found and (unknown := re.fullmatch(r"Option '(\w+)\.\w+' is not accepted.*", text)):
-        found = (None, unknown[1])  # a section this config does not have
     if found:
-        section, key = found if isinstance(found, tuple) else found.groups()
+        section, key = found.groups()
         if section and section not in _sections(config):  # the section is what is unknown
             section, key = None, section
         names = [f.name for f in dataclasses.fields(_sections(config).get(section, Config))]

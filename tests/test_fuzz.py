@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import torch
@@ -93,25 +94,21 @@ def _one_process() -> Iterator[list[bool]]:
     )
 
     stopped = [False]
-    sizes = {_SubprocessScriptLauncher: lambda launcher: (launcher.num_processes,
-                                                          launcher.num_nodes),
-             _MultiProcessingLauncher: lambda launcher: (launcher._strategy.num_processes,
-                                                         launcher._strategy.num_nodes)}
-    originals = {kind: kind.launch for kind in sizes}
 
-    def launch(launcher: Any, *args: Any, **kwargs: Any) -> Any:
-        if max(sizes[type(launcher)](launcher)) > 1:
-            stopped[0] = True
-            raise SeveralProcesses
-        return originals[type(launcher)](launcher, *args, **kwargs)
+    def guarded(original: Any) -> Any:
+        def launch(launcher: Any, *args: Any, **kwargs: Any) -> Any:
+            sizes = getattr(launcher, "_strategy", launcher)  # the spawn launcher's are there
+            if max(sizes.num_processes, sizes.num_nodes) > 1:
+                stopped[0] = True
+                raise SeveralProcesses
+            return original(launcher, *args, **kwargs)
 
-    for kind in sizes:
-        kind.launch = launch
-    try:
+        return launch
+
+    with contextlib.ExitStack() as patches:
+        for kind in (_SubprocessScriptLauncher, _MultiProcessingLauncher):
+            patches.enter_context(mock.patch.object(kind, "launch", guarded(kind.launch)))
         yield stopped
-    finally:
-        for kind, original in originals.items():
-            kind.launch = original
 
 
 def _run(argv: list[str], root: Path) -> tuple[int, str, str]:
