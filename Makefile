@@ -1,6 +1,6 @@
 # l2l-repro: every figure of the paper from one command. See README.md.
 #   make figure3 [PROFILE=paper|quick] [ARGS="--meta.lr 0.01"]
-#   make test | lint | figures | clean
+#   make test | fuzz | lint | figures | clean
 #   make data [DATASET=mnist|fashion_mnist] [DATA_ROOT=data]
 #   make report | claims | wandb-report
 PROFILE   ?= paper
@@ -20,7 +20,7 @@ REPRO  := PYTHONPATH=$(CURDIR) $(PY) -m repro
 COMMON = --profile $(PROFILE) --runs-dir $(RUNS) --figures-dir $(FIGDIR) $(ARGS)
 
 .PHONY: setup test lint data figures figure3 figure4a figure4 figure5 figure6 bench clean sweep seeds
-.PHONY: calibrate test-slow
+.PHONY: calibrate test-slow fuzz
 .PHONY: figure8 figure9 figure10 figure11 figure12 figure13
 .DELETE_ON_ERROR:
 
@@ -34,6 +34,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The fuzz tests searching: SEARCH times the inputs make test runs, new ones each run.
+SEARCH ?= 6
+fuzz: $(STAMP)
+	REPRO_FUZZ_SEARCH=$(SEARCH) $(PY) -m pytest -q tests/test_fuzz.py
 
 # The slow tier: Figure 4b regenerated on real MNIST (paper profile) against its references.
 test-slow: $(STAMP)

@@ -29,6 +29,8 @@ from repro.settings import (
 )
 
 FLOAT32_MAX = 3.4028234663852886e38
+SEED_MAX = 2**32 - 1
+"""The largest seed every generator seeded from it accepts (numpy's, through Lightning)."""
 Profile = Literal["paper", "quick"]
 PROFILES: tuple[str, ...] = get_args(Profile)
 Preprocessing = Literal["none", "logsign"]
@@ -103,6 +105,7 @@ class MetaConfig:
     seed: int = -1
 
     def __post_init__(self) -> None:
+        require(self.seed <= SEED_MAX, f"meta.seed: must be at most {SEED_MAX}, got {self.seed}")
         require(
             self.lr < FLOAT32_MAX / 10,
             f"meta.lr: must be below {FLOAT32_MAX / 10:.4g} (ADAM's first step on phi, 10 x "
@@ -265,6 +268,7 @@ class Config:
         """Refuse an experiment name that is not a name, and sections' settings that
         disagree with the problem family (its own checks last)."""
         check_name(self.experiment, "experiment")
+        require(self.seed <= SEED_MAX, f"seed: must be at most {SEED_MAX}, got {self.seed}")
         problem, data = self.problem, self.data
         family = problem.family
         require(

@@ -42,6 +42,8 @@ def test_quick_profile_overrides_and_command_line_overrides():
         ({"meta": {"steps": 1.5}}, "meta.steps: expected an integer"),
         ({"problem": {"batch": 9.223372036894413e18}},
          "problem.batch: 9223372036894412800 does not fit a 64-bit integer"),
+        ({"seed": 10**12}, "seed: must be at most 4294967295, got 1000000000000"),
+        ({"meta": {"seed": 2**32}}, "meta.seed: must be at most 4294967295, got 4294967296"),
         ({"meta": {"lr": 1e38}}, "meta.lr: must be below 3.403e+37 (ADAM's first step on phi"),
         ({"optimizer": {"preprocessing": "log"}}, "choose one of none, logsign"),
         ({"tune": {"grid": []}}, "tune.grid: expected a non-empty list"),

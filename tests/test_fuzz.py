@@ -5,8 +5,9 @@ traceback or reaches the bug exit (70), none exits 0 after writing a non-finite 
 leaves a file outside its output folders or a half-written one inside them. A run longer than
 its time budget is stopped like Ctrl-C (and must then end as an interrupt does), and so is one
 that would launch several processes or wait for other nodes, at its launch: runs are in this
-process, where a launch would start this test's own command again. Hypothesis prints the
-falsifying input and the seed to reproduce it with (``--hypothesis-seed``).
+process, where a launch would start this test's own command again. The inputs are the same on
+every run unless ``$REPRO_FUZZ_SEARCH`` asks for a search (``make fuzz``); Hypothesis prints the
+falsifying input and the blob to reproduce it with.
 """
 
 from __future__ import annotations
@@ -65,8 +66,12 @@ PLAUSIBLE = st.one_of(st.integers(1, 4), st.floats(0.001, 1.0), st.booleans())
 KEYS = {name: [f.name for f in __import__("dataclasses").fields(kind)]
         for name, kind in _sections().items()}
 SECTION = st.sampled_from(sorted(KEYS))
-EXAMPLES = {"files": 500, "command_lines": 300, "figure_data": 200}  # 1,000 per run
-FUZZ = settings(deadline=None, derandomize=False, database=None, print_blob=True,
+SEARCH = int(os.environ.get("REPRO_FUZZ_SEARCH") or 0)
+"""0 (``make test``): the same inputs on every run, so that CI checks what passed here; N > 0
+(``make fuzz``): N times as many inputs, new ones on every run, to look for new failures."""
+EXAMPLES = {kind: count * max(SEARCH, 1)
+            for kind, count in {"files": 500, "command_lines": 300, "figure_data": 200}.items()}
+FUZZ = settings(deadline=None, derandomize=SEARCH == 0, database=None, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
