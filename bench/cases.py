@@ -111,8 +111,8 @@ def cases(quick: bool) -> list[Case]:
 class Ratio:
     """``numerator / denominator``; each a case name (its coordinate-steps per second), a
     ``case:field``, ``limit:<experiment>`` (the machine's limit in coordinate-steps per second),
-    another measured value (:data:`bench.run.BOUNDS`: ``ceiling:``, ``kernel:``, ``peak:``) or a
-    number."""
+    another measured value (:data:`bench.run.BOUNDS`: ``ceiling:``, ``floor:``, ``kernel:``,
+    ``parts:``, ``peak:``) or a number."""
 
     name: str
     numerator: str
@@ -135,12 +135,18 @@ RATIOS = (
     Ratio("mnist_ceiling_vs_baseline", "ceiling:mnist", f"mnist/meta-train/baseline-{BASELINE}"),
     Ratio("mnist_kernel_fraction_of_fma8_peak", "kernel:mnist", "peak:fma8"),
     Ratio("matmul_fraction_of_fma8_peak", "peak:matmul", "peak:fma8"),
+    Ratio("kernel_forward_products_fraction_of_fma8_peak", "parts:forward", "peak:fma8"),
+    Ratio("kernel_backward_products_fraction_of_fma8_peak", "parts:backward", "peak:fma8"),
+    Ratio("mnist_floor_fraction_of_limit", "floor:mnist", "limit:mnist"),
+    Ratio("mnist_floor_vs_baseline", "floor:mnist", f"mnist/meta-train/baseline-{BASELINE}"),
     Ratio("mnist_avx2_vs_baseline_avx2", "mnist/meta-train/ours-avx2",
         f"mnist/meta-train/baseline-{BASELINE}-avx2"),
     Ratio("mnist_avx2_vs_native", "mnist/meta-train/ours-avx2", "mnist/meta-train/ours"),
     Ratio("mnist_vs_torch_layer", "mnist/meta-train/ours", "mnist/meta-train/ours-torch-layer"),
     Ratio("mnist_seconds_per_100_step_episode", "100", "mnist/meta-train/ours:steps_per_s"),
     Ratio("optimizer_step_vs_adam", "mnist/optimizer-step/learned-vs-adam:seconds_per_step",
+          "mnist/optimizer-step/learned-vs-adam:adam_seconds_per_step"),
+    Ratio("optimizer_step_floor_vs_adam", "floor:optimizer-step",
           "mnist/optimizer-step/learned-vs-adam:adam_seconds_per_step"),
     Ratio("cifar10_fraction_of_limit", "cifar10/meta-train/ours", "limit:mnist"),
     Ratio("neural_art_quick_fraction_of_limit", "neural_art-quick/meta-train/ours", "limit:mnist"),

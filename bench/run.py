@@ -20,10 +20,12 @@ import torch
 
 from bench.cases import RATIOS, Case, Ratio, cases
 from bench.fma_peak import fma8_flops_per_second
+from bench.kernel_parts import kernel_parts
 from bench.timing import TimedProblem, sync
 from repro.io import commit, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
+STEP_CASE = "mnist/optimizer-step/learned-vs-adam"
 
 
 def lstm_flops_per_coordinate_step(inputs: int, hidden: int = 20, layers: int = 2) -> int:
@@ -81,10 +83,12 @@ def _in_subprocess(case: Case, device: str, threads: int) -> dict[str, Any]:
         return pool.apply(_case, (case, device, threads))
 
 
-BOUNDS = ("ceiling", "kernel", "peak")
+BOUNDS = ("ceiling", "floor", "kernel", "parts", "peak")
 """The kinds of measured value, besides ``limit:<experiment>``, a ratio's side may name:
-``ceiling:<experiment>`` (coordinate-steps per second, :func:`ceiling`), ``kernel:<experiment>``
-(FLOP/s of the kernel's products, :func:`kernel_flops_per_second`) and ``peak:fma8`` or
+``ceiling:<experiment>`` and ``floor:<experiment>`` (coordinate-steps per second,
+:func:`ceiling` and :func:`floor`), ``kernel:<experiment>`` (FLOP/s of the kernel's products in
+meta-training, :func:`kernel_flops_per_second`), ``parts:forward`` and ``parts:backward`` (FLOP/s
+of its products on cache-resident rows, :mod:`bench.kernel_parts`) and ``peak:fma8`` or
 ``peak:matmul`` (FLOP/s of :mod:`bench.fma_peak` and of the limit's matmul)."""
 
 
@@ -108,6 +112,33 @@ def ceiling(row: dict[str, Any], limit: float) -> float | None:
         return None
     coordinates = row["coord_steps_per_s"] / row["steps_per_s"]
     return 1 / (1 / limit + optimizee_ms / 1e3 / coordinates)
+
+
+def floor(row: dict[str, Any], parts: dict | None, fma8: float | None, flops: int,
+          layers: int = 2) -> float | None:
+    """The coordinate-steps per second of meta-training ``row`` if the LSTM's products ran at
+    the multiply-add peak ``fma8``, the kernel's other work took its cache-resident time per row
+    (``parts``, :mod:`bench.kernel_parts`: each of ``layers`` layers forward and backward), the
+    optimizee's loss and gradient their time in the row, and nothing else took any: the most
+    that tiles alone can give (None without the parts, the peak or the row's split)."""
+    optimizee_ms = row.get("split_ms_per_step", {}).get(TimedProblem.key)
+    if optimizee_ms is None or parts is None or not fma8:
+        return None
+    coordinates = row["coord_steps_per_s"] / row["steps_per_s"]
+    other_s = layers * sum(parts[kind]["other_ns_per_row"] for kind in ("forward", "backward"))
+    return 1 / (flops / fma8 + other_s / 1e9 + optimizee_ms / 1e3 / coordinates)
+
+
+def step_floor(row: dict[str, Any], parts: dict | None, fma8: float | None, flops: int,
+               layers: int = 2) -> float | None:
+    """The seconds of the drop-in optimizer's step in ``row`` if its LSTM forward (``flops``
+    per coordinate) ran at the multiply-add peak, the kernel's other forward work took its
+    cache-resident time per row for each of ``layers`` layers, and nothing else took any time
+    (None without the row, the parts or the peak)."""
+    if not row or parts is None or not fma8:
+        return None
+    coordinates = row["coord_steps_per_s"] * row["seconds_per_step"]
+    return coordinates * (flops / fma8 + layers * parts["forward"]["other_ns_per_row"] / 1e9)
 
 
 def _value(ref: str, rows: dict[str, dict], bounds: dict[str, float]) -> float | None:
@@ -175,8 +206,15 @@ def main(argv: list[str] | None = None) -> int:
     mnist_ceiling = ceiling(mnist, limits["mnist"])
     ceilings = {} if mnist_ceiling is None else {"mnist": mnist_ceiling}
     fma8 = fma8_flops_per_second(args.threads, 0.5 if args.quick else 2.0)
+    parts = kernel_parts(args.threads, 0.1 if args.quick else 0.3)
+    mnist_floor = floor(mnist, parts, fma8, flops["mnist"])
     bounds |= {"ceiling:mnist": mnist_ceiling, "peak:matmul": limit_flops, "peak:fma8": fma8,
-               "kernel:mnist": kernel_flops_per_second(mnist, flops["mnist"])}
+               "kernel:mnist": kernel_flops_per_second(mnist, flops["mnist"]),
+               "floor:mnist": mnist_floor,
+               "floor:optimizer-step": step_floor(rows.get(STEP_CASE, {}), parts, fma8,
+                                                  flops["mnist"] // 3),
+               **{f"parts:{kind}": parts[kind]["products_gflops"] * 1e9 for kind in parts or ()
+                  if kind != "rows"}}
     summary = {
         "host": {**describe(), "device": str(device), "threads": args.threads,
                  "kernel": kernel_build()},
@@ -189,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         "lstm_flops_per_coordinate_step": flops,
         "limit_coord_steps_per_s": limits,
         "ceiling_coord_steps_per_s": ceilings,
+        "floor_coord_steps_per_s": {} if mnist_floor is None else {"mnist": mnist_floor},
+        "kernel_parts": parts,
         "cases": rows,
         "ratios": ratios(RATIOS, rows, bounds),
     }
@@ -231,6 +271,14 @@ def table(summary: dict[str, Any]) -> str:
     for name, value in summary.get("ceiling_coord_steps_per_s", {}).items():
         lines.append(f"{name} ceiling (LSTM at the limit, the optimizee's loss and gradient "
                      f"besides): {value:.3e} coord-steps/s")
+    for kind, part in {k: v for k, v in (summary.get("kernel_parts") or {}).items()
+                       if k != "rows"}.items():
+        lines.append(f"kernel {kind}, {summary['kernel_parts']['rows']} cache-resident rows: "
+                     f"products at {part['products_gflops']:.0f} GFLOP/s, "
+                     f"{part['other_ns_per_row']:.1f} ns per row besides")
+    for name, value in summary.get("floor_coord_steps_per_s", {}).items():
+        lines.append(f"{name} floor (products at the multiply-add peak, the kernel's other work "
+                     f"and the optimizee as measured): {value:.3e} coord-steps/s")
     for key, value in summary["ratios"].items():
         lines.append(f"{key}: {value:.3g}")
     return "\n".join(lines)

@@ -5,8 +5,7 @@ jsonargparse from YAML (with a ``profiles:`` block) and ``--section.key VALUE`` 
 The ``problem:`` section is the settings class of one optimizee family, registered by its unit
 under :mod:`repro.families`; the other sections are the same for every family. Every error is a
 :class:`~repro.settings.ConfigError` whose message is one line naming the bad key or value and
-what is allowed. The ``Literal`` choices below are the one source of each module's constants
-(``KERNELS``, ...).
+what is allowed. The ``Literal`` choices below are the one source of the modules' constants.
 """
 
 from __future__ import annotations
@@ -29,8 +28,7 @@ from repro.settings import (
 )
 
 FLOAT32_MAX = 3.4028234663852886e38
-SEED_MAX = 2**32 - 1
-"""The largest seed every generator seeded from it accepts (numpy's, through Lightning)."""
+SEED_MAX = 2**32 - 1  # the largest seed numpy takes (Lightning seeds it with ours)
 Profile = Literal["paper", "quick"]
 PROFILES: tuple[str, ...] = get_args(Profile)
 Preprocessing = Literal["none", "logsign"]

@@ -19,8 +19,9 @@ def test_every_ratio_names_cases_of_a_full_run():
             if kind in ("limit", "ceiling", "kernel"):
                 assert name in ("quadratic", "mnist"), (ratio.name, side)
                 continue
-            if kind == "peak":
-                assert name in ("fma8", "matmul"), (ratio.name, side)
+            if kind in ("peak", "parts", "floor"):
+                assert name in {"peak": ("fma8", "matmul"), "parts": ("forward", "backward"),
+                                "floor": ("mnist", "optimizer-step")}[kind], (ratio.name, side)
                 continue
             if side.replace(".", "").isdigit():
                 continue

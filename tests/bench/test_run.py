@@ -10,10 +10,12 @@ from bench.cases import Ratio
 from bench.fma_peak import fma8_flops_per_second
 from bench.run import (
     ceiling,
+    floor,
     kernel_build,
     kernel_flops_per_second,
     lstm_flops_per_coordinate_step,
     ratios,
+    step_floor,
     table,
 )
 from bench.timing import TimedProblem
@@ -67,6 +69,20 @@ def test_the_ceiling_adds_the_optimizees_time_to_the_lstm_at_the_limit():
     assert ceiling({**row, "split_ms_per_step": {}}, 2e6) is None
 
 
+def test_the_floor_adds_the_kernels_other_work_and_the_optimizee_to_products_at_the_peak():
+    # 10,000 coordinates; per coordinate-step: 1,000 FLOP at 1e12 (1 ns), 2 layers x (3 + 2) ns
+    # besides, the optimizee's 1 ms per step (100 ns): 111 ns
+    row = {"steps_per_s": 100.0, "coord_steps_per_s": 1e6,
+           "split_ms_per_step": {TimedProblem.key: 1.0}}
+    parts = {"forward": {"other_ns_per_row": 3.0}, "backward": {"other_ns_per_row": 2.0}}
+    assert floor(row, parts, 1e12, 1000) == pytest.approx(1 / 111e-9)
+    assert floor(row, None, 1e12, 1000) is None and floor(row, parts, None, 1000) is None
+    # the drop-in step: 10,000 coordinates x (1 ns of products + 2 layers x 3 ns) = 70 us
+    step = {"coord_steps_per_s": 1e7, "seconds_per_step": 1e-3}
+    assert step_floor(step, parts, 1e12, 1000) == pytest.approx(70e-6)
+    assert step_floor({}, parts, 1e12, 1000) is None
+
+
 def test_the_kernels_rate_is_its_flops_over_its_share_of_the_split():
     # 10,000 coordinates at 100 steps/s, the kernel's calls 4 of the step's ms: 1e6 FLOP in 4 ms
     row = {"steps_per_s": 100.0, "coord_steps_per_s": 1e6,
@@ -94,8 +110,12 @@ def test_the_table_shows_every_row_the_split_the_host_and_the_ratios():
         "limit_coord_steps_per_s": {"mnist": 6e6}, "matmul_gflops": 180.0,
         "lstm_flops_per_coordinate_step": {"mnist": 29880},
         "ratios": {"mnist_fraction_of_limit": 0.4},
+        "kernel_parts": {"rows": 4096, "forward": {"products_gflops": 210.4,
+                                                   "other_ns_per_row": 25.66}},
     }
     lines = table(summary).splitlines()
+    assert "kernel forward, 4096 cache-resident rows: products at 210 GFLOP/s, 25.7 ns" in (
+        "\n".join(lines))
     assert any(line.startswith("mnist/meta-train/ours") and "2.400e+06" in line for line in lines)
     assert any("kernel forward, layer input width 2" in line and "75.0%" in line for line in lines)
     assert "AMD EPYC (avx2, fma), 2 threads; kernel built, 16 vector registers" in lines
