@@ -5,6 +5,7 @@ import math
 import os
 
 import pytest
+import torch
 
 from bench.cases import Ratio
 from bench.fma_peak import fma8_flops_per_second
@@ -14,6 +15,7 @@ from bench.run import (
     kernel_build,
     kernel_flops_per_second,
     lstm_flops_per_coordinate_step,
+    matmul_flops_per_second,
     ratios,
     step_floor,
     table,
@@ -90,6 +92,14 @@ def test_the_kernels_rate_is_its_flops_over_its_share_of_the_split():
                                  "kernel backward, layer input width 2": 3.0, "ADAM on phi": 5.0}}
     assert kernel_flops_per_second(row, 100) == pytest.approx(1e6 / 4e-3)
     assert kernel_flops_per_second({**row, "split_ms_per_step": {}}, 100) is None
+
+
+def test_the_matmul_limit_is_the_fastest_round(monkeypatch):
+    # rounds of 1 s, then one of 0.5 s: the limit is the half-second round's rate, not the mean
+    ticks = iter([0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.5, 10.0])
+    monkeypatch.setattr("bench.run.time.perf_counter", lambda: next(ticks))
+    flops = 20 * 2 * 64 * 40 * 80
+    assert matmul_flops_per_second(torch.device("cpu"), rows=64, seconds=5.0) == 2 * flops
 
 
 def test_the_fma_peak_is_measured_where_the_kernel_builds():
