@@ -3,11 +3,12 @@ declared ratios computed from the rows, and the table."""
 
 import math
 import os
+import subprocess
 
 import pytest
 import torch
 
-from bench.cases import Ratio
+from bench.cases import Case, Ratio
 from bench.fma_peak import fma8_flops_per_second
 from bench.run import (
     ceiling,
@@ -17,6 +18,7 @@ from bench.run import (
     lstm_flops_per_coordinate_step,
     matmul_flops_per_second,
     ratios,
+    run_cases,
     step_floor,
     table,
 )
@@ -92,6 +94,21 @@ def test_the_kernels_rate_is_its_flops_over_its_share_of_the_split():
                                  "kernel backward, layer input width 2": 3.0, "ADAM on phi": 5.0}}
     assert kernel_flops_per_second(row, 100) == pytest.approx(1e6 / 4e-3)
     assert kernel_flops_per_second({**row, "split_ms_per_step": {}}, 100) is None
+
+
+def test_each_case_keeps_its_fastest_pass_and_a_failed_pass_is_left_out():
+    first, second = (Case(name, "meta-train", "mnist") for name in ("a", "b"))
+    rates = iter([1.0, 5.0, 3.0, None])  # a: 1 then 3; b: 5, then its second pass fails
+
+    def run(case):
+        rate = next(rates)
+        if rate is None:
+            raise subprocess.CalledProcessError(1, "baseline", stderr=b"no such commit")
+        return {"steps_per_s": rate, "pass_rate": rate}
+
+    rows = run_cases([first, second], 2, run)
+    assert rows == {"a": {"steps_per_s": 3.0, "pass_rate": 3.0, "batch": 1},
+                    "b": {"steps_per_s": 5.0, "pass_rate": 5.0, "batch": 1}}
 
 
 def test_the_matmul_limit_is_the_fastest_round(monkeypatch):
