@@ -138,6 +138,7 @@ RATIOS = (
     Ratio("kernel_forward_products_fraction_of_fma8_peak", "parts:forward", "peak:fma8"),
     Ratio("kernel_backward_products_fraction_of_fma8_peak", "parts:backward", "peak:fma8"),
     Ratio("mnist_floor_fraction_of_limit", "floor:mnist", "limit:mnist"),
+    Ratio("quadratic_floor_fraction_of_limit", "floor:quadratic", "limit:quadratic"),
     Ratio("mnist_floor_vs_baseline", "floor:mnist", f"mnist/meta-train/baseline-{BASELINE}"),
     Ratio("mnist_avx2_vs_baseline_avx2", "mnist/meta-train/ours-avx2",
         f"mnist/meta-train/baseline-{BASELINE}-avx2"),

@@ -228,10 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     ceilings = {} if mnist_ceiling is None else {"mnist": mnist_ceiling}
     fma8 = fma8_flops_per_second(args.threads, 0.5 if args.quick else 2.0)
     parts = kernel_parts(args.threads, 0.1 if args.quick else 0.3)
-    mnist_floor = floor(mnist, parts, fma8, flops["mnist"])
+    floors = {name: value for name in flops if (value := floor(
+        rows.get(f"{name}/meta-train/ours", {}), parts, fma8, flops[name])) is not None}
     bounds |= {"ceiling:mnist": mnist_ceiling, "peak:matmul": limit_flops, "peak:fma8": fma8,
                "kernel:mnist": kernel_flops_per_second(mnist, flops["mnist"]),
-               "floor:mnist": mnist_floor,
+               **{f"floor:{name}": value for name, value in floors.items()},
                "floor:optimizer-step": step_floor(rows.get(STEP_CASE, {}), parts, fma8,
                                                   flops["mnist"] // 3),
                **{f"parts:{kind}": parts[kind]["products_gflops"] * 1e9 for kind in parts or ()
@@ -249,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "lstm_flops_per_coordinate_step": flops,
         "limit_coord_steps_per_s": limits,
         "ceiling_coord_steps_per_s": ceilings,
-        "floor_coord_steps_per_s": {} if mnist_floor is None else {"mnist": mnist_floor},
+        "floor_coord_steps_per_s": floors,
         "kernel_parts": parts,
         "cases": rows,
         "ratios": ratios(RATIOS, rows, bounds),
