@@ -153,6 +153,26 @@ def test_a_run_saved_and_resumed_midway_continues_bit_identically():
     assert losses != reference[0] and not torch.equal(params[0], reference[1][0])
 
 
+def test_the_step_writing_the_state_in_place_gives_the_bits_of_one_into_new_tensors():
+    model = _net()
+    params = list(model.parameters())
+    opt = LearnedOptimizer(params)
+    rule = opt._rule(torch.device("cpu"), torch.float32)
+    theta = torch.cat([p.detach().reshape(-1) for p in params])
+    state = rule.init_state(theta)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        for p in params:
+            p.grad = torch.randn(p.shape, generator=gen)
+        opt.step()
+        with torch.no_grad():
+            update, state = rule.step(torch.cat([p.grad.reshape(-1) for p in params]), state)
+        theta = theta + update
+    assert torch.equal(torch.cat([p.detach().reshape(-1) for p in params]), theta)
+    for key, value in state.items():
+        assert torch.equal(torch.cat([opt.state[p][key] for p in params]), value), key
+
+
 def test_any_shapes_one_lstm_pass_per_group_and_parameters_without_grad_skipped(monkeypatch):
     scalar = nn.Parameter(torch.tensor(0.5))
     kernel = nn.Parameter(torch.randn(2, 3, 2, 2))
@@ -162,9 +182,9 @@ def test_any_shapes_one_lstm_pass_per_group_and_parameters_without_grad_skipped(
     calls = []
     step = LSTMOptimizer.step
 
-    def counted(self, grad, state):
+    def counted(self, grad, state, in_place=False):
         calls.append(grad.numel())
-        return step(self, grad, state)
+        return step(self, grad, state, in_place)
 
     monkeypatch.setattr(LSTMOptimizer, "step", counted)
     before = idle.detach().clone()

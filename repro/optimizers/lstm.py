@@ -144,8 +144,10 @@ class TorchLayers:
     def __init__(self, layer: Callable[..., tuple[Tensor, Tensor]]) -> None:
         self.layer = layer
 
-    def step(self, opt: LSTMOptimizer, x: Tensor, state: State) -> tuple[Tensor, State]:
-        """The update ``[N]`` of every coordinate (layer inputs ``x``) and the new state."""
+    def step(self, opt: LSTMOptimizer, x: Tensor, state: State,
+             in_place: bool = False) -> tuple[Tensor, State]:
+        """The update ``[N]`` of every coordinate (layer inputs ``x``) and the new state, in new
+        tensors (whatever ``in_place``)."""
         new_state: State = {}
         for k in range(opt.layers):
             x, c = self.layer(x, state[f"h{k}"], state[f"c{k}"], opt.weights[k], opt.biases[k])
@@ -161,20 +163,22 @@ class KernelLayers:
     def __init__(self, fallback: TorchLayers | None) -> None:
         self.fallback = fallback
 
-    def step(self, opt: LSTMOptimizer, x: Tensor, state: State) -> tuple[Tensor, State]:
-        """The update ``[N]`` of every coordinate (layer inputs ``x``) and the new state."""
+    def step(self, opt: LSTMOptimizer, x: Tensor, state: State,
+             in_place: bool = False) -> tuple[Tensor, State]:
+        """The update ``[N]`` of every coordinate (layer inputs ``x``) and the new state, written
+        over ``state``'s tensors when ``in_place`` and nothing is recorded for a gradient."""
         if not native.supports(x, opt.hidden, opt.weights[0]):
             if self.fallback is None:
                 raise RuntimeError("optimizer.kernel native runs float32 CPU tensors only; "
                                    f"got {x.dtype} on {x.device}")
-            return self.fallback.step(opt, x, state)
+            return self.fallback.step(opt, x, state, in_place)
         head = native.Head(opt.head_weight.view(-1), opt.head_bias, opt.output_scale)
         layers = range(opt.layers)
         if not _recording(x, *opt.weights, *opt.biases, opt.head_weight, opt.head_bias,
                           *state.values()):
             h, c, update = native.step(x, [state[f"h{k}"] for k in layers],
                                        [state[f"c{k}"] for k in layers], list(opt.weights),
-                                       list(opt.biases), head)
+                                       list(opt.biases), head, in_place)
         else:
             h, c = [], []
             for k in layers:
@@ -271,8 +275,10 @@ class LSTMOptimizer(nn.Module):
         zeros = theta.new_zeros(theta.numel(), self.hidden)
         return {f"{kind}{layer}": zeros for layer in range(self.layers) for kind in "hc"}
 
-    def step(self, grad: Tensor, state: State) -> tuple[Tensor, State]:
-        """Propose an update for every coordinate of ``grad`` in one pass."""
+    def step(self, grad: Tensor, state: State, in_place: bool = False) -> tuple[Tensor, State]:
+        """Propose an update for every coordinate of ``grad`` in one pass. ``in_place`` lets the
+        fused kernel write the new state over ``state``'s tensors (each in memory of its own,
+        which nothing else still reads; not :meth:`init_state`'s shared zeros)."""
         x = preprocess(grad.reshape(-1), self.preprocessing, self.p)
-        update, new_state = self.implementation.step(self, x, state)
+        update, new_state = self.implementation.step(self, x, state, in_place)
         return update.reshape(grad.shape), new_state

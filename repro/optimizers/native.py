@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
+import itertools
 import os
 import subprocess
 import tempfile
@@ -241,19 +242,28 @@ def _pointers(tensors: list[Tensor]) -> ctypes.Array:
     return (_P * len(tensors))(*(t.data_ptr() for t in tensors))
 
 
+def _overlapping(tensors: list[Tensor]) -> bool:
+    """Whether the memory of any two of ``tensors`` overlaps."""
+    spans = sorted((t.data_ptr(), t.data_ptr() + t.numel() * t.element_size()) for t in tensors)
+    return any(start < end for (_, end), (start, _) in itertools.pairwise(spans))
+
+
 def step(
     x: Tensor, h: list[Tensor], c: list[Tensor], weights: list[Tensor], biases: list[Tensor],
-    head: Head,
+    head: Head, in_place: bool = False,
 ) -> tuple[list[Tensor], list[Tensor], Tensor]:
     """``(h', c', update)`` of every layer (one tensor per layer in h' and c') and the head, in
     one kernel call that saves nothing for a backward: the same numbers as :func:`forward` layer
-    by layer."""
+    by layer. ``in_place`` writes h' and c' over h and c (contiguous ones; a ValueError where
+    any two of them share memory) and returns them."""
     library = _library()
     assert not isinstance(library, str), library
     assert len(h) == len(c) == len(weights) == len(biases) >= 1, "one state per layer"
     x, layers = x.contiguous(), len(h)
     h, c, weights, biases = ([t.contiguous() for t in group] for group in (h, c, weights, biases))
-    h_out, c_out = [torch.empty_like(t) for t in h], [torch.empty_like(t) for t in c]
+    if in_place and _overlapping([*h, *c]):
+        raise ValueError("an in-place step needs every layer's h and c in memory of its own")
+    h_out, c_out = (h, c) if in_place else ([torch.empty_like(t) for t in g] for g in (h, c))
     update = x.new_empty(len(x))
     with _timed("step (every layer)", x.shape[1]):
         library.lstm_step(

@@ -153,6 +153,30 @@ def test_one_call_for_every_layer_gives_the_bits_of_one_call_per_layer(rows, wid
     assert torch.equal(update, expected[1][4])
 
 
+@pytest.mark.parametrize("rows", [1, 7, 61, 200])
+def test_the_step_in_place_gives_the_bits_of_the_step_into_new_tensors(rows, width_path):
+    layers = [_layer_inputs(rows, 2, seed=5), _layer_inputs(rows, 20, seed=6)]
+    head = native.Head(*(t.contiguous() for t in _with_head(rows)[5:]), 0.1)
+    x, weights, biases = layers[0][0], [t[3] for t in layers], [t[4] for t in layers]
+    h, c = [t[1] for t in layers], [t[2] for t in layers]
+    expected = native.step(x, h, c, weights, biases, head)
+    h_own, c_own = [t.clone() for t in h], [t.clone() for t in c]
+    got = native.step(x, h_own, c_own, weights, biases, head, in_place=True)
+    assert all(a is b for a, b in zip(got[0] + got[1], h_own + c_own, strict=True))
+    for k in range(2):
+        assert torch.equal(h_own[k], expected[0][k]) and torch.equal(c_own[k], expected[1][k])
+    assert torch.equal(got[2], expected[2])
+
+
+def test_an_in_place_step_refuses_states_that_share_memory():
+    x, h, c, w, b = _layer_inputs(5, 2, seed=3)
+    head = native.Head(*(t.contiguous() for t in _with_head(5)[5:]), 0.1)
+    with pytest.raises(ValueError, match="memory of its own"):
+        native.step(x, [h], [h], [w], [b], head, in_place=True)
+    joined = torch.zeros(10, 20)  # two halves of one buffer do not overlap: allowed
+    native.step(x, [joined[:5]], [joined[5:]], [w], [b], head, in_place=True)
+
+
 def test_the_lstm_step_without_gradients_takes_one_kernel_call_with_the_same_bits(monkeypatch):
     torch.manual_seed(0)
     opt = LSTMOptimizer(preprocessing="logsign", output_scale=0.1)

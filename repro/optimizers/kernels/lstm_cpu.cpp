@@ -133,9 +133,10 @@ inline void tiles(int vectors, int S, const float* a, int at, int as, const floa
 }
 
 // A 20-float row block as three 8-float vectors at offsets 0, 8 and 12: the last two overlap
-// in floats 12-15, which both compute alike (and store the same value twice). So no output
-// array may alias an input one (the offset-8 store would overwrite floats 12-15 before the
-// offset-12 vector reads them); and no sum is taken over these vectors.
+// in floats 12-15, which both compute alike (and store the same value twice). So a row's
+// vectors are all loaded before any is stored where an output may be its input (the offset-8
+// store would overwrite floats 12-15 before the offset-12 vector reads them), and no sum is
+// taken over these vectors.
 constexpr int kPart[3] = {0, 8, 12};
 
 // Gathers a row's layer input [x, h] into xh.
@@ -189,10 +190,13 @@ void forward_rows(const Layer& layer, int64_t first, int rows, const float* x, c
   for (int r = 0; r < rows; ++r) {
     const int64_t row = first + r;
     const float* z = gates + r * G;
-    for (int part : kPart) {
+    v8 c_row[3];  // loaded first: c_out may be c itself (the drop-in step, in place)
+    for (int k = 0; k < 3; ++k) c_row[k] = load(c + row * H + kPart[k]);
+    for (int k = 0; k < 3; ++k) {
+      const int part = kPart[k];
       const v8 i = load(z + part), f = load(z + H + part), o = load(z + 2 * H + part);
       const v8 g = load(z + 3 * H + part);
-      const v8 cn = f * load(c + row * H + part) + i * g;
+      const v8 cn = f * c_row[k] + i * g;
       const v8 t = tanh8(cn);
       store(c_out + row * H + part, cn);
       store(h_out + row * H + part, o * t);
@@ -237,7 +241,8 @@ void lstm_forward(int64_t n, int inputs, const float* x, const float* h, const f
 // step): block by block of rows, so that a layer's output is still in cache when the next
 // layer reads it. x [N, inputs] feeds the first layer; h, c, h_out and c_out hold one [N, 20]
 // array per layer, weight and bias one per layer ([fan-in, 80] and [80]); layers >= 1 and the
-// head is required. The same numbers as lstm_forward layer by layer.
+// head is required. h_out and c_out may be h and c themselves (a block's rows are read before
+// they are written). The same numbers as lstm_forward layer by layer.
 void lstm_step(int64_t n, int layers, int inputs, const float* x, const float* const* h,
                const float* const* c, const float* const* weight, const float* const* bias,
                float* const* h_out, float* const* c_out, const float* head_w,
