@@ -2,6 +2,7 @@
 split of a step and the optimizer-step ratio checked against a fake clock that only the timed
 work advances."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -143,6 +144,14 @@ def test_optimizer_step_times_the_learned_optimizer_against_adam(monkeypatch):
     assert row["steps_per_s"] == pytest.approx(500)
     assert row["coord_steps_per_s"] == pytest.approx(MLP_COORDINATES * 500)
     assert row["peak_rss_mib"] == pytest.approx(_peak_rss_mib(), rel=0.05)
+
+
+def test_optimizer_step_reports_the_kernels_share_of_the_learned_step():
+    if native.unavailable() and not os.environ.get("CI"):  # CI has a compiler: fails there
+        pytest.skip("no C++ compiler on this machine")
+    case = Case("test", "optimizer-step", "mnist", warmup=1, steps=2, adam_repeats=1, rounds=2)
+    row = timing.optimizer_step(case, CPU)
+    assert 0 < row["kernel_seconds_per_step"] < row["seconds_per_step"]
 
 
 OLD_BENCH = '''
