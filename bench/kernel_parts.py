@@ -9,10 +9,9 @@ of everything else per row (the activations, the elementwise work, loads and sto
 
 from __future__ import annotations
 
-import time
-
 import torch
 
+from bench.timing import fastest
 from repro.optimizers import native
 
 FAN_INS = (21, 24, 32, 40, 48, 64)
@@ -23,19 +22,8 @@ ROWS = 4096
 PRODUCT_FLOPS = {"forward": 2 * 4 * native.HIDDEN, "backward": 2 * 2 * 4 * native.HIDDEN}
 """FLOPs per row and unit of fan-in: the gates' product forward; the input gradient's and the
 weight gradient's backward."""
-
-
-def _seconds(call, seconds: float) -> float:
-    """The fastest of a few rounds of ``call``, per call."""
-    for _ in range(3):
-        call()
-    best, repeats, began = float("inf"), 5, time.perf_counter()
-    while time.perf_counter() - began < seconds:
-        start = time.perf_counter()
-        for _ in range(repeats):
-            call()
-        best = min(best, (time.perf_counter() - start) / repeats)
-    return best
+DIRECTIONS = tuple(PRODUCT_FLOPS)
+"""The kinds of a :func:`split`, each with ``other_ns_per_row`` and ``products_gflops``."""
 
 
 def time_layer(fan_in: int, seconds: float) -> dict[str, float]:
@@ -55,7 +43,7 @@ def time_layer(fan_in: int, seconds: float) -> dict[str, float]:
         "forward": lambda: native.forward(x, h, c, weight, bias, save=True),
         "backward": lambda: native.backward(x, h, c, weight, act, tanh_c, dh, dc, need_dx=True),
     }
-    return {kind: 1e9 * _seconds(call, seconds) / ROWS for kind, call in calls.items()}
+    return {kind: 1e9 * fastest(call, seconds, repeats=5) / ROWS for kind, call in calls.items()}
 
 
 def line(xs: list[float], ys: list[float]) -> tuple[float, float]:

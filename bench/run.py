@@ -21,22 +21,25 @@ import torch
 
 from bench.cases import RATIOS, Case, Ratio, cases
 from bench.fma_peak import fma8_flops_per_second
-from bench.kernel_parts import kernel_parts
-from bench.timing import TimedProblem, sync
+from bench.kernel_parts import DIRECTIONS, kernel_parts
+from bench.timing import TimedProblem, fastest, sync
 from repro.io import commit, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 STEP_CASE = "mnist/optimizer-step/learned-vs-adam"
 
 
-def lstm_flops_per_coordinate_step(inputs: int, hidden: int = 20, layers: int = 2) -> int:
-    """Matrix-product FLOPs of one coordinate through the LSTM, forward and backward.
+def lstm_forward_flops(inputs: int, hidden: int = 20, layers: int = 2) -> int:
+    """Matrix-product FLOPs of one coordinate through the LSTM's forward: 2·(in + H)·4H per
+    layer plus 2·H for the head (all that the drop-in optimizer's step does)."""
+    return 2 * (inputs + hidden) * 4 * hidden + (layers - 1) * 2 * (2 * hidden) * 4 * hidden \
+        + 2 * hidden
 
-    Forward: 2·(in + H)·4H per layer plus 2·H for the head; backward: twice the forward
-    (gradients with respect to the inputs and to the weights).
-    """
-    forward = 2 * (inputs + hidden) * 4 * hidden + (layers - 1) * 2 * (2 * hidden) * 4 * hidden
-    return 3 * (forward + 2 * hidden)
+
+def lstm_flops_per_coordinate_step(inputs: int, hidden: int = 20, layers: int = 2) -> int:
+    """Matrix-product FLOPs of one coordinate through the LSTM, forward and backward: the
+    backward twice the forward (gradients with respect to the inputs and to the weights)."""
+    return 3 * lstm_forward_flops(inputs, hidden, layers)
 
 
 def kernel_build() -> dict[str, Any]:
@@ -54,17 +57,9 @@ def matmul_flops_per_second(device: torch.device, rows: int = 16384, seconds: fl
     a = torch.randn(rows, 40, device=device)
     b = torch.randn(40, 80, device=device)
     out = torch.empty(rows, 80, device=device)
-    for _ in range(5):
-        torch.mm(a, b, out=out)
-    sync(device)
-    best, began = 0.0, time.perf_counter()
-    while time.perf_counter() - began < seconds:
-        start = time.perf_counter()
-        for _ in range(20):
-            torch.mm(a, b, out=out)
-        sync(device)
-        best = max(best, 20 * 2 * rows * 40 * 80 / (time.perf_counter() - start))
-    return best
+    per_call = fastest(lambda: torch.mm(a, b, out=out), seconds, repeats=20, warmup=5,
+                       sync=lambda: sync(device))
+    return 2 * rows * 40 * 80 / per_call
 
 
 def _case(case: Case, device: str, threads: int) -> dict[str, Any]:
@@ -110,11 +105,17 @@ def ceiling(row: dict[str, Any], limit: float) -> float | None:
     the machine ``limit`` and only the optimizee's own loss and gradient, as timed in the row,
     took time besides: the most a kernel as fast as torch's matmul can reach with today's
     optimizee step (None without the row's split)."""
+    optimizee = _optimizee_seconds_per_coordinate(row)
+    return None if optimizee is None else 1 / (1 / limit + optimizee)
+
+
+def _optimizee_seconds_per_coordinate(row: dict[str, Any]) -> float | None:
+    """Seconds of meta-training ``row``'s optimizee loss and gradient per coordinate-step, from
+    its split (None without one)."""
     optimizee_ms = row.get("split_ms_per_step", {}).get(TimedProblem.key)
     if optimizee_ms is None:
         return None
-    coordinates = row["coord_steps_per_s"] / row["steps_per_s"]
-    return 1 / (1 / limit + optimizee_ms / 1e3 / coordinates)
+    return optimizee_ms / 1e3 / (row["coord_steps_per_s"] / row["steps_per_s"])
 
 
 def floor(row: dict[str, Any], parts: dict | None, fma8: float | None, flops: int,
@@ -124,12 +125,11 @@ def floor(row: dict[str, Any], parts: dict | None, fma8: float | None, flops: in
     (``parts``, :mod:`bench.kernel_parts`: each of ``layers`` layers forward and backward), the
     optimizee's loss and gradient their time in the row, and nothing else took any: the most
     that tiles alone can give (None without the parts, the peak or the row's split)."""
-    optimizee_ms = row.get("split_ms_per_step", {}).get(TimedProblem.key)
-    if optimizee_ms is None or parts is None or not fma8:
+    optimizee = _optimizee_seconds_per_coordinate(row)
+    if optimizee is None or parts is None or not fma8:
         return None
-    coordinates = row["coord_steps_per_s"] / row["steps_per_s"]
-    other_s = layers * sum(parts[kind]["other_ns_per_row"] for kind in ("forward", "backward"))
-    return 1 / (flops / fma8 + other_s / 1e9 + optimizee_ms / 1e3 / coordinates)
+    other_s = layers * sum(parts[kind]["other_ns_per_row"] for kind in DIRECTIONS) / 1e9
+    return 1 / (flops / fma8 + other_s + optimizee)
 
 
 def step_floor(row: dict[str, Any], parts: dict | None, fma8: float | None, flops: int,
@@ -234,9 +234,9 @@ def main(argv: list[str] | None = None) -> int:
                "kernel:mnist": kernel_flops_per_second(mnist, flops["mnist"]),
                **{f"floor:{name}": value for name, value in floors.items()},
                "floor:optimizer-step": step_floor(rows.get(STEP_CASE, {}), parts, fma8,
-                                                  flops["mnist"] // 3),
-               **{f"parts:{kind}": parts[kind]["products_gflops"] * 1e9 for kind in parts or ()
-                  if kind != "rows"}}
+                                                  lstm_forward_flops(2)),
+               **{f"parts:{kind}": parts[kind]["products_gflops"] * 1e9
+                  for kind in (DIRECTIONS if parts else ())}}
     summary = {
         "host": {**describe(), "device": str(device), "threads": args.threads,
                  "kernel": kernel_build()},
@@ -294,11 +294,11 @@ def table(summary: dict[str, Any]) -> str:
     for name, value in summary.get("ceiling_coord_steps_per_s", {}).items():
         lines.append(f"{name} ceiling (LSTM at the limit, the optimizee's loss and gradient "
                      f"besides): {value:.3e} coord-steps/s")
-    for kind, part in {k: v for k, v in (summary.get("kernel_parts") or {}).items()
-                       if k != "rows"}.items():
-        lines.append(f"kernel {kind}, {summary['kernel_parts']['rows']} cache-resident rows: "
-                     f"products at {part['products_gflops']:.0f} GFLOP/s, "
-                     f"{part['other_ns_per_row']:.1f} ns per row besides")
+    parts = summary.get("kernel_parts") or {}
+    for kind in (kind for kind in DIRECTIONS if kind in parts):
+        lines.append(f"kernel {kind}, {parts['rows']} cache-resident rows: products at "
+                     f"{parts[kind]['products_gflops']:.0f} GFLOP/s, "
+                     f"{parts[kind]['other_ns_per_row']:.1f} ns per row besides")
     for name, value in summary.get("floor_coord_steps_per_s", {}).items():
         lines.append(f"{name} floor (products at the multiply-add peak, the kernel's other work "
                      f"and the optimizee as measured): {value:.3e} coord-steps/s")

@@ -31,6 +31,24 @@ STAND_IN_EXAMPLES = 10_000
 on pixel values)."""
 
 
+def fastest(call: Callable[[], Any], seconds: float, repeats: int, warmup: int = 3,
+            sync: Callable[[], None] = lambda: None) -> float:
+    """Seconds per call of ``call`` in its fastest round of ``repeats`` calls (each round ended
+    by ``sync``), rounds run for ``seconds`` after ``warmup`` calls: a moment of load on a
+    shared machine then lowers no measurement."""
+    for _ in range(warmup):
+        call()
+    sync()
+    best, began = float("inf"), time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        start = time.perf_counter()
+        for _ in range(repeats):
+            call()
+        sync()
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return best
+
+
 def sync(device: torch.device) -> None:
     """Wait for the device's queued work (CUDA); nothing on the CPU."""
     if device.type == "cuda":

@@ -167,8 +167,8 @@ class LearnedOptimizer(torch.optim.Optimizer):
         rule = self._rule(params[0].device, params[0].dtype)
         compute = rule.head_weight.dtype
         for p in params:
-            if not self.state[p]:  # every key its own zeros: the step writes over them
-                self.state[p].update({k: v.clone() for k, v in rule.init_state(p).items()})
+            if not self.state[p]:
+                self.state[p].update(rule.init_state(p))
         grad = torch.cat([p.grad.reshape(-1) for p in params]).to(compute)
         state = {
             key: _join([self.state[p][key] for p in params]).to(compute)

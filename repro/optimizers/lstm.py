@@ -271,14 +271,15 @@ class LSTMOptimizer(nn.Module):
         self.head_bias = nn.Parameter(torch.zeros(1))
 
     def init_state(self, theta: Tensor) -> State:
-        """Zero hidden and cell states, one row per scalar coordinate of ``theta``."""
-        zeros = theta.new_zeros(theta.numel(), self.hidden)
-        return {f"{kind}{layer}": zeros for layer in range(self.layers) for kind in "hc"}
+        """Zero hidden and cell states, one row per scalar coordinate of ``theta``, each in
+        memory of its own (an in-place step writes over them)."""
+        return {f"{kind}{layer}": theta.new_zeros(theta.numel(), self.hidden)
+                for layer in range(self.layers) for kind in "hc"}
 
     def step(self, grad: Tensor, state: State, in_place: bool = False) -> tuple[Tensor, State]:
         """Propose an update for every coordinate of ``grad`` in one pass. ``in_place`` lets the
-        fused kernel write the new state over ``state``'s tensors (each in memory of its own,
-        which nothing else still reads; not :meth:`init_state`'s shared zeros)."""
+        fused kernel write the new state over ``state``'s tensors (which nothing else may still
+        read)."""
         x = preprocess(grad.reshape(-1), self.preprocessing, self.p)
         update, new_state = self.implementation.step(self, x, state, in_place)
         return update.reshape(grad.shape), new_state
